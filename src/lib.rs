@@ -1,0 +1,25 @@
+//! canmv-rtsp: the RTSP server behind CanMV K230 MicroPython's `multimedia` module.
+//!
+//! Layout (see docs/ARCHITECTURE.md):
+//! - sans-IO core: [`rtsp`] (requests, responses, Transport, URLs), [`sdp`],
+//!   [`rtp`] (Annex-B, H.264 packetizer), [`session`] (media sessions and
+//!   clients), [`server`] (the RTSP state machine over connections);
+//! - [`net`]: the only place that talks to the OS (sockets, poll, thread, clock);
+//! - [`ffi`]: the C ABI used by `micropython/modmultimedia.c`.
+//!
+//! The crate is `no_std` + `alloc` outside `cfg(test)`: the allocator is the C
+//! `malloc`/`free` and a panic aborts.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod ffi;
+pub mod net;
+pub mod rtp;
+pub mod rtsp;
+pub mod sdp;
+pub mod server;
+pub mod session;
+
+#[cfg(not(test))]
+mod runtime;

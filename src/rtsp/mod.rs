@@ -1,0 +1,13 @@
+//! RTSP 1.0 (RFC 2326) message handling, sans-IO: parse requests and
+//! interleaved frames from bytes, format responses, parse Transport headers
+//! and request URLs.
+
+pub mod request;
+pub mod response;
+pub mod transport;
+pub mod url;
+
+pub use request::{parse_input, Input, Limits, Method, ParseError, Request};
+pub use response::Response;
+pub use transport::{Lower, TransportSpec};
+pub use url::Target;
