@@ -11,10 +11,14 @@ pub struct CanmvRtspServer {
     _private: [u8; 0],
 }
 
-/// Video codecs, as `multimedia.multi_media_type`.
-pub const CANMV_RTSP_VIDEO_H264: i32 = 0;
-pub const CANMV_RTSP_VIDEO_H265: i32 = 1;
-pub const CANMV_RTSP_VIDEO_MJPEG: i32 = 2;
+/// Video codecs, the values of `multimedia.multi_media_type` (passed as `int32_t`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanmvRtspVideoType {
+    CanmvRtspVideoH264 = 0,
+    CanmvRtspVideoH265 = 1,
+    CanmvRtspVideoMjpeg = 2,
+}
 
 /// Figures for one session (or, with no name, the whole server).
 #[repr(C)]
