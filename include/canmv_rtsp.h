@@ -11,9 +11,9 @@
  * Video codecs, the values of `multimedia.multi_media_type` (passed as `int32_t`).
  */
 typedef enum canmv_rtsp_video_type {
-  CanmvRtspVideoH264 = 0,
-  CanmvRtspVideoH265 = 1,
-  CanmvRtspVideoMjpeg = 2,
+  CANMV_RTSP_VIDEO_H264 = 0,
+  CANMV_RTSP_VIDEO_H265 = 1,
+  CANMV_RTSP_VIDEO_MJPEG = 2,
 } canmv_rtsp_video_type;
 
 /**

@@ -14,10 +14,11 @@ pub struct CanmvRtspServer {
 /// Video codecs, the values of `multimedia.multi_media_type` (passed as `int32_t`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
 pub enum CanmvRtspVideoType {
-    CanmvRtspVideoH264 = 0,
-    CanmvRtspVideoH265 = 1,
-    CanmvRtspVideoMjpeg = 2,
+    CANMV_RTSP_VIDEO_H264 = 0,
+    CANMV_RTSP_VIDEO_H265 = 1,
+    CANMV_RTSP_VIDEO_MJPEG = 2,
 }
 
 /// Figures for one session (or, with no name, the whole server).
