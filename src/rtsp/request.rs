@@ -75,7 +75,512 @@ pub enum Input {
     Interleaved { channel: u8, data: Vec<u8> },
 }
 
+/// RFC 2616 `token` characters (RFC 2326 reuses them for methods and header names).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)
+}
+
+/// Bytes that never appear in an RTSP head: controls other than HTAB (CR/LF are line ends).
+fn is_forbidden_in_head(b: u8) -> bool {
+    (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f
+}
+
+fn method_from(name: &str) -> Method {
+    match name {
+        "OPTIONS" => Method::Options,
+        "DESCRIBE" => Method::Describe,
+        "SETUP" => Method::Setup,
+        "PLAY" => Method::Play,
+        "PAUSE" => Method::Pause,
+        "TEARDOWN" => Method::Teardown,
+        "GET_PARAMETER" => Method::GetParameter,
+        "SET_PARAMETER" => Method::SetParameter,
+        "ANNOUNCE" => Method::Announce,
+        "RECORD" => Method::Record,
+        "REDIRECT" => Method::Redirect,
+        other => Method::Other(other.into()),
+    }
+}
+
+/// `RTSP/1.<digits>`.
+fn is_rtsp1_version(v: &[u8]) -> bool {
+    match v.strip_prefix(b"RTSP/1.") {
+        Some(minor) => !minor.is_empty() && minor.iter().all(u8::is_ascii_digit),
+        None => false,
+    }
+}
+
+/// Checks the start of a request line that has no line end yet, so that
+/// garbage is refused before a whole head's worth of it is buffered.
+fn check_partial_request_line(line: &[u8]) -> Result<(), ParseError> {
+    let method_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    if !line[..method_len].iter().all(|&b| is_token(b)) {
+        return Err(ParseError::Malformed("bad method"));
+    }
+    Ok(())
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(Method, String), ParseError> {
+    let first_sp = line.iter().position(|&b| b == b' ').ok_or(ParseError::Malformed("no URI"))?;
+    let last_sp = line.iter().rposition(|&b| b == b' ').unwrap_or(first_sp);
+    let method = &line[..first_sp];
+    if method.is_empty() || !method.iter().all(|&b| is_token(b)) {
+        return Err(ParseError::Malformed("bad method"));
+    }
+    if last_sp == first_sp {
+        return Err(ParseError::Malformed("no version"));
+    }
+    if !is_rtsp1_version(&line[last_sp + 1..]) {
+        return Err(ParseError::Malformed("not RTSP/1.x"));
+    }
+    let uri = trim_bytes(&line[first_sp + 1..last_sp]);
+    if uri.is_empty() || uri.iter().any(|&b| b == b' ' || b == b'\t') {
+        return Err(ParseError::Malformed("bad URI"));
+    }
+    let uri = core::str::from_utf8(uri).map_err(|_| ParseError::Malformed("URI not UTF-8"))?;
+    let method = core::str::from_utf8(method).map_err(|_| ParseError::Malformed("bad method"))?;
+    Ok((method_from(method), uri.into()))
+}
+
+fn trim_bytes(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if *first == b' ' || *first == b'\t' {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if *last == b' ' || *last == b'\t' {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+/// The value of a Content-Length header: digits only.
+fn parse_content_length(value: &str, limits: &Limits) -> Result<usize, ParseError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::Malformed("bad Content-Length"));
+    }
+    // All digits: a parse failure can only be an overflow, which is over any limit.
+    let n: usize = value.parse().map_err(|_| ParseError::TooLarge)?;
+    if n > limits.max_body {
+        return Err(ParseError::TooLarge);
+    }
+    Ok(n)
+}
+
+struct Head {
+    method: Method,
+    uri: String,
+    headers: Vec<(String, String)>,
+    /// Bytes of the request line, headers and the blank line.
+    len: usize,
+}
+
+/// Parses the head at the front of `buf` (no leading CR/LF). `Ok(None)` when
+/// its blank line has not arrived yet and nothing seen so far is wrong.
+fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
+    let mut request_line: Option<(Method, String)> = None;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = &buf[pos..];
+        let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+            if rest.iter().any(|&b| is_forbidden_in_head(b)) {
+                return Err(ParseError::Malformed("control byte in head"));
+            }
+            if request_line.is_none() {
+                check_partial_request_line(rest)?;
+            }
+            if buf.len() > limits.max_head {
+                return Err(ParseError::TooLarge);
+            }
+            return Ok(None);
+        };
+        let line_end = pos + lf + 1;
+        if line_end > limits.max_head {
+            return Err(ParseError::TooLarge);
+        }
+        let mut line = &rest[..lf];
+        if let [head @ .., b'\r'] = line {
+            line = head;
+        }
+        if line.iter().any(|&b| is_forbidden_in_head(b) || b == b'\r') {
+            return Err(ParseError::Malformed("control byte in head"));
+        }
+        pos = line_end;
+        match request_line {
+            None => request_line = Some(parse_request_line(line)?),
+            Some(_) if line.is_empty() => {
+                let Some((method, uri)) = request_line else {
+                    return Err(ParseError::Malformed("no request line"));
+                };
+                return Ok(Some(Head { method, uri, headers, len: pos }));
+            }
+            Some(_) if line[0] == b' ' || line[0] == b'\t' => {
+                // Obsolete line folding: the line continues the previous header's value.
+                let Some((_, value)) = headers.last_mut() else {
+                    return Err(ParseError::Malformed("continuation without header"));
+                };
+                let more = String::from_utf8_lossy(trim_bytes(line));
+                if !more.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(&more);
+                }
+            }
+            Some(_) => {
+                let colon =
+                    line.iter().position(|&b| b == b':').ok_or(ParseError::Malformed("header without colon"))?;
+                let name = &line[..colon];
+                if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+                    return Err(ParseError::Malformed("bad header name"));
+                }
+                if headers.len() >= limits.max_headers {
+                    return Err(ParseError::TooLarge);
+                }
+                // Token bytes are ASCII, so the name is valid UTF-8.
+                let name = String::from_utf8_lossy(name).into_owned();
+                let value = String::from_utf8_lossy(trim_bytes(&line[colon + 1..])).into_owned();
+                headers.push((name, value));
+            }
+        }
+    }
+}
+
 pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>, ParseError> {
-    let _ = (buf, limits);
-    todo!("helper")
+    let skip = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    // Endless blank lines would otherwise be buffered forever.
+    if skip > limits.max_head {
+        return Err(ParseError::TooLarge);
+    }
+    let rest = &buf[skip..];
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    if rest[0] == b'$' {
+        let [_, channel, hi, lo, ..] = *rest else { return Ok(None) };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let Some(data) = rest.get(4..4 + len) else { return Ok(None) };
+        return Ok(Some((Input::Interleaved { channel, data: data.to_vec() }, skip + 4 + len)));
+    }
+    let Some(head) = parse_head(rest, limits)? else { return Ok(None) };
+    let mut body_len: Option<usize> = None;
+    for (name, value) in &head.headers {
+        if name.eq_ignore_ascii_case("Content-Length") {
+            let n = parse_content_length(value, limits)?;
+            if body_len.is_some_and(|prev| prev != n) {
+                return Err(ParseError::Malformed("conflicting Content-Length"));
+            }
+            body_len = Some(n);
+        }
+    }
+    let body_len = body_len.unwrap_or(0);
+    let body_end = head.len.checked_add(body_len).ok_or(ParseError::TooLarge)?;
+    let Some(body) = rest.get(head.len..body_end) else { return Ok(None) };
+    let request = Request { method: head.method, uri: head.uri, headers: head.headers, body: body.to_vec() };
+    Ok(Some((Input::Request(request), skip + body_end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    /// Parses one complete request and checks it took the whole buffer.
+    fn one_request(text: &[u8]) -> Request {
+        match parse_input(text, &limits()) {
+            Ok(Some((Input::Request(r), used))) => {
+                assert_eq!(used, text.len(), "consumed bytes");
+                r
+            }
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    const FFMPEG_OPTIONS: &[u8] =
+        b"OPTIONS rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: Lavf60.16.100\r\n\r\n";
+    const FFMPEG_DESCRIBE: &[u8] = b"DESCRIBE rtsp://127.0.0.1:8554/test RTSP/1.0\r\nAccept: application/sdp\r\nCSeq: 2\r\nUser-Agent: Lavf60.16.100\r\n\r\n";
+    const FFMPEG_SETUP: &[u8] = b"SETUP rtsp://127.0.0.1:8554/test/trackID=0 RTSP/1.0\r\nTransport: RTP/AVP/UDP;unicast;client_port=15890-15891\r\nCSeq: 3\r\nUser-Agent: Lavf60.16.100\r\n\r\n";
+    const FFMPEG_PLAY: &[u8] = b"PLAY rtsp://127.0.0.1:8554/test/ RTSP/1.0\r\nRange: npt=0.000-\r\nCSeq: 4\r\nUser-Agent: Lavf60.16.100\r\nSession: 5D2A01C4\r\n\r\n";
+    const GST_GET_PARAMETER: &[u8] = b"GET_PARAMETER rtsp://127.0.0.1:8554/test/ RTSP/1.0\r\nCSeq: 6\r\nUser-Agent: GStreamer/1.22.0\r\nSession: 5D2A01C4\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n";
+    const SET_PARAMETER: &[u8] = b"SET_PARAMETER rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 7\r\nContent-Type: text/parameters\r\nSession: 5D2A01C4\r\nContent-Length: 19\r\n\r\nbarparam: barstuff\n";
+
+    #[test]
+    fn options_from_ffmpeg() {
+        let r = one_request(FFMPEG_OPTIONS);
+        assert_eq!(r.method, Method::Options);
+        assert_eq!(r.uri, "rtsp://127.0.0.1:8554/test");
+        assert_eq!(r.cseq(), Some(1));
+        assert_eq!(r.header("user-agent"), Some("Lavf60.16.100"));
+        assert!(r.body.is_empty());
+    }
+
+    #[test]
+    fn describe_with_accept() {
+        let r = one_request(FFMPEG_DESCRIBE);
+        assert_eq!(r.method, Method::Describe);
+        assert_eq!(r.header("ACCEPT"), Some("application/sdp"));
+        assert_eq!(r.cseq(), Some(2));
+    }
+
+    #[test]
+    fn setup_with_transport() {
+        let r = one_request(FFMPEG_SETUP);
+        assert_eq!(r.method, Method::Setup);
+        assert_eq!(r.uri, "rtsp://127.0.0.1:8554/test/trackID=0");
+        assert_eq!(r.header("Transport"), Some("RTP/AVP/UDP;unicast;client_port=15890-15891"));
+    }
+
+    #[test]
+    fn play_with_range_and_session() {
+        let r = one_request(FFMPEG_PLAY);
+        assert_eq!(r.method, Method::Play);
+        assert_eq!(r.header("range"), Some("npt=0.000-"));
+        assert_eq!(r.header("session"), Some("5D2A01C4"));
+        assert_eq!(r.cseq(), Some(4));
+    }
+
+    #[test]
+    fn get_parameter_with_empty_body() {
+        let r = one_request(GST_GET_PARAMETER);
+        assert_eq!(r.method, Method::GetParameter);
+        assert!(r.body.is_empty());
+        let with_zero = b"GET_PARAMETER rtsp://h/test RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 0\r\n\r\n";
+        let r = one_request(with_zero);
+        assert!(r.body.is_empty());
+        assert_eq!(r.cseq(), Some(9));
+    }
+
+    #[test]
+    fn set_parameter_with_body() {
+        let r = one_request(SET_PARAMETER);
+        assert_eq!(r.method, Method::SetParameter);
+        assert_eq!(r.body, b"barparam: barstuff\n");
+        assert_eq!(r.header("content-type"), Some("text/parameters"));
+    }
+
+    #[test]
+    fn every_method_name() {
+        let cases = [
+            ("OPTIONS", Method::Options),
+            ("DESCRIBE", Method::Describe),
+            ("SETUP", Method::Setup),
+            ("PLAY", Method::Play),
+            ("PAUSE", Method::Pause),
+            ("TEARDOWN", Method::Teardown),
+            ("GET_PARAMETER", Method::GetParameter),
+            ("SET_PARAMETER", Method::SetParameter),
+            ("ANNOUNCE", Method::Announce),
+            ("RECORD", Method::Record),
+            ("REDIRECT", Method::Redirect),
+            ("FOO", Method::Other("FOO".into())),
+            // Method names are case-sensitive (RFC 2326 section 6.1).
+            ("play", Method::Other("play".into())),
+        ];
+        for (name, want) in cases {
+            let text = std::format!("{name} rtsp://h/test RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+            assert_eq!(one_request(text.as_bytes()).method, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn lf_only_line_ends_and_header_details() {
+        let r = one_request(b"OPTIONS * RTSP/1.0\nCSeq:   12  \nX-Empty:\nx-folded: a\n  b\n\n");
+        assert_eq!(r.uri, "*");
+        assert_eq!(r.cseq(), Some(12));
+        assert_eq!(r.header("X-Empty"), Some(""));
+        assert_eq!(r.header("X-Folded"), Some("a b"));
+        assert_eq!(r.headers.len(), 3);
+    }
+
+    #[test]
+    fn rtsp_1_x_versions() {
+        assert_eq!(one_request(b"OPTIONS * RTSP/1.1\r\n\r\n").method, Method::Options);
+        for bad in [&b"OPTIONS * RTSP/2.0\r\n\r\n"[..], b"OPTIONS * HTTP/1.1\r\n\r\n", b"OPTIONS * RTSP/1.\r\n\r\n"] {
+            assert!(matches!(parse_input(bad, &limits()), Err(ParseError::Malformed(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn split_at_every_offset() {
+        let mut all = Vec::new();
+        all.extend_from_slice(SET_PARAMETER);
+        for cut in 0..all.len() {
+            assert!(
+                matches!(parse_input(&all[..cut], &limits()), Ok(None)),
+                "prefix of {cut} bytes should need more"
+            );
+        }
+        for text in [FFMPEG_OPTIONS, FFMPEG_DESCRIBE, FFMPEG_SETUP, FFMPEG_PLAY, GST_GET_PARAMETER] {
+            for cut in 0..text.len() {
+                assert!(matches!(parse_input(&text[..cut], &limits()), Ok(None)), "cut {cut}");
+            }
+        }
+        assert_eq!(one_request(&all).body, b"barparam: barstuff\n");
+    }
+
+    #[test]
+    fn pipelined_requests_and_interleaved_frame() {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(FFMPEG_OPTIONS);
+        buf.extend_from_slice(b"\r\n"); // stray blank line between messages
+        buf.extend_from_slice(&[b'$', 1, 0x00, 0x03, 0xAA, 0xBB, 0xCC]);
+        buf.extend_from_slice(SET_PARAMETER);
+        buf.extend_from_slice(b"GET_PAR"); // start of a next request
+
+        let (first, used) = parse_input(&buf, &limits()).unwrap().unwrap();
+        assert!(matches!(first, Input::Request(ref r) if r.method == Method::Options));
+        assert_eq!(used, FFMPEG_OPTIONS.len());
+        let mut pos = used;
+
+        let (second, used) = parse_input(&buf[pos..], &limits()).unwrap().unwrap();
+        match second {
+            Input::Interleaved { channel, data } => {
+                assert_eq!(channel, 1);
+                assert_eq!(data, vec![0xAA, 0xBB, 0xCC]);
+            }
+            other => panic!("expected an interleaved frame, got {other:?}"),
+        }
+        assert_eq!(used, 2 + 7, "blank line and frame");
+        pos += used;
+
+        let (third, used) = parse_input(&buf[pos..], &limits()).unwrap().unwrap();
+        assert!(matches!(third, Input::Request(ref r) if r.body == b"barparam: barstuff\n"));
+        assert_eq!(used, SET_PARAMETER.len());
+        pos += used;
+        assert!(matches!(parse_input(&buf[pos..], &limits()), Ok(None)));
+    }
+
+    #[test]
+    fn interleaved_frame_needs_all_bytes() {
+        let frame = [b'$', 0, 0x01, 0x00];
+        let mut full = frame.to_vec();
+        full.extend(std::iter::repeat(7u8).take(256));
+        for cut in 0..full.len() {
+            assert!(matches!(parse_input(&full[..cut], &limits()), Ok(None)), "cut {cut}");
+        }
+        match parse_input(&full, &limits()) {
+            Ok(Some((Input::Interleaved { channel: 0, data }, 260))) => assert_eq!(data.len(), 256),
+            other => panic!("{other:?}"),
+        }
+        // An empty frame is valid.
+        assert!(matches!(
+            parse_input(&[b'$', 3, 0, 0], &limits()),
+            Ok(Some((Input::Interleaved { channel: 3, .. }, 4)))
+        ));
+    }
+
+    #[test]
+    fn blank_lines_alone_need_more() {
+        assert!(matches!(parse_input(b"", &limits()), Ok(None)));
+        assert!(matches!(parse_input(b"\r\n\r\n", &limits()), Ok(None)));
+    }
+
+    fn malformed(text: &[u8]) -> bool {
+        matches!(parse_input(text, &limits()), Err(ParseError::Malformed(_)))
+    }
+
+    #[test]
+    fn malformed_inputs() {
+        let cases: &[&[u8]] = &[
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello, incomplete
+            b"\x00\x00\x00\x00",
+            b"\xff\xfe garbage\r\n\r\n",
+            b"OPTIONS rtsp://h/test\r\n\r\n",            // no version
+            b"OPTIONS\r\n\r\n",                          // no URI
+            b"OPTIONS  RTSP/1.0\r\n\r\n",                // empty URI
+            b"OPT(IONS * RTSP/1.0\r\n\r\n",              // separator in method
+            b"OPTIONS * RTSP/1.0\r\nCSeq 1\r\n\r\n",     // header without colon
+            b"OPTIONS * RTSP/1.0\r\n: value\r\n\r\n",    // empty header name
+            b"OPTIONS * RTSP/1.0\r\nCSeq: 1\x00\r\n\r\n", // NUL in a value
+            b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: ten\r\n\r\n",
+            b"OPTIONS * RTSP/1.0\r\nContent-Length: -1\r\n\r\n",
+            b"OPTIONS * RTSP/1.0\r\nContent-Length: \r\n\r\n",
+            b"OPTIONS * RTSP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            b"OPTIONS * RTSP/1.0\r\n folded first\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n", // a response is not a request
+        ];
+        for case in cases {
+            assert!(malformed(case), "{:?} -> {:?}", String::from_utf8_lossy(case), parse_input(case, &limits()));
+        }
+    }
+
+    #[test]
+    fn garbage_refused_before_line_end() {
+        // No line end yet, but the bytes cannot start a request.
+        assert!(malformed(b"\x16\x03\x01"));
+        assert!(malformed(b"OPT{"));
+        assert!(malformed(b"OPTIONS rtsp://h/\x00"));
+    }
+
+    #[test]
+    fn no_input_panics() {
+        // Every prefix and every single-byte corruption of real requests.
+        let mut buf = SET_PARAMETER.to_vec();
+        for i in 0..buf.len() {
+            let keep = buf[i];
+            for b in [0u8, b'\r', b'\n', b' ', b':', b'$', 0xff] {
+                buf[i] = b;
+                let _ = parse_input(&buf, &limits());
+                let _ = parse_input(&buf[..i], &limits());
+            }
+            buf[i] = keep;
+        }
+    }
+
+    #[test]
+    fn head_over_limit_with_and_without_end() {
+        let small = Limits { max_head: 64, max_body: 16, max_headers: 4 };
+        let mut head = b"OPTIONS * RTSP/1.0\r\nUser-Agent: ".to_vec();
+        head.extend(std::iter::repeat(b'a').take(100));
+        // Not finished, no CRLF at all: refused once more than max_head bytes are buffered.
+        assert!(matches!(parse_input(&head[..64], &small), Ok(None)));
+        assert_eq!(parse_input(&head[..65], &small).unwrap_err(), ParseError::TooLarge);
+        assert_eq!(parse_input(&head, &small).unwrap_err(), ParseError::TooLarge);
+        // A request line without end, too.
+        let endless = std::vec![b'A'; 65];
+        assert_eq!(parse_input(&endless, &small).unwrap_err(), ParseError::TooLarge);
+        // Finished.
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse_input(&head, &small).unwrap_err(), ParseError::TooLarge);
+        // Endless blank lines.
+        assert_eq!(parse_input(&std::vec![b'\n'; 65], &small).unwrap_err(), ParseError::TooLarge);
+        // At the limit is fine.
+        let exact = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n";
+        let fit = Limits { max_head: exact.len(), ..small };
+        assert!(matches!(parse_input(exact, &fit), Ok(Some(_))));
+        let fit = Limits { max_head: exact.len() - 1, ..small };
+        assert_eq!(parse_input(exact, &fit).unwrap_err(), ParseError::TooLarge);
+    }
+
+    #[test]
+    fn body_over_limit() {
+        let small = Limits { max_head: 1024, max_body: 16, max_headers: 8 };
+        let ok = b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: 16\r\n\r\n";
+        assert!(matches!(parse_input(ok, &small), Ok(None)), "waits for the 16 bytes");
+        let too_big = b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: 17\r\n\r\n";
+        assert_eq!(parse_input(too_big, &small).unwrap_err(), ParseError::TooLarge);
+        let huge = b"SET_PARAMETER * RTSP/1.0\r\nContent-Length: 99999999999999999999999999\r\n\r\n";
+        assert_eq!(parse_input(huge, &small).unwrap_err(), ParseError::TooLarge);
+    }
+
+    #[test]
+    fn too_many_headers() {
+        let small = Limits { max_head: 4096, max_body: 16, max_headers: 3 };
+        let three = b"OPTIONS * RTSP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert!(matches!(parse_input(three, &small), Ok(Some(_))));
+        let four = b"OPTIONS * RTSP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n";
+        assert_eq!(parse_input(four, &small).unwrap_err(), ParseError::TooLarge, "even before the blank line");
+    }
 }
