@@ -27,18 +27,269 @@ pub struct TransportSpec {
 /// of preference. Alternatives with a profile other than RTP/AVP[/UDP|/TCP] are
 /// skipped. `Err(())` if no alternative could be parsed at all.
 pub fn parse_transport(value: &str) -> Result<Vec<TransportSpec>, ()> {
-    let _ = value;
-    todo!("helper")
+    let specs: Vec<TransportSpec> = split_unquoted(value, b',').into_iter().filter_map(parse_spec).collect();
+    if specs.is_empty() {
+        Err(())
+    } else {
+        Ok(specs)
+    }
+}
+
+/// Splits on `sep` where it is not inside a double-quoted string
+/// (`mode="PLAY,RECORD"` is one parameter).
+fn split_unquoted(text: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut in_quotes = false;
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == sep && !in_quotes {
+            // `sep` is ASCII, so `start..i` lies on char boundaries.
+            parts.push(text.get(start..i).unwrap_or(""));
+            start = i + 1;
+        }
+    }
+    parts.push(text.get(start..).unwrap_or(""));
+    parts
+}
+
+fn unquote(value: &str) -> &str {
+    let v = value.trim();
+    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim()
+}
+
+fn parse_number<T: core::str::FromStr>(text: &str) -> Option<T> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `a-b`, or `a` meaning `a` and `a+1` (RTP and RTCP).
+fn parse_pair<T>(text: &str, next: impl Fn(T) -> Option<T>) -> Option<(T, T)>
+where
+    T: core::str::FromStr + Copy,
+{
+    match text.split_once('-') {
+        Some((a, b)) => Some((parse_number(a)?, parse_number(b)?)),
+        None => {
+            let a = parse_number(text)?;
+            Some((a, next(a)?))
+        }
+    }
+}
+
+/// One alternative; `None` when its profile is not ours or a number is out of range.
+fn parse_spec(alternative: &str) -> Option<TransportSpec> {
+    let params = split_unquoted(alternative, b';');
+    let mut params = params.iter().map(|p| p.trim());
+    let protocol = params.next()?;
+    let lower = if protocol.eq_ignore_ascii_case("RTP/AVP") || protocol.eq_ignore_ascii_case("RTP/AVP/UDP") {
+        Lower::Udp
+    } else if protocol.eq_ignore_ascii_case("RTP/AVP/TCP") {
+        Lower::Tcp
+    } else {
+        return None;
+    };
+    let mut spec =
+        TransportSpec { lower, unicast: true, client_port: None, interleaved: None, destination: None, record: false };
+    for param in params {
+        let (name, value) = match param.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(unquote(v))),
+            None => (param, None),
+        };
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("unicast") {
+            spec.unicast = true;
+        } else if is("multicast") {
+            spec.unicast = false;
+        } else if is("client_port") {
+            // Port 0 cannot be sent to.
+            let ports = parse_pair(value?, |p: u16| p.checked_add(1))?;
+            if ports.0 == 0 || ports.1 == 0 {
+                return None;
+            }
+            spec.client_port = Some(ports);
+        } else if is("interleaved") {
+            spec.interleaved = Some(parse_pair(value?, |c: u8| c.checked_add(1))?);
+        } else if is("destination") {
+            spec.destination = value.filter(|v| !v.is_empty()).map(String::from);
+        } else if is("mode") {
+            let modes = split_unquoted(value?, b',');
+            let has = |m: &str| modes.iter().any(|x| unquote(x).eq_ignore_ascii_case(m));
+            spec.record = has("RECORD") && !has("PLAY");
+        }
+        // Other parameters (ttl, ssrc, source, port, layers, append) do not change what we send.
+    }
+    Some(spec)
 }
 
 /// Reply for UDP: `RTP/AVP;unicast;client_port=a-b;server_port=c-d;ssrc=XXXXXXXX`
 pub fn format_udp(client_port: (u16, u16), server_port: (u16, u16), ssrc: u32) -> String {
-    let _ = (client_port, server_port, ssrc);
-    todo!("helper")
+    alloc::format!(
+        "RTP/AVP;unicast;client_port={}-{};server_port={}-{};ssrc={:08X}",
+        client_port.0,
+        client_port.1,
+        server_port.0,
+        server_port.1,
+        ssrc
+    )
 }
 
 /// Reply for TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;ssrc=XXXXXXXX`
 pub fn format_tcp(interleaved: (u8, u8), ssrc: u32) -> String {
-    let _ = (interleaved, ssrc);
-    todo!("helper")
+    alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X}", interleaved.0, interleaved.1, ssrc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp(ports: (u16, u16)) -> TransportSpec {
+        TransportSpec {
+            lower: Lower::Udp,
+            unicast: true,
+            client_port: Some(ports),
+            interleaved: None,
+            destination: None,
+            record: false,
+        }
+    }
+
+    fn tcp(channels: (u8, u8)) -> TransportSpec {
+        TransportSpec { lower: Lower::Tcp, interleaved: Some(channels), client_port: None, ..udp((1, 2)) }
+    }
+
+    #[test]
+    fn ffmpeg_udp_and_tcp() {
+        assert_eq!(parse_transport("RTP/AVP/UDP;unicast;client_port=5000-5001"), Ok(std::vec![udp((5000, 5001))]));
+        assert_eq!(parse_transport("RTP/AVP/TCP;unicast;interleaved=0-1"), Ok(std::vec![tcp((0, 1))]));
+        // ffmpeg's second track over TCP.
+        assert_eq!(parse_transport("RTP/AVP/TCP;unicast;interleaved=2-3"), Ok(std::vec![tcp((2, 3))]));
+    }
+
+    #[test]
+    fn vlc_live555_udp() {
+        assert_eq!(parse_transport("RTP/AVP;unicast;client_port=56452-56453"), Ok(std::vec![udp((56452, 56453))]));
+        // live555 with --rtsp-tcp.
+        assert_eq!(parse_transport("RTP/AVP/TCP;unicast;interleaved=0-1"), Ok(std::vec![tcp((0, 1))]));
+    }
+
+    #[test]
+    fn gstreamer_alternatives_in_order() {
+        let specs = parse_transport(
+            "RTP/AVP/UDP;unicast;client_port=5000-5001,RTP/AVP/UDP;multicast,RTP/AVP/TCP;unicast;interleaved=0-1",
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 3);
+        assert_eq!(specs[0], udp((5000, 5001)));
+        assert_eq!(specs[1].lower, Lower::Udp);
+        assert!(!specs[1].unicast);
+        assert_eq!(specs[1].client_port, None);
+        assert_eq!(specs[2], tcp((0, 1)));
+
+        // Bare `RTP/AVP/TCP` without channels: the server picks them.
+        let specs = parse_transport("RTP/AVP;unicast;client_port=40000-40001, RTP/AVP/TCP").unwrap();
+        assert_eq!(specs[1].lower, Lower::Tcp);
+        assert_eq!(specs[1].interleaved, None);
+    }
+
+    #[test]
+    fn single_numbers_mean_a_pair() {
+        assert_eq!(parse_transport("RTP/AVP;unicast;client_port=6970").unwrap()[0].client_port, Some((6970, 6971)));
+        assert_eq!(parse_transport("RTP/AVP/TCP;interleaved=4").unwrap()[0].interleaved, Some((4, 5)));
+        // No a+1 past the top: that alternative is dropped.
+        assert_eq!(parse_transport("RTP/AVP;unicast;client_port=65535"), Err(()));
+        assert_eq!(parse_transport("RTP/AVP/TCP;interleaved=255"), Err(()));
+        assert_eq!(parse_transport("RTP/AVP/TCP;interleaved=254-255").unwrap()[0].interleaved, Some((254, 255)));
+    }
+
+    #[test]
+    fn mode_destination_and_unknown_params() {
+        let s = &parse_transport("RTP/AVP;unicast;client_port=5000-5001;mode=record").unwrap()[0];
+        assert!(s.record);
+        let s = &parse_transport("RTP/AVP;unicast;client_port=5000-5001;mode=\"RECORD\"").unwrap()[0];
+        assert!(s.record);
+        let s = &parse_transport("RTP/AVP;unicast;client_port=5000-5001;mode=\"PLAY\"").unwrap()[0];
+        assert!(!s.record);
+        let s = &parse_transport("RTP/AVP;unicast;client_port=5000-5001;MODE=play").unwrap()[0];
+        assert!(!s.record);
+        // A quoted mode list is not split into alternatives.
+        let specs = parse_transport("RTP/AVP;unicast;client_port=5000-5001;mode=\"PLAY,RECORD\"").unwrap();
+        assert_eq!(specs.len(), 1);
+        assert!(!specs[0].record);
+
+        let s = &parse_transport(
+            "RTP/AVP;multicast;destination=224.2.0.1;ttl=16;port=3456-3457;ssrc=1234ABCD;source=10.0.0.1;layers=1;append",
+        )
+        .unwrap()[0];
+        assert!(!s.unicast);
+        assert_eq!(s.destination.as_deref(), Some("224.2.0.1"));
+        assert_eq!(s.client_port, None);
+        assert!(!s.record);
+    }
+
+    #[test]
+    fn tolerant_spelling() {
+        let specs = parse_transport(" rtp/avp/udp ; Unicast ; Client_Port = 5000 - 5001 ").unwrap();
+        assert_eq!(specs, std::vec![udp((5000, 5001))]);
+        // Unicast unless the client asks for multicast.
+        assert!(parse_transport("RTP/AVP").unwrap()[0].unicast);
+    }
+
+    #[test]
+    fn other_profiles_are_skipped() {
+        let specs = parse_transport("RTP/SAVP;unicast;client_port=1000-1001,RTP/AVPF;unicast,RTP/AVP;unicast;client_port=2000-2001")
+            .unwrap();
+        assert_eq!(specs, std::vec![udp((2000, 2001))]);
+        assert_eq!(parse_transport("RAW/RAW/UDP;unicast;client_port=1000-1001"), Err(()));
+        assert_eq!(parse_transport("MP2T/H2221/UDP;unicast;destination=1.2.3.4;client_port=1000"), Err(()));
+    }
+
+    #[test]
+    fn bad_numbers_skip_that_alternative() {
+        for bad in [
+            "RTP/AVP;unicast;client_port=70000-70001",
+            "RTP/AVP;unicast;client_port=-1-0",
+            "RTP/AVP;unicast;client_port=abc-def",
+            "RTP/AVP;unicast;client_port=",
+            "RTP/AVP;unicast;client_port",
+            "RTP/AVP;unicast;client_port=0-1",
+            "RTP/AVP;unicast;client_port=5000-",
+            "RTP/AVP;unicast;client_port=+5000",
+            "RTP/AVP;unicast;client_port=99999999999999999999999",
+            "RTP/AVP/TCP;interleaved=256-257",
+            "RTP/AVP/TCP;interleaved=0-x",
+        ] {
+            assert_eq!(parse_transport(bad), Err(()), "{bad}");
+        }
+        let specs = parse_transport("RTP/AVP;unicast;client_port=70000-70001,RTP/AVP/TCP;unicast;interleaved=0-1").unwrap();
+        assert_eq!(specs, std::vec![tcp((0, 1))]);
+    }
+
+    #[test]
+    fn garbage() {
+        for bad in ["", " ", ",,,", ";;;", "\"", "\u{0}\u{ff}", "é;ü,ß=ö", "RTP", "RTP/AVP/SCTP;unicast", "\"RTP/AVP\""] {
+            assert_eq!(parse_transport(bad), Err(()), "{bad:?}");
+        }
+        // Unbalanced quotes and odd bytes never panic.
+        let _ = parse_transport("RTP/AVP;mode=\"play;client_port=1-2,RTP/AVP/TCP");
+        let _ = parse_transport("RTP/AVP;client_port=1é-2");
+    }
+
+    #[test]
+    fn replies() {
+        assert_eq!(
+            format_udp((5000, 5001), (6970, 6971), 0x1a2b),
+            "RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=00001A2B"
+        );
+        assert_eq!(format_tcp((0, 1), 0xDEADBEEF), "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=DEADBEEF");
+        // A client reading our reply gets back what it asked for.
+        let back = parse_transport(&format_udp((5000, 5001), (6970, 6971), 1)).unwrap();
+        assert_eq!(back, std::vec![udp((5000, 5001))]);
+        let back = parse_transport(&format_tcp((2, 3), u32::MAX)).unwrap();
+        assert_eq!(back, std::vec![tcp((2, 3))]);
+    }
 }
