@@ -69,12 +69,7 @@ impl RtpStream {
         // `reserve` grows geometrically, so appending many packets stays linear.
         out.data.reserve(total);
         let [seq_hi, seq_lo] = self.seq.to_be_bytes();
-        out.data.extend_from_slice(&[
-            RTP_VERSION << 6,
-            (u8::from(marker) << 7) | (self.pt & 0x7f),
-            seq_hi,
-            seq_lo,
-        ]);
+        out.data.extend_from_slice(&[RTP_VERSION << 6, (u8::from(marker) << 7) | (self.pt & 0x7f), seq_hi, seq_lo]);
         out.data.extend_from_slice(&ts.to_be_bytes());
         out.data.extend_from_slice(&self.ssrc.to_be_bytes());
         for part in payload {
@@ -127,10 +122,7 @@ mod tests {
         let mut stream = RtpStream::new(33, 0x0102_0304, 0x0a0b);
         let mut out = PacketBuf::new();
         stream.write_packet(&mut out, 0x1122_3344, true, &[]);
-        assert_eq!(
-            out.packet(0),
-            &[0x80, 0x80 | 33, 0x0a, 0x0b, 0x11, 0x22, 0x33, 0x44, 0x01, 0x02, 0x03, 0x04]
-        );
+        assert_eq!(out.packet(0), &[0x80, 0x80 | 33, 0x0a, 0x0b, 0x11, 0x22, 0x33, 0x44, 0x01, 0x02, 0x03, 0x04]);
     }
 
     #[test]
@@ -140,9 +132,8 @@ mod tests {
         for _ in 0..4 {
             stream.write_packet(&mut out, 0, false, &[b"p"]);
         }
-        let seqs: Vec<u16> = (0..out.len())
-            .map(|i| u16::from(RtpReader::new(out.packet(i)).unwrap().sequence_number()))
-            .collect();
+        let seqs: Vec<u16> =
+            (0..out.len()).map(|i| u16::from(RtpReader::new(out.packet(i)).unwrap().sequence_number())).collect();
         assert_eq!(seqs, [65534, 65535, 0, 1]);
         assert_eq!(stream.seq, 2);
     }
