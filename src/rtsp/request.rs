@@ -416,10 +416,7 @@ mod tests {
         let mut all = Vec::new();
         all.extend_from_slice(SET_PARAMETER);
         for cut in 0..all.len() {
-            assert!(
-                matches!(parse_input(&all[..cut], &limits()), Ok(None)),
-                "prefix of {cut} bytes should need more"
-            );
+            assert!(matches!(parse_input(&all[..cut], &limits()), Ok(None)), "prefix of {cut} bytes should need more");
         }
         for text in [FFMPEG_OPTIONS, FFMPEG_DESCRIBE, FFMPEG_SETUP, FFMPEG_PLAY, GST_GET_PARAMETER] {
             for cut in 0..text.len() {
@@ -465,7 +462,7 @@ mod tests {
     fn interleaved_frame_needs_all_bytes() {
         let frame = [b'$', 0, 0x01, 0x00];
         let mut full = frame.to_vec();
-        full.extend(std::iter::repeat(7u8).take(256));
+        full.extend(std::iter::repeat_n(7u8, 256));
         for cut in 0..full.len() {
             assert!(matches!(parse_input(&full[..cut], &limits()), Ok(None)), "cut {cut}");
         }
@@ -496,12 +493,12 @@ mod tests {
             b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello, incomplete
             b"\x00\x00\x00\x00",
             b"\xff\xfe garbage\r\n\r\n",
-            b"OPTIONS rtsp://h/test\r\n\r\n",            // no version
-            b"OPTIONS\r\n\r\n",                          // no URI
-            b"OPTIONS  RTSP/1.0\r\n\r\n",                // empty URI
-            b"OPT(IONS * RTSP/1.0\r\n\r\n",              // separator in method
-            b"OPTIONS * RTSP/1.0\r\nCSeq 1\r\n\r\n",     // header without colon
-            b"OPTIONS * RTSP/1.0\r\n: value\r\n\r\n",    // empty header name
+            b"OPTIONS rtsp://h/test\r\n\r\n",             // no version
+            b"OPTIONS\r\n\r\n",                           // no URI
+            b"OPTIONS  RTSP/1.0\r\n\r\n",                 // empty URI
+            b"OPT(IONS * RTSP/1.0\r\n\r\n",               // separator in method
+            b"OPTIONS * RTSP/1.0\r\nCSeq 1\r\n\r\n",      // header without colon
+            b"OPTIONS * RTSP/1.0\r\n: value\r\n\r\n",     // empty header name
             b"OPTIONS * RTSP/1.0\r\nCSeq: 1\x00\r\n\r\n", // NUL in a value
             b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: ten\r\n\r\n",
             b"OPTIONS * RTSP/1.0\r\nContent-Length: -1\r\n\r\n",
@@ -543,7 +540,7 @@ mod tests {
     fn head_over_limit_with_and_without_end() {
         let small = Limits { max_head: 64, max_body: 16, max_headers: 4 };
         let mut head = b"OPTIONS * RTSP/1.0\r\nUser-Agent: ".to_vec();
-        head.extend(std::iter::repeat(b'a').take(100));
+        head.extend(std::iter::repeat_n(b'a', 100));
         // Not finished, no CRLF at all: refused once more than max_head bytes are buffered.
         assert!(matches!(parse_input(&head[..64], &small), Ok(None)));
         assert_eq!(parse_input(&head[..65], &small).unwrap_err(), ParseError::TooLarge);

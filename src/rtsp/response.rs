@@ -159,7 +159,9 @@ mod tests {
             assert!(l.contains(": "), "{l}");
         }
         // Rewritten as a request, the same head and body parse back.
-        let as_request = [b"SET_PARAMETER * RTSP/1.0".as_slice(), &bytes[bytes.iter().position(|&b| b == b'\r').unwrap()..]].concat();
+        let as_request =
+            [b"SET_PARAMETER * RTSP/1.0".as_slice(), &bytes[bytes.iter().position(|&b| b == b'\r').unwrap()..]]
+                .concat();
         match parse_input(&as_request, &Limits::default()) {
             Ok(Some((Input::Request(req), used))) => {
                 assert_eq!(used, as_request.len());
