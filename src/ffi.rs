@@ -4,11 +4,17 @@
 //! returns 0 or a negative errno; none of them blocks on the network.
 #![allow(clippy::missing_safety_doc)]
 
+use alloc::boxed::Box;
 use core::ffi::c_char;
+use core::fmt::Write;
 
-/// Opaque server handle.
+use crate::net::{os, Runtime};
+use crate::server::Stats;
+use crate::session::{PushError, VideoCodec};
+
+/// Opaque server handle: a boxed [`Runtime`].
 pub struct CanmvRtspServer {
-    _private: [u8; 0],
+    runtime: Runtime,
 }
 
 /// Video codecs, the values of `multimedia.multi_media_type` (passed as `int32_t`).
@@ -35,50 +41,104 @@ pub struct CanmvRtspStats {
     pub keyframe_waits: u64,
 }
 
-/// A new server, not yet listening. NULL when out of memory.
+/// A new server, not yet listening. NULL when out of memory or out of descriptors.
 #[no_mangle]
 pub extern "C" fn canmv_rtsp_server_new() -> *mut CanmvRtspServer {
-    todo!()
+    match Runtime::new() {
+        Ok(runtime) => Box::into_raw(Box::new(CanmvRtspServer { runtime })),
+        Err(_) => core::ptr::null_mut(),
+    }
 }
 
 /// Stops the server if running, closes every socket and frees everything. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_server_free(server: *mut CanmvRtspServer) {
-    let _ = server;
-    todo!()
+    if !server.is_null() {
+        // SAFETY: the pointer came from canmv_rtsp_server_new and the caller frees it once.
+        drop(unsafe { Box::from_raw(server) });
+    }
+}
+
+/// The server behind a handle, or None for NULL.
+unsafe fn server_ref<'a>(server: *mut CanmvRtspServer) -> Option<&'a Runtime> {
+    // SAFETY: a non-null handle points at a live server (the caller's contract).
+    unsafe { server.as_ref() }.map(|s| &s.runtime)
+}
+
+/// A session name from C: valid UTF-8 and a usable URL path, else None.
+unsafe fn name_arg<'a>(name: *const c_char, len: usize) -> Option<&'a str> {
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes `len` readable bytes at `name`.
+    let bytes = unsafe { core::slice::from_raw_parts(name as *const u8, len) };
+    core::str::from_utf8(bytes).ok()
+}
+
+/// Bytes from C; an empty slice for size 0 (the pointer may then be NULL).
+unsafe fn data_arg<'a>(data: *const u8, size: usize) -> Option<&'a [u8]> {
+    if size == 0 {
+        return Some(&[]);
+    }
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes `size` readable bytes at `data`.
+    Some(unsafe { core::slice::from_raw_parts(data, size) })
+}
+
+/// Names become URL paths: no control characters, spaces, `?`, `#`, `%`, no
+/// empty segments, and not a track control of ours.
+fn valid_session_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name.contains("//")
+        && !name.bytes().any(|b| b <= b' ' || b == 0x7f || matches!(b, b'?' | b'#' | b'%' | b'\\' | b'"'))
+        && !name.split('/').any(|seg| seg == "." || seg == ".." || crate::rtsp::url::parse_target(&alloc::format!("/{}", seg)).is_some_and(|t| t.track.is_some()))
 }
 
 /// Binds the RTSP listener (all interfaces, IPv4) on `port`.
 /// 0, or -EADDRINUSE / -EACCES / other -errno; -EALREADY if already initialised.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_init(server: *mut CanmvRtspServer, port: u16) -> i32 {
-    let _ = (server, port);
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    if port == 0 {
+        return -libc::EINVAL;
+    }
+    rt.init(port)
 }
 
 /// Stops if running, closes the listener and every client, frees every session. Always 0.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_deinit(server: *mut CanmvRtspServer) -> i32 {
-    let _ = server;
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    rt.deinit();
+    0
 }
 
 /// Starts the event-loop thread. 0 (also when already running); -ENOTCONN if not initialised.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_start(server: *mut CanmvRtspServer) -> i32 {
-    let _ = server;
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    rt.start()
 }
 
 /// Stops the event-loop thread (clients stay connected but get nothing). 0, idempotent.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_stop(server: *mut CanmvRtspServer) -> i32 {
-    let _ = server;
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    rt.stop();
+    0
 }
 
 /// Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
-/// no control characters, spaces, `?` or `#`, not starting or ending with `/`.
+/// no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
 /// 0 (also when it exists: left unchanged), -EINVAL for a bad name or video type.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_create_session(
@@ -88,15 +148,42 @@ pub unsafe extern "C" fn canmv_rtsp_create_session(
     video_type: i32,
     enable_audio: bool,
 ) -> i32 {
-    let _ = (server, name, name_len, video_type, enable_audio);
-    todo!()
+    // SAFETY: handle and buffer contracts.
+    let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }) else {
+        return -libc::EINVAL;
+    };
+    let Some(codec) = VideoCodec::from_c(video_type) else { return -libc::EINVAL };
+    if !valid_session_name(name) {
+        return -libc::EINVAL;
+    }
+    rt.with_core(|core| core.create_session(name, codec, enable_audio));
+    0
 }
 
 /// Removes a session; its clients' connections are closed. 0 or -ENOENT.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_destroy_session(server: *mut CanmvRtspServer, name: *const c_char, name_len: usize) -> i32 {
-    let _ = (server, name, name_len);
-    todo!()
+    // SAFETY: handle and buffer contracts.
+    let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }) else {
+        return -libc::EINVAL;
+    };
+    if rt.with_core(|core| core.destroy_session(name)) { 0 } else { -libc::ENOENT }
+}
+
+/// A fixed buffer that `write!` fills, failing when full.
+struct CBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for CBuf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Writes `rtsp://<ip>[:<port>]/<name>` (`:port` left out for 554) into `out`
@@ -111,8 +198,50 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     out: *mut c_char,
     cap: usize,
 ) -> i32 {
-    let _ = (server, name, name_len, out, cap);
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    if out.is_null() {
+        return -libc::EINVAL;
+    }
+    let wanted = if name.is_null() {
+        None
+    } else {
+        // SAFETY: buffer contract.
+        match unsafe { name_arg(name, name_len) } {
+            Some(n) => Some(n),
+            None => return -libc::ENOENT,
+        }
+    };
+    let session = rt.with_core(|core| match wanted {
+        Some(n) => core.has_session(n).then(|| alloc::string::String::from(n)),
+        None => core.session_names().next().map(alloc::string::String::from),
+    });
+    let Some(session) = session else { return -libc::ENOENT };
+    let Some(port) = rt.port() else { return -libc::ENOTCONN };
+    // SAFETY: the caller passes `cap` writable bytes at `out`.
+    let buf = unsafe { core::slice::from_raw_parts_mut(out as *mut u8, cap) };
+    let mut w = CBuf { buf, len: 0 };
+    let ip = os::primary_ipv4();
+    let written = if port == 554 {
+        write!(w, "rtsp://{}/{}", ip, session)
+    } else {
+        write!(w, "rtsp://{}:{}/{}", ip, port, session)
+    };
+    if written.is_err() {
+        return -libc::ENOSPC;
+    }
+    let len = w.len;
+    if let Some(nul) = w.buf.get_mut(len) {
+        *nul = 0;
+    }
+    len as i32
+}
+
+fn push_error(e: PushError) -> i32 {
+    match e {
+        PushError::Invalid => -libc::EINVAL,
+        PushError::Unsupported => -libc::ENOTSUP,
+    }
 }
 
 /// Queues Annex-B (H.264/H.265) or JPEG data for a session's clients; copies
@@ -127,8 +256,22 @@ pub unsafe extern "C" fn canmv_rtsp_send_video(
     size: usize,
     timestamp_us: u64,
 ) -> i32 {
-    let _ = (server, name, name_len, data, size, timestamp_us);
-    todo!()
+    // SAFETY: handle and buffer contracts.
+    let (Some(rt), Some(name), Some(data)) =
+        (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
+    else {
+        return -libc::EINVAL;
+    };
+    let now = os::now_us();
+    rt.with_core(|core| {
+        if !core.has_session(name) {
+            return -libc::ENOENT;
+        }
+        match core.push_video(name, data, timestamp_us, now) {
+            Ok(()) => 0,
+            Err(e) => push_error(e),
+        }
+    })
 }
 
 /// Queues G.711 audio for a session with audio enabled. 0, -ENOENT, -EINVAL
@@ -142,8 +285,19 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
     size: usize,
     timestamp_us: u64,
 ) -> i32 {
-    let _ = (server, name, name_len, data, size, timestamp_us);
-    todo!()
+    let _ = timestamp_us;
+    // SAFETY: handle and buffer contracts.
+    let (Some(rt), Some(name), Some(_data)) =
+        (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
+    else {
+        return -libc::EINVAL;
+    };
+    match rt.with_core(|core| core.session_has_audio(name)) {
+        None => -libc::ENOENT,
+        Some(false) => -libc::EINVAL,
+        // G.711 packetization lands with issue 3.
+        Some(true) => -libc::ENOTSUP,
+    }
 }
 
 /// Fills `out` for one session (`name` NULL: the whole server). 0 or -ENOENT.
@@ -154,6 +308,27 @@ pub unsafe extern "C" fn canmv_rtsp_get_stats(
     name_len: usize,
     out: *mut CanmvRtspStats,
 ) -> i32 {
-    let _ = (server, name, name_len, out);
-    todo!()
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    let wanted = if name.is_null() {
+        None
+    } else {
+        // SAFETY: buffer contract.
+        match unsafe { name_arg(name, name_len) } {
+            Some(n) => Some(n),
+            None => return -libc::ENOENT,
+        }
+    };
+    let Some(st): Option<Stats> = rt.with_core(|core| core.stats(wanted)) else { return -libc::ENOENT };
+    // SAFETY: the caller passes a writable stats struct (checked non-null).
+    let Some(out) = (unsafe { out.as_mut() }) else { return -libc::EINVAL };
+    *out = CanmvRtspStats {
+        clients: st.clients,
+        playing: st.playing,
+        packets_sent: st.packets_sent,
+        bytes_sent: st.bytes_sent,
+        frames_dropped: st.frames_dropped,
+        keyframe_waits: st.keyframe_waits,
+    };
+    0
 }

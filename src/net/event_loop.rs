@@ -1,0 +1,292 @@
+//! The server's runtime: sockets, the poll loop on its own thread, and the
+//! lock that hands the sans-IO [`Server`] core between that thread and the
+//! script's calls.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::os::{self, Fd, Io};
+use super::sync::Mutex;
+use super::thread::Thread;
+use crate::server::{ConnId, Config, Server};
+
+/// Everything the loop thread and the script's calls share, under one lock.
+pub struct State {
+    pub core: Server,
+    sockets: Sockets,
+}
+
+/// The descriptors of an initialised server.
+struct Sockets {
+    listener: Fd,
+    rtp: Fd,
+    rtcp: Fd,
+    port: u16,
+    conns: BTreeMap<ConnId, Fd>,
+    next_conn: ConnId,
+}
+
+impl Sockets {
+    fn none() -> Self {
+        Sockets { listener: -1, rtp: -1, rtcp: -1, port: 0, conns: BTreeMap::new(), next_conn: 1 }
+    }
+
+    fn close_all(&mut self) {
+        for fd in self.conns.values() {
+            os::close(*fd);
+        }
+        self.conns.clear();
+        os::close(self.listener);
+        os::close(self.rtp);
+        os::close(self.rtcp);
+        let next_conn = self.next_conn;
+        *self = Sockets::none();
+        self.next_conn = next_conn;
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake_read: Fd,
+    wake_write: Fd,
+    stop: AtomicBool,
+}
+
+/// A server: its state, and the loop thread while started.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<Thread>>,
+}
+
+/// How long the loop sleeps at most with nothing to do (timeouts are coarse).
+const IDLE_POLL_MS: i32 = 500;
+/// Slices per vectored write.
+const MAX_IOV: usize = 64;
+const RECV_BUF: usize = 64 * 1024;
+
+impl Runtime {
+    pub fn new() -> Result<Runtime, i32> {
+        let (wake_read, wake_write) = os::pipe()?;
+        let state = State { core: Server::new(Config::default(), os::fill_random), sockets: Sockets::none() };
+        Ok(Runtime {
+            shared: Arc::new(Shared { state: Mutex::new(state), wake_read, wake_write, stop: AtomicBool::new(false) }),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the core under the lock, then wakes the loop to send what it queued.
+    pub fn with_core<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        let r = f(&mut self.shared.state.lock().core);
+        os::wake(self.shared.wake_write);
+        r
+    }
+
+    /// The RTSP port, once initialised.
+    pub fn port(&self) -> Option<u16> {
+        let st = self.shared.state.lock();
+        (st.sockets.listener >= 0).then_some(st.sockets.port)
+    }
+
+    /// Binds the listener and the UDP pair. 0 or a negative errno.
+    pub fn init(&self, port: u16) -> i32 {
+        let mut st = self.shared.state.lock();
+        if st.sockets.listener >= 0 {
+            return -libc::EALREADY;
+        }
+        let listener = match os::tcp_listen(port) {
+            Ok(fd) => fd,
+            Err(e) => return e,
+        };
+        let (rtp, rtcp, rtp_port) = match os::udp_pair() {
+            Ok(p) => p,
+            Err(e) => {
+                os::close(listener);
+                return e;
+            }
+        };
+        st.sockets.listener = listener;
+        st.sockets.rtp = rtp;
+        st.sockets.rtcp = rtcp;
+        st.sockets.port = port;
+        st.core.set_udp_ports(rtp_port);
+        0
+    }
+
+    /// Stops, closes every socket and forgets every session.
+    pub fn deinit(&self) {
+        self.stop();
+        let mut st = self.shared.state.lock();
+        st.sockets.close_all();
+        st.core = Server::new(Config::default(), os::fill_random);
+    }
+
+    /// Starts the loop thread. 0, -ENOTCONN when not initialised, or the thread error.
+    pub fn start(&self) -> i32 {
+        let mut thread = self.thread.lock();
+        if thread.is_some() {
+            return 0;
+        }
+        if self.port().is_none() {
+            return -libc::ENOTCONN;
+        }
+        self.shared.stop.store(false, Ordering::SeqCst);
+        let shared = self.shared.clone();
+        match Thread::spawn(Box::new(move || run(&shared))) {
+            Ok(t) => {
+                *thread = Some(t);
+                0
+            }
+            Err(e) => -e,
+        }
+    }
+
+    /// Stops the loop thread and waits for it. Idempotent.
+    pub fn stop(&self) {
+        let mut thread = self.thread.lock();
+        if let Some(t) = thread.take() {
+            self.shared.stop.store(true, Ordering::SeqCst);
+            os::wake(self.shared.wake_write);
+            t.join();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.deinit();
+        os::close(self.shared.wake_read);
+        os::close(self.shared.wake_write);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Wake,
+    Listener,
+    Rtp,
+    Rtcp,
+    Conn(ConnId),
+}
+
+/// The loop: poll, then under the lock take input, send output, close what finished.
+fn run(shared: &Shared) {
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut fds = Vec::new();
+    let mut sources = Vec::new();
+    while !shared.stop.load(Ordering::SeqCst) {
+        let timeout = {
+            let st = shared.state.lock();
+            fds.clear();
+            sources.clear();
+            let mut watch = |fd: Fd, events: i16, src: Source| {
+                if fd >= 0 {
+                    fds.push(os::pollfd(fd, events));
+                    sources.push(src);
+                }
+            };
+            watch(shared.wake_read, os::POLLIN, Source::Wake);
+            watch(st.sockets.listener, os::POLLIN, Source::Listener);
+            watch(st.sockets.rtp, os::POLLIN, Source::Rtp);
+            watch(st.sockets.rtcp, os::POLLIN, Source::Rtcp);
+            for (id, fd) in st.sockets.conns.iter() {
+                let out = if st.core.has_output(*id) { os::POLLOUT } else { 0 };
+                watch(*fd, os::POLLIN | out, Source::Conn(*id));
+            }
+            match st.core.next_deadline() {
+                Some(t) => (t.saturating_sub(os::now_us()) / 1000).min(IDLE_POLL_MS as u64) as i32,
+                None => IDLE_POLL_MS,
+            }
+        };
+        os::poll(&mut fds, timeout);
+        let mut st = shared.state.lock();
+        let now = os::now_us();
+        for (pfd, src) in fds.iter().zip(sources.iter()) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match *src {
+                Source::Wake => os::drain(shared.wake_read),
+                Source::Listener => accept_all(&mut st),
+                Source::Rtp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
+                Source::Rtcp => {
+                    while let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) {
+                        st.core.rtcp_in(from, &buf[..n], now);
+                    }
+                }
+                Source::Conn(id) => {
+                    if pfd.revents & (os::POLLIN | os::POLLERR) != 0 {
+                        read_conn(&mut st, id, pfd.fd, &mut buf, now);
+                    }
+                }
+            }
+        }
+        st.core.handle_timeout(now);
+        flush(&mut st);
+    }
+}
+
+fn accept_all(st: &mut State) {
+    while let Some((fd, peer, local)) = os::accept(st.sockets.listener) {
+        let id = st.sockets.next_conn;
+        st.sockets.next_conn += 1;
+        st.sockets.conns.insert(id, fd);
+        st.core.conn_opened(id, peer, local);
+    }
+}
+
+fn read_conn(st: &mut State, id: ConnId, fd: Fd, buf: &mut [u8], now: u64) {
+    // One read per wake-up: a flooding client can't starve the others.
+    match os::recv(fd, buf) {
+        Io::Done(n) => st.core.conn_data(id, &buf[..n], now),
+        Io::WouldBlock => {}
+        Io::Closed => close_conn(st, id),
+    }
+}
+
+fn close_conn(st: &mut State, id: ConnId) {
+    st.core.conn_closed(id);
+    if let Some(fd) = st.sockets.conns.remove(&id) {
+        os::close(fd);
+    }
+}
+
+/// Writes what every connection has queued, sends datagrams, closes finished connections.
+fn flush(st: &mut State) {
+    let ids: Vec<(ConnId, Fd)> = st.sockets.conns.iter().map(|(id, fd)| (*id, *fd)).collect();
+    for (id, fd) in ids {
+        while st.core.has_output(id) {
+            let mut parts = Vec::new();
+            st.core.pending_output(id, &mut parts, MAX_IOV);
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let result = os::send_vectored(fd, &parts);
+            drop(parts);
+            match result {
+                Io::Done(n) => {
+                    st.core.output_written(id, n);
+                    if n < total {
+                        break; // the socket buffer is full: POLLOUT will tell when to go on
+                    }
+                }
+                Io::WouldBlock => break,
+                Io::Closed => {
+                    close_conn(st, id);
+                    break;
+                }
+            }
+        }
+    }
+    while let Some(d) = st.core.pop_datagram() {
+        let fd = if d.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
+        // A full send buffer drops the datagram: UDP clients must never stall the loop.
+        let _ = os::send_to(fd, d.bytes(), &d.to);
+    }
+    for id in st.core.take_finished() {
+        if let Some(fd) = st.sockets.conns.remove(&id) {
+            os::close(fd);
+        }
+    }
+}
