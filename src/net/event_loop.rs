@@ -290,3 +290,76 @@ fn flush(st: &mut State) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The runtime on real loopback sockets with a real player (ffprobe).
+    use super::*;
+    use crate::rtp::{annexb, h264};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    /// Access units of an Annex-B file, split the way an encoder hands them over.
+    fn access_units(data: &[u8]) -> Vec<Vec<u8>> {
+        let mut aus: Vec<Vec<u8>> = Vec::new();
+        let mut after_vcl = false;
+        for nal in annexb::nal_units(data) {
+            let vcl = h264::is_vcl(nal);
+            if aus.is_empty() || (after_vcl && (!vcl || h264::starts_picture(nal))) {
+                aus.push(Vec::new());
+            }
+            let au = aus.last_mut().expect("pushed above");
+            au.extend_from_slice(&[0, 0, 0, 1]);
+            au.extend_from_slice(nal);
+            after_vcl = vcl;
+        }
+        aus
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    fn stream_to_ffprobe(transport: &str) -> (usize, usize) {
+        let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/assets/clip.264")).unwrap();
+        let aus = access_units(&clip);
+        let rt = Runtime::new().unwrap();
+        let port = free_port();
+        assert_eq!(rt.init(port), 0);
+        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, false));
+        assert_eq!(rt.start(), 0);
+        let url = format!("rtsp://127.0.0.1:{port}/test");
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-rtsp_transport", transport, "-select_streams", "v", "-show_entries", "frame=pict_type", "-of", "csv", &url])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("ffprobe (run `make setup`)");
+        let t0 = Instant::now();
+        while rt.with_core(|c| c.stats(Some("test")).unwrap().playing) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "ffprobe never started playing");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for (i, au) in aus.iter().enumerate() {
+            let now = os::now_us();
+            rt.with_core(|c| c.push_video("test", au, i as u64 * 33_333, now)).unwrap();
+            std::thread::sleep(Duration::from_millis(33));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        rt.with_core(|c| c.destroy_session("test"));
+        let out = probe.wait_with_output().unwrap();
+        let frames = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("frame")).count();
+        (aus.len(), frames)
+    }
+
+    #[test]
+    fn ffprobe_decodes_every_frame_over_tcp() {
+        let (sent, decoded) = stream_to_ffprobe("tcp");
+        assert_eq!(decoded, sent);
+    }
+
+    #[test]
+    fn ffprobe_decodes_every_frame_over_udp() {
+        let (sent, decoded) = stream_to_ffprobe("udp");
+        assert_eq!(decoded, sent);
+    }
+}
