@@ -1,0 +1,114 @@
+# canmv-rtsp: build, test and demo entry points (see README.md).
+#
+#   make setup   install what is missing (Debian packages when root, cbindgen,
+#                rust-src, pytest) and fetch the MicroPython source
+#   make         build/micropython: the unix port with the `multimedia` module
+#   make demo    stream the bundled clip at rtsp://127.0.0.1:8554/test (ARGS=...)
+#   make test    every test
+#   make k230    the riscv64 musl staticlib, header and shim in build/k230/
+#   make header / check-header   regenerate / verify include/canmv_rtsp.h
+#
+# MICROPY_DIR=/path/to/micropython builds against an existing MicroPython tree.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+ROOT := $(CURDIR)
+
+ifdef MICROPY_DIR
+export MICROPY_DIR
+else
+MICROPY_DIR := $(ROOT)/.deps/micropython
+endif
+
+CARGO ?= cargo
+CARGO_TARGET_DIR ?= $(ROOT)/target
+export CARGO_TARGET_DIR
+
+HOST_LIB := $(CARGO_TARGET_DIR)/release/libcanmv_rtsp.a
+K230_TARGET := riscv64gc-unknown-linux-musl
+K230_LIB := $(CARGO_TARGET_DIR)/$(K230_TARGET)/k230/libcanmv_rtsp.a
+K230_DIR := $(ROOT)/build/k230
+
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
+SHIM_SOURCES := $(addprefix micropython/,modmultimedia.c rust_unwind_stub.c micropython.mk micropython.cmake)
+HEADER := include/canmv_rtsp.h
+
+PORT_BUILD := $(ROOT)/build/unix-port
+# Not `micropython`: the shim's objects go to $(PORT_BUILD)/micropython/.
+PORT_PROG := micropython-multimedia
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Debian's tarball strips the libraries behind btree, ssl and ffi.
+PORT_FLAGS := \
+	USER_C_MODULES=$(ROOT) \
+	CANMV_RTSP_LIB=$(HOST_LIB) \
+	BUILD=$(PORT_BUILD) PROG=$(PORT_PROG) \
+	MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 \
+	FROZEN_MANIFEST=
+
+.PHONY: all setup demo test k230 header check-header clean
+
+all: build/micropython
+
+setup:
+	scripts/setup.sh
+
+$(MICROPY_DIR)/py/mpconfig.h:
+	scripts/fetch-micropython.sh
+
+# Cargo decides what to rebuild; the touch makes the archive newer than its
+# sources even when cargo had nothing to do.
+$(HOST_LIB): $(RUST_SOURCES)
+	$(CARGO) build --release
+	touch $@
+
+# The port does not relink when only the archive changed: remove its binary.
+# GIT_CEILING_DIRECTORIES: the MicroPython tree under .deps/ must not take its
+# version from this repository's git history.
+build/micropython: $(HOST_LIB) $(SHIM_SOURCES) $(HEADER) | $(MICROPY_DIR)/py/mpconfig.h
+	rm -f $(PORT_BUILD)/$(PORT_PROG)
+	GIT_CEILING_DIRECTORIES=$(abspath $(MICROPY_DIR)/..) \
+		$(MAKE) -C $(MICROPY_DIR)/ports/unix $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS)) $(PORT_FLAGS)
+	mkdir -p $(@D)
+	cp $(PORT_BUILD)/$(PORT_PROG) $@
+
+header:
+	cbindgen --config cbindgen.toml --crate canmv_rtsp --output $(HEADER)
+
+check-header:
+	@tmp=$$(mktemp --suffix=.h); trap 'rm -f "$$tmp"' EXIT; \
+	cbindgen --quiet --config cbindgen.toml --crate canmv_rtsp --output "$$tmp"; \
+	if ! diff -u $(HEADER) "$$tmp"; then \
+		echo "$(HEADER) is stale: src/ffi.rs changed the C ABI. Run 'make header' and commit the result." >&2; \
+		exit 1; \
+	fi; \
+	echo "$(HEADER) matches src/ffi.rs"
+
+# The board has no prebuilt Rust std: core and alloc are built from rust-src.
+k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
+	$(CARGO) +nightly build -Z build-std=core,alloc --target $(K230_TARGET) --profile k230
+	rm -rf $(K230_DIR)
+	mkdir -p $(K230_DIR)/micropython
+	cp $(K230_LIB) $(HEADER) $(K230_DIR)/
+	cp $(SHIM_SOURCES) $(K230_DIR)/micropython/
+	@echo "build/k230/: libcanmv_rtsp.a, canmv_rtsp.h, micropython/ (USER_C_MODULES=build/k230)"
+	@ls -l $(K230_DIR)/libcanmv_rtsp.a
+	@$(if $(shell command -v riscv64-linux-gnu-size),riscv64-linux-gnu-size,size) --totals $(K230_DIR)/libcanmv_rtsp.a | tail -n 1 | \
+		awk '{ printf "code+data linked from it at most: text %s, data %s, bss %s bytes\n", $$1, $$2, $$3 }'
+
+demo: setup
+	$(MAKE) build/micropython
+	build/micropython examples/host/stream_file.py $(ARGS)
+
+test: setup
+	$(CARGO) test
+	$(MAKE) check-header
+	$(MAKE) k230
+	$(MAKE) build/micropython
+	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
+
+clean:
+	rm -rf build
+	$(CARGO) clean

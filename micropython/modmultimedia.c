@@ -1,0 +1,635 @@
+/*
+ * The `multimedia` module: CanMV K230's RTSP server API on top of the
+ * canmv_rtsp Rust staticlib (include/canmv_rtsp.h).
+ *
+ * This file only checks and converts arguments and maps results to Python:
+ * wrong types raise TypeError, out-of-range values ValueError, state errors of
+ * None-returning calls OSError; int-returning calls pass the library's
+ * negative errno through. The contract is API.md (see the README).
+ *
+ * Builds against MicroPython v1.20 and newer.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/objint.h"
+#include "py/mperrno.h"
+#include "py/mpthread.h"
+
+#include "canmv_rtsp.h"
+
+// Calls into Rust may take a while (joining the server thread) or be made from
+// several Python threads at once: let other threads run meanwhile.
+#if MICROPY_PY_THREAD && MICROPY_PY_THREAD_GIL
+#define MM_RELEASE_GIL() MP_THREAD_GIL_EXIT()
+#define MM_ACQUIRE_GIL() MP_THREAD_GIL_ENTER()
+#else
+#define MM_RELEASE_GIL()
+#define MM_ACQUIRE_GIL()
+#endif
+
+// A session name is at most 255 bytes, so this always holds the URL.
+#define MM_URL_CAP (320)
+
+/******************************************************************************/
+// The server object.
+
+typedef struct _mm_rtsp_server_obj_t {
+    mp_obj_base_t base;
+    // Made on first use (or by rtspserver_create), so that constructing an
+    // object costs nothing; freed by rtspserver_destroy or the finaliser.
+    canmv_rtsp_server *server;
+    // Calls into the library in progress with the GIL released; while non-zero,
+    // a destroy only marks the object and the last call out frees the server.
+    uint16_t busy;
+    bool destroyed;
+} mm_rtsp_server_obj_t;
+
+extern const mp_obj_type_t mm_rtsp_server_type;
+
+static mm_rtsp_server_obj_t *mm_server_alloc(void) {
+    mm_rtsp_server_obj_t *self;
+    #ifdef mp_obj_malloc_with_finaliser
+    self = mp_obj_malloc_with_finaliser(mm_rtsp_server_obj_t, &mm_rtsp_server_type);
+    #else
+    self = m_new_obj_with_finaliser(mm_rtsp_server_obj_t);
+    self->base.type = &mm_rtsp_server_type;
+    #endif
+    self->server = NULL;
+    self->busy = 0;
+    self->destroyed = false;
+    return self;
+}
+
+static void mm_server_free_now(canmv_rtsp_server *server) {
+    MM_RELEASE_GIL();
+    canmv_rtsp_server_free(server);
+    MM_ACQUIRE_GIL();
+}
+
+// The server for one call, counted as busy until mm_server_leave; NULL with
+// *err set when the object was destroyed (or is the missing default server).
+static canmv_rtsp_server *mm_server_enter(mm_rtsp_server_obj_t *self, int *err) {
+    if (self == NULL || self->destroyed) {
+        *err = MP_ENODEV;
+        return NULL;
+    }
+    if (self->server == NULL) {
+        self->server = canmv_rtsp_server_new();
+        if (self->server == NULL) {
+            *err = MP_ENOMEM;
+            return NULL;
+        }
+    }
+    self->busy++;
+    return self->server;
+}
+
+static void mm_server_leave(mm_rtsp_server_obj_t *self) {
+    self->busy--;
+    if (self->busy == 0 && self->destroyed && self->server != NULL) {
+        canmv_rtsp_server *server = self->server;
+        self->server = NULL;
+        mm_server_free_now(server);
+    }
+}
+
+// Frees the server (now, or when the calls in progress return). 0, or
+// -ENODEV when already destroyed.
+static int32_t mm_server_destroy(mm_rtsp_server_obj_t *self) {
+    if (self->destroyed) {
+        return -MP_ENODEV;
+    }
+    self->destroyed = true;
+    if (self->busy == 0 && self->server != NULL) {
+        canmv_rtsp_server *server = self->server;
+        self->server = NULL;
+        mm_server_free_now(server);
+    }
+    return 0;
+}
+
+/******************************************************************************/
+// Argument conversion. All of it happens before the GIL is released.
+
+NORETURN static void mm_raise_type(const char *message) {
+    mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s"), message);
+}
+
+static const char *mm_get_name(mp_obj_t name_in, size_t *len) {
+    if (!mp_obj_is_str(name_in)) {
+        mm_raise_type("name must be a str");
+    }
+    return mp_obj_str_get_data(name_in, len);
+}
+
+// An optional name: omitted or None gives NULL.
+static const char *mm_get_optional_name(size_t n_args, const mp_obj_t *args, size_t *len) {
+    *len = 0;
+    if (n_args == 0 || args[0] == mp_const_none) {
+        return NULL;
+    }
+    return mm_get_name(args[0], len);
+}
+
+static void mm_require_int(mp_obj_t o, const char *what) {
+    // bool is not accepted: a flag passed where a number belongs is a mistake.
+    if (!mp_obj_is_int(o)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be an int"), what);
+    }
+}
+
+// An int in lo..hi; anything else of type int is a ValueError.
+static mp_int_t mm_get_int_in_range(mp_obj_t o, mp_int_t lo, mp_int_t hi, const char *what) {
+    mm_require_int(o, what);
+    if (mp_obj_is_small_int(o)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
+        if (v >= lo && v <= hi) {
+            return v;
+        }
+    }
+    // A big int is beyond every range used here.
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s out of range"), what);
+}
+
+// A non-negative int that fits in 64 bits (timestamps, physical addresses).
+static uint64_t mm_get_u64(mp_obj_t o, const char *what) {
+    mm_require_int(o, what);
+    if (mp_obj_is_small_int(o)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
+        if (v >= 0) {
+            return (uint64_t)v;
+        }
+    }
+    #if MICROPY_LONGINT_IMPL != MICROPY_LONGINT_IMPL_NONE
+    else if (mp_obj_int_sign(o) >= 0
+             && mp_binary_op(MP_BINARY_OP_LESS_EQUAL, o, mp_obj_new_int_from_ull(UINT64_MAX)) == mp_const_true) {
+        byte le[8];
+        mp_obj_int_to_bytes_impl(o, false, sizeof(le), le);
+        uint64_t v = 0;
+        for (size_t i = sizeof(le); i > 0; i--) {
+            v = (v << 8) | le[i - 1];
+        }
+        return v;
+    }
+    #endif
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s must be 0..2**64-1"), what);
+}
+
+// 0 <= size <= limit.
+static size_t mm_get_size(mp_obj_t o, size_t limit) {
+    mm_require_int(o, "size");
+    if (mp_obj_is_small_int(o)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
+        if (v >= 0 && (mp_uint_t)v <= limit) {
+            return (size_t)v;
+        }
+    }
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("size must be 0..%u"), (unsigned int)limit);
+}
+
+// 0/1/2, or the codec's name as in the manual's example.
+static int32_t mm_get_video_type(mp_obj_t o) {
+    if (mp_obj_is_str(o)) {
+        static const char *const names[] = { "h264", "h265", "mjpeg" };
+        size_t len;
+        const char *s = mp_obj_str_get_data(o, &len);
+        for (size_t i = 0; i < MP_ARRAY_SIZE(names); i++) {
+            if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0) {
+                return (int32_t)i;
+            }
+        }
+        mp_raise_ValueError(MP_ERROR_TEXT("video_type must be \"h264\", \"h265\" or \"mjpeg\""));
+    }
+    if (!mp_obj_is_int(o)) {
+        mm_raise_type("video_type must be an int or str");
+    }
+    return (int32_t)mm_get_int_in_range(o, CANMV_RTSP_VIDEO_H264, CANMV_RTSP_VIDEO_MJPEG,
+        "video_type (0, 1 or 2)");
+}
+
+/******************************************************************************/
+// Results.
+
+static mp_obj_t mm_none_or_raise(int32_t rc) {
+    if (rc < 0) {
+        mp_raise_OSError(-rc);
+    }
+    return mp_const_none;
+}
+
+/******************************************************************************/
+// The calls. Each takes the server object (NULL: the module-level default
+// server does not exist) and the arguments after self.
+
+static mp_obj_t mm_create(mm_rtsp_server_obj_t *self) {
+    // On an object this is a no-op (CanMV raised TypeError); it also revives a
+    // destroyed one.
+    if (self->destroyed && self->busy == 0) {
+        self->destroyed = false;
+    }
+    int err;
+    if (mm_server_enter(self, &err) == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    mm_server_leave(self);
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+
+static mp_obj_t mm_destroy(mm_rtsp_server_obj_t *self) {
+    if (self == NULL) {
+        return mp_obj_new_int(-MP_ENODEV);
+    }
+    return mp_obj_new_int(mm_server_destroy(self));
+}
+
+static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+    uint16_t port = (uint16_t)mm_get_int_in_range(args[0], 1, 65535, "port");
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_init(server, port);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+// deinit, start and stop: no arguments, None or OSError.
+static mp_obj_t mm_state_call(mm_rtsp_server_obj_t *self, int32_t (*call)(canmv_rtsp_server *)) {
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        mp_raise_OSError(err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = call(server);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mm_none_or_raise(rc);
+}
+
+static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_name(args[0], &name_len);
+    int32_t video_type = mm_get_video_type(args[1]);
+    bool enable_audio = mp_obj_is_true(args[2]);
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, enable_audio);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+static mp_obj_t mm_destroysession(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_name(args[0], &name_len);
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_destroy_session(server, name, name_len);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+static mp_obj_t mm_getrtspurl(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_optional_name(n_args, args, &name_len);
+    char url[MM_URL_CAP];
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        mp_raise_OSError(err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_get_url(server, name, name_len, url, sizeof(url));
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    if (rc == -ENOENT) {
+        mp_raise_ValueError(name == NULL ? MP_ERROR_TEXT("no session") : MP_ERROR_TEXT("no session with that name"));
+    }
+    if (rc < 0) {
+        mp_raise_OSError(-rc);
+    }
+    return mp_obj_new_str(url, (size_t)rc < sizeof(url) ? (size_t)rc : sizeof(url) - 1);
+}
+
+typedef int32_t (*mm_send_fn)(canmv_rtsp_server *, const char *, uintptr_t, const uint8_t *, uintptr_t, uint64_t);
+
+static mp_obj_t mm_send(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mm_send_fn send) {
+    size_t name_len;
+    const char *name = mm_get_name(args[0], &name_len);
+    mp_buffer_info_t data;
+    mp_get_buffer_raise(args[1], &data, MP_BUFFER_READ);
+    size_t size = mm_get_size(args[2], data.len);
+    uint64_t timestamp = mm_get_u64(args[3], "timestamp");
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    // `data` stays alive: the caller's frame holds it. The library copies it.
+    MM_RELEASE_GIL();
+    int32_t rc = send(server, name, name_len, (const uint8_t *)data.buf, size, timestamp);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_name(args[0], &name_len);
+    uint64_t phy_addr = mm_get_u64(args[1], "phy_addr");
+    size_t size = mm_get_size(args[2], (size_t)-1 >> 1);
+    uint64_t timestamp = mm_get_u64(args[3], "timestamp");
+    #if defined(CANMV_K230)
+    // The K230 path (map the encoder's physical buffer with the MPP API, send,
+    // unmap) lands with the firmware integration.
+    (void)self;
+    (void)name;
+    (void)phy_addr;
+    (void)size;
+    (void)timestamp;
+    mp_raise_OSError(MP_EOPNOTSUPP);
+    #else
+    // Physical addresses only mean something on the board.
+    (void)self;
+    (void)name;
+    (void)phy_addr;
+    (void)size;
+    (void)timestamp;
+    mp_raise_OSError(MP_EOPNOTSUPP);
+    #endif
+}
+
+static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_optional_name(n_args, args, &name_len);
+    canmv_rtsp_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        mp_raise_OSError(err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_get_stats(server, name, name_len, &stats);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    if (rc == -ENOENT) {
+        mp_raise_ValueError(MP_ERROR_TEXT("no session with that name"));
+    }
+    mm_none_or_raise(rc);
+    mp_obj_t dict = mp_obj_new_dict(6);
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_clients), mp_obj_new_int_from_uint(stats.clients));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_int_from_uint(stats.playing));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_packets_sent), mp_obj_new_int_from_ull(stats.packets_sent));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_bytes_sent), mp_obj_new_int_from_ull(stats.bytes_sent));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(stats.frames_dropped));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_keyframe_waits), mp_obj_new_int_from_ull(stats.keyframe_waits));
+    return dict;
+}
+
+static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, const mp_obj_t *args) {
+    switch (op) {
+        case MP_QSTR_rtspserver_destroy:
+            return mm_destroy(self);
+        case MP_QSTR_rtspserver_init:
+            return mm_init(self, args);
+        case MP_QSTR_rtspserver_deinit:
+            return mm_state_call(self, canmv_rtsp_deinit);
+        case MP_QSTR_rtspserver_start:
+            return mm_state_call(self, canmv_rtsp_start);
+        case MP_QSTR_rtspserver_stop:
+            return mm_state_call(self, canmv_rtsp_stop);
+        case MP_QSTR_rtspserver_createsession:
+            return mm_createsession(self, args);
+        case MP_QSTR_rtspserver_destroysession:
+            return mm_destroysession(self, args);
+        case MP_QSTR_rtspserver_getrtspurl:
+            return mm_getrtspurl(self, n_args, args);
+        case MP_QSTR_rtspserver_sendvideodata:
+            return mm_send(self, args, canmv_rtsp_send_video);
+        case MP_QSTR_rtspserver_sendaudiodata:
+            return mm_send(self, args, canmv_rtsp_send_audio);
+        case MP_QSTR_rtspserver_sendvideodata_byphyaddr:
+            return mm_sendvideodata_byphyaddr(self, args);
+        case MP_QSTR_rtspserver_getstats:
+            return mm_getstats(self, n_args, args);
+        default:
+            return mp_const_none;
+    }
+}
+
+/******************************************************************************/
+// The module-wide default server of the manual's module-level functions.
+
+MP_REGISTER_ROOT_POINTER(mp_obj_t multimedia_default_server);
+
+static mm_rtsp_server_obj_t *mm_default_server(void) {
+    mp_obj_t server = MP_STATE_VM(multimedia_default_server);
+    return server == MP_OBJ_NULL ? NULL : MP_OBJ_TO_PTR(server);
+}
+
+static mp_obj_t mm_module_create(void) {
+    if (mm_default_server() != NULL) {
+        return MP_OBJ_NEW_SMALL_INT(0);
+    }
+    mm_rtsp_server_obj_t *self = mm_server_alloc();
+    self->server = canmv_rtsp_server_new();
+    if (self->server == NULL) {
+        return mp_obj_new_int(-MP_ENOMEM);
+    }
+    MP_STATE_VM(multimedia_default_server) = MP_OBJ_FROM_PTR(self);
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mm_module_create_obj, mm_module_create);
+
+static mp_obj_t mm_module_destroy(void) {
+    mm_rtsp_server_obj_t *self = mm_default_server();
+    MP_STATE_VM(multimedia_default_server) = MP_OBJ_NULL;
+    return mm_destroy(self);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mm_module_destroy_obj, mm_module_destroy);
+
+static mp_obj_t mm_test(void) {
+    return mp_obj_new_str("hello world", 11);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mm_test_obj, mm_test);
+
+#if MICROPY_MODULE_BUILTIN_INIT
+// Runs on each first import: after a soft reset the old default server was
+// finalised with the rest of the heap, so forget it.
+static mp_obj_t mm_module_builtin_init(void) {
+    MP_STATE_VM(multimedia_default_server) = MP_OBJ_NULL;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mm_module_builtin_init_obj, mm_module_builtin_init);
+#endif
+
+/******************************************************************************/
+// Methods and module functions, both made from mm_call.
+
+static mp_obj_t mm_method(qstr op, size_t n_args, const mp_obj_t *args) {
+    if (!mp_obj_is_type(args[0], &mm_rtsp_server_type)) {
+        mm_raise_type("self must be an rtsp_server");
+    }
+    return mm_call(MP_OBJ_TO_PTR(args[0]), op, n_args - 1, args + 1);
+}
+
+// NAME: the Python name after `rtspserver_`; N_MIN/N_MAX: arguments after self.
+#define MM_DEFINE_CALL(NAME, N_MIN, N_MAX) \
+    static mp_obj_t mm_method_##NAME(size_t n_args, const mp_obj_t *args) { \
+        return mm_method(MP_QSTR_rtspserver_##NAME, n_args, args); \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_method_##NAME##_obj, (N_MIN) + 1, (N_MAX) + 1, mm_method_##NAME); \
+    static mp_obj_t mm_module_##NAME(size_t n_args, const mp_obj_t *args) { \
+        return mm_call(mm_default_server(), MP_QSTR_rtspserver_##NAME, n_args, args); \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_module_##NAME##_obj, N_MIN, N_MAX, mm_module_##NAME)
+
+MM_DEFINE_CALL(init, 1, 1);
+MM_DEFINE_CALL(deinit, 0, 0);
+MM_DEFINE_CALL(start, 0, 0);
+MM_DEFINE_CALL(stop, 0, 0);
+MM_DEFINE_CALL(createsession, 3, 3);
+MM_DEFINE_CALL(destroysession, 1, 1);
+MM_DEFINE_CALL(getrtspurl, 0, 1);
+MM_DEFINE_CALL(sendvideodata, 4, 4);
+MM_DEFINE_CALL(sendaudiodata, 4, 4);
+MM_DEFINE_CALL(sendvideodata_byphyaddr, 4, 4);
+MM_DEFINE_CALL(getstats, 0, 1);
+
+static mp_obj_t mm_method_create(mp_obj_t self_in) {
+    if (!mp_obj_is_type(self_in, &mm_rtsp_server_type)) {
+        mm_raise_type("self must be an rtsp_server");
+    }
+    return mm_create(MP_OBJ_TO_PTR(self_in));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_method_create_obj, mm_method_create);
+
+static mp_obj_t mm_method_destroy(mp_obj_t self_in) {
+    return mm_method(MP_QSTR_rtspserver_destroy, 1, &self_in);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_method_destroy_obj, mm_method_destroy);
+
+static mp_obj_t mm_method_test(mp_obj_t self_in) {
+    (void)self_in;
+    return mm_test();
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_method_test_obj, mm_method_test);
+
+// The GC collects an unreachable server: stop its thread and free it. The GIL
+// is kept, as the collector is running. No call can be in progress then (it
+// would hold a reference); if __del__ is called by hand during one, the last
+// call out frees the server.
+static mp_obj_t mm_method_del(mp_obj_t self_in) {
+    if (!mp_obj_is_type(self_in, &mm_rtsp_server_type)) {
+        mm_raise_type("self must be an rtsp_server");
+    }
+    mm_rtsp_server_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    self->destroyed = true;
+    if (self->busy == 0 && self->server != NULL) {
+        canmv_rtsp_server *server = self->server;
+        self->server = NULL;
+        canmv_rtsp_server_free(server);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_method_del_obj, mm_method_del);
+
+static mp_obj_t mm_rtsp_server_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 0, 0, false);
+    return MP_OBJ_FROM_PTR(mm_server_alloc());
+}
+
+static const mp_rom_map_elem_t mm_rtsp_server_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&mm_method_del_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_create), MP_ROM_PTR(&mm_method_create_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_destroy), MP_ROM_PTR(&mm_method_destroy_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_init), MP_ROM_PTR(&mm_method_init_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_deinit), MP_ROM_PTR(&mm_method_deinit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_createsession), MP_ROM_PTR(&mm_method_createsession_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_destroysession), MP_ROM_PTR(&mm_method_destroysession_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_getrtspurl), MP_ROM_PTR(&mm_method_getrtspurl_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_start), MP_ROM_PTR(&mm_method_start_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_stop), MP_ROM_PTR(&mm_method_stop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata), MP_ROM_PTR(&mm_method_sendvideodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_method_sendaudiodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_method_sendvideodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_method_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_method_test_obj) },
+};
+static MP_DEFINE_CONST_DICT(mm_rtsp_server_locals_dict, mm_rtsp_server_locals_dict_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    mm_rtsp_server_type,
+    MP_QSTR_rtsp_server,
+    MP_TYPE_FLAG_NONE,
+    make_new, mm_rtsp_server_make_new,
+    locals_dict, &mm_rtsp_server_locals_dict
+    );
+
+/******************************************************************************/
+// multi_media_type: the codec constants, as class attributes.
+
+static const mp_rom_map_elem_t mm_media_type_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_media_h264), MP_ROM_INT(CANMV_RTSP_VIDEO_H264) },
+    { MP_ROM_QSTR(MP_QSTR_media_h265), MP_ROM_INT(CANMV_RTSP_VIDEO_H265) },
+    { MP_ROM_QSTR(MP_QSTR_media_mjpeg), MP_ROM_INT(CANMV_RTSP_VIDEO_MJPEG) },
+};
+static MP_DEFINE_CONST_DICT(mm_media_type_locals_dict, mm_media_type_locals_dict_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    mm_media_type_type,
+    MP_QSTR_multi_media_type,
+    MP_TYPE_FLAG_NONE,
+    locals_dict, &mm_media_type_locals_dict
+    );
+
+/******************************************************************************/
+// The module.
+
+static const mp_rom_map_elem_t mm_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_multimedia) },
+    #if MICROPY_MODULE_BUILTIN_INIT
+    { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&mm_module_builtin_init_obj) },
+    #endif
+    { MP_ROM_QSTR(MP_QSTR_multi_media_type), MP_ROM_PTR(&mm_media_type_type) },
+    { MP_ROM_QSTR(MP_QSTR_rtsp_server), MP_ROM_PTR(&mm_rtsp_server_type) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_create), MP_ROM_PTR(&mm_module_create_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_destroy), MP_ROM_PTR(&mm_module_destroy_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_init), MP_ROM_PTR(&mm_module_init_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_deinit), MP_ROM_PTR(&mm_module_deinit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_createsession), MP_ROM_PTR(&mm_module_createsession_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_destroysession), MP_ROM_PTR(&mm_module_destroysession_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_getrtspurl), MP_ROM_PTR(&mm_module_getrtspurl_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_start), MP_ROM_PTR(&mm_module_start_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_stop), MP_ROM_PTR(&mm_module_stop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata), MP_ROM_PTR(&mm_module_sendvideodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_module_sendaudiodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_module_sendvideodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_module_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_test_obj) },
+};
+static MP_DEFINE_CONST_DICT(mm_module_globals, mm_module_globals_table);
+
+const mp_obj_module_t mp_module_multimedia = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&mm_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_multimedia, mp_module_multimedia);
