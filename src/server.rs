@@ -34,6 +34,8 @@ impl Default for Config {
 
 pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
+/// Datagrams queued for the loop thread at most.
+const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 
 /// One piece of a TCP connection's output.
 enum Chunk {
@@ -705,7 +707,10 @@ fn enqueue(conn: &mut Conn, udp_out: &mut VecDeque<Datagram>, counters: &mut Cou
                 conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
             }
             TrackTransport::Udp { rtp, .. } => {
-                udp_out.push_back(Datagram { to: rtp, rtcp: false, frame: frame.clone(), index });
+                // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
+                if udp_out.len() < MAX_DATAGRAM_BACKLOG {
+                    udp_out.push_back(Datagram { to: rtp, rtcp: false, frame: frame.clone(), index });
+                }
             }
         }
     }
