@@ -72,7 +72,9 @@ build/micropython: $(HOST_LIB) $(SHIM_SOURCES) $(HEADER) | $(MICROPY_DIR)/py/mpc
 	GIT_CEILING_DIRECTORIES=$(abspath $(MICROPY_DIR)/..) \
 		$(MAKE) -C $(MICROPY_DIR)/ports/unix $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS)) $(PORT_FLAGS)
 	mkdir -p $(@D)
-	cp $(PORT_BUILD)/$(PORT_PROG) $@
+	# Replace by rename: the old binary may still be running.
+	cp $(PORT_BUILD)/$(PORT_PROG) $@.tmp
+	mv -f $@.tmp $@
 
 header:
 	cbindgen --config cbindgen.toml --crate canmv_rtsp --output $(HEADER)
@@ -81,7 +83,7 @@ check-header:
 	@tmp=$$(mktemp --suffix=.h); trap 'rm -f "$$tmp"' EXIT; \
 	cbindgen --quiet --config cbindgen.toml --crate canmv_rtsp --output "$$tmp"; \
 	if ! diff -u $(HEADER) "$$tmp"; then \
-		echo "$(HEADER) is stale: src/ffi.rs changed the C ABI. Run 'make header' and commit the result." >&2; \
+		echo "$(HEADER) differs from what cbindgen makes of src/ffi.rs (diff above). Run 'make header' and commit the result." >&2; \
 		exit 1; \
 	fi; \
 	echo "$(HEADER) matches src/ffi.rs"
@@ -96,7 +98,7 @@ k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
 	@echo "build/k230/: libcanmv_rtsp.a, canmv_rtsp.h, micropython/ (USER_C_MODULES=build/k230)"
 	@ls -l $(K230_DIR)/libcanmv_rtsp.a
 	@$(if $(shell command -v riscv64-linux-gnu-size),riscv64-linux-gnu-size,size) --totals $(K230_DIR)/libcanmv_rtsp.a | tail -n 1 | \
-		awk '{ printf "code+data linked from it at most: text %s, data %s, bss %s bytes\n", $$1, $$2, $$3 }'
+		awk '{ printf "archive totals (the linker keeps only what is used): text %s, data %s, bss %s bytes\n", $$1, $$2, $$3 }'
 
 demo: setup
 	$(MAKE) build/micropython
