@@ -75,6 +75,15 @@ unsafe fn name_arg<'a>(name: *const c_char, len: usize) -> Option<&'a str> {
     core::str::from_utf8(bytes).ok()
 }
 
+/// `Ok(None)` for a NULL name (meaning "the first" or "all"), `Err(())` for one that is not UTF-8.
+unsafe fn optional_name_arg<'a>(name: *const c_char, len: usize) -> Result<Option<&'a str>, ()> {
+    if name.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller passes `len` readable bytes at `name`.
+    unsafe { name_arg(name, len) }.map(Some).ok_or(())
+}
+
 /// Bytes from C; an empty slice for size 0 (the pointer may then be NULL).
 unsafe fn data_arg<'a>(data: *const u8, size: usize) -> Option<&'a [u8]> {
     if size == 0 {
@@ -203,15 +212,8 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     if out.is_null() {
         return -libc::EINVAL;
     }
-    let wanted = if name.is_null() {
-        None
-    } else {
-        // SAFETY: buffer contract.
-        match unsafe { name_arg(name, name_len) } {
-            Some(n) => Some(n),
-            None => return -libc::ENOENT,
-        }
-    };
+    // SAFETY: buffer contract.
+    let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
     let session = rt.with_core(|core| match wanted {
         Some(n) => core.has_session(n).then(|| alloc::string::String::from(n)),
         None => core.session_names().next().map(alloc::string::String::from),
@@ -310,15 +312,8 @@ pub unsafe extern "C" fn canmv_rtsp_get_stats(
 ) -> i32 {
     // SAFETY: handle contract.
     let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
-    let wanted = if name.is_null() {
-        None
-    } else {
-        // SAFETY: buffer contract.
-        match unsafe { name_arg(name, name_len) } {
-            Some(n) => Some(n),
-            None => return -libc::ENOENT,
-        }
-    };
+    // SAFETY: buffer contract.
+    let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
     let Some(st): Option<Stats> = rt.with_core(|core| core.stats(wanted)) else { return -libc::ENOENT };
     // SAFETY: the caller passes a writable stats struct (checked non-null).
     let Some(out) = (unsafe { out.as_mut() }) else { return -libc::EINVAL };
