@@ -66,13 +66,13 @@ $(HOST_LIB): $(RUST_SOURCES)
 
 # The port does not relink when only the archive changed: remove its binary.
 # GIT_CEILING_DIRECTORIES: the MicroPython tree under .deps/ must not take its
-# version from this repository's git history.
+# version from this repository's git history. build/micropython is replaced by
+# rename, as the old binary may still be running.
 build/micropython: $(HOST_LIB) $(SHIM_SOURCES) $(HEADER) | $(MICROPY_DIR)/py/mpconfig.h
 	rm -f $(PORT_BUILD)/$(PORT_PROG)
 	GIT_CEILING_DIRECTORIES=$(abspath $(MICROPY_DIR)/..) \
 		$(MAKE) -C $(MICROPY_DIR)/ports/unix $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS)) $(PORT_FLAGS)
 	mkdir -p $(@D)
-	# Replace by rename: the old binary may still be running.
 	cp $(PORT_BUILD)/$(PORT_PROG) $@.tmp
 	mv -f $@.tmp $@
 

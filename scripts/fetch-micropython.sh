@@ -67,6 +67,10 @@ apt_opts=(
     -o "Dir::State::Lists=$apt_dir/lists"
     -o "APT::Get::List-Cleanup=0"
 )
+# As root, apt would drop to its _apt user, who cannot write into this tree.
+if [[ $(id -u) -eq 0 ]]; then
+    apt_opts+=(-o "APT::Sandbox::User=root")
+fi
 
 echo "Fetching the micropython source package ($suite) from the machine's apt mirror"
 apt-get "${apt_opts[@]}" -qq update
