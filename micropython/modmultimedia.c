@@ -30,6 +30,11 @@
 #define MM_ACQUIRE_GIL()
 #endif
 
+// MicroPython renamed NORETURN to MP_NORETURN after v1.25.
+#ifndef MP_NORETURN
+#define MP_NORETURN NORETURN
+#endif
+
 // A session name is at most 255 bytes, so this always holds the URL.
 #define MM_URL_CAP (320)
 
@@ -114,7 +119,7 @@ static int32_t mm_server_destroy(mm_rtsp_server_obj_t *self) {
 /******************************************************************************/
 // Argument conversion. All of it happens before the GIL is released.
 
-NORETURN static void mm_raise_type(const char *message) {
+MP_NORETURN static void mm_raise_type(const char *message) {
     mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s"), message);
 }
 
