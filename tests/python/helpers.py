@@ -1,0 +1,311 @@
+"""Shared plumbing for the pytest suites: paths, the MicroPython binary, free
+ports, bounded subprocesses, and the RTSP clients (ffprobe, ffmpeg, GStreamer).
+
+Every subprocess here is started with a deadline and killed when it passes it.
+Clients only ever connect to 127.0.0.1.
+"""
+
+import errno
+import fcntl
+import os
+import queue
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parent
+HOST_EXAMPLES = REPO / "examples" / "host"
+CANMV_EXAMPLES = REPO / "examples" / "canmv"
+ASSETS = REPO / "examples" / "assets"
+CLIP = ASSETS / "clip.264"
+CLIP2 = ASSETS / "clip2.264"
+STREAMER = TESTS / "mpy_streamer.py"
+
+CLIP_SIZE = (640, 360)
+CLIP2_SIZE = (320, 240)
+
+sys.path.insert(0, str(HOST_EXAMPLES))
+import annexb  # noqa: E402  (the same splitter the host demo uses)
+
+SETUP_HINT = "run `make setup` (it installs the test tools), then `make`"
+
+
+def micropython():
+    """Absolute path of the unix port with the module (env MICROPYTHON)."""
+    path = Path(os.environ.get("MICROPYTHON") or REPO / "build" / "micropython")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"MicroPython unix port not found at {path}: {SETUP_HINT}")
+    return str(path)
+
+
+def need_tool(name):
+    """A required client tool; a missing one fails the test (never skips it)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: {SETUP_HINT}")
+    return path
+
+
+def need_gst_elements(*names):
+    need_tool("gst-launch-1.0")
+    inspect = need_tool("gst-inspect-1.0")
+    for name in names:
+        r = subprocess.run([inspect, "--exists", name], timeout=30, capture_output=True)
+        if r.returncode != 0:
+            pytest.fail(f"GStreamer element {name} is missing: {SETUP_HINT}")
+
+
+_handed_out = set()
+
+
+def free_port():
+    """A TCP port nobody listens on now, never the same one twice per run."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out and port != 554:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port found")
+
+
+def local_ipv4_addresses():
+    """IPv4 addresses of this machine's interfaces (as the server would find them)."""
+    addrs = set()
+    siocgifaddr = 0x8915
+    for _, name in socket.if_nameindex():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                req = struct.pack("256s", name.encode()[:15])
+                res = fcntl.ioctl(s.fileno(), siocgifaddr, req)
+            except OSError:
+                continue  # no IPv4 address on this interface
+            addrs.add(socket.inet_ntoa(res[20:24]))
+    return addrs
+
+
+def loopback_url(url):
+    """The same RTSP URL with its host replaced by 127.0.0.1 (tests stay on loopback)."""
+    parts = urlsplit(url)
+    port = parts.port or 554
+    return f"rtsp://127.0.0.1:{port}{parts.path}"
+
+
+# --- MicroPython ---------------------------------------------------------------
+
+def run_mpy(code, timeout=30, args=()):
+    """Runs MicroPython source in the unix port; returns the CompletedProcess (text)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+        path = f.name
+    try:
+        return subprocess.run([micropython(), path, *args], capture_output=True, text=True,
+                              timeout=timeout)
+    finally:
+        os.unlink(path)
+
+
+class Background:
+    """A subprocess whose stdout lines are collected as they arrive."""
+
+    def __init__(self, cmd, name, env=None, stdout_text=True):
+        self.name = name
+        self.cmd = cmd
+        self.lines = []
+        self._queue = queue.Queue()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, start_new_session=True)
+        self._err = []
+        self._t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True)
+        self._t_err = threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True)
+        self._t_out.start()
+        self._t_err.start()
+
+    def _pump(self, stream, is_out):
+        for line in stream:
+            line = line.rstrip("\n")
+            if is_out:
+                self.lines.append(line)
+                self._queue.put(line)
+            else:
+                self._err.append(line)
+        if is_out:
+            self._queue.put(None)
+
+    @property
+    def stderr(self):
+        return "\n".join(self._err)
+
+    @property
+    def stdout(self):
+        return "\n".join(self.lines)
+
+    def wait_line(self, prefix, timeout):
+        """The first new stdout line starting with prefix; fails the test on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                pytest.fail(f"{self.name}: no line starting with {prefix!r} within {timeout} s\n"
+                            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.wait(5)
+                pytest.fail(f"{self.name} exited ({self.proc.returncode}) before printing "
+                            f"{prefix!r}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+            if line.startswith(prefix):
+                return line
+
+    def wait(self, timeout):
+        """Exit code, or None if it is still running after timeout seconds."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._t_out.join(5)
+        self._t_err.join(5)
+        return code
+
+    def interrupt(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+    def stop(self, grace=3):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            if self.wait(grace) is None:
+                self.proc.kill()
+                self.wait(grace)
+        return self.proc.returncode
+
+
+class Streamer(Background):
+    """tests/python/mpy_streamer.py in the unix port: see that file for the protocol."""
+
+    def __init__(self, port, streams, grouping="au", timestamps="pts", wait_timeout=10,
+                 end="destroysession"):
+        cmd = [micropython(), str(STREAMER), "--port", str(port), "--grouping", grouping,
+               "--timestamps", timestamps, "--wait-timeout", str(wait_timeout), "--end", end]
+        for name, clip, clients in streams:
+            cmd += ["--stream", name, str(clip), str(clients)]
+        super().__init__(cmd, "streamer")
+        self.urls = {}
+        for _ in streams:
+            _, name, url = self.wait_line("URL ", 20).split(" ", 2)
+            self.urls[name] = url
+
+    def finish(self, timeout=60):
+        """Waits for the whole clip to be sent and the server torn down."""
+        self.wait_line("DONE", timeout)
+        code = self.wait(10)
+        if code != 0:
+            pytest.fail(f"streamer exit code {code}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+        return self.lines
+
+
+# --- clients -------------------------------------------------------------------
+
+CLIENT_TIMEOUT_US = "5000000"  # ffmpeg gives up when the server sends nothing for 5 s
+
+
+def ffprobe_frames(url, transport, name=None):
+    """An ffprobe that decodes every video frame of url and prints one CSV line each."""
+    need_tool("ffprobe")
+    cmd = ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-timeout", CLIENT_TIMEOUT_US,
+           "-select_streams", "v", "-show_entries", "frame=pict_type,width,height",
+           "-of", "csv=nokey=0", loopback_url(url)]
+    return Background(cmd, name or f"ffprobe-{transport}")
+
+
+def parse_frames(client):
+    """[(width, height, pict_type)] from a finished ffprobe_frames client."""
+    frames = []
+    for line in client.lines:
+        fields = line.split(",")
+        if fields[0] != "frame":
+            continue
+        kv = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        frames.append((int(kv["width"]), int(kv["height"]), kv.get("pict_type", "?")))
+    return frames
+
+
+def finish_client(client, timeout=20):
+    code = client.wait(timeout)
+    if code is None:
+        client.stop()
+        pytest.fail(f"{client.name} still running {timeout} s after the stream ended\n"
+                    f"stdout tail: {client.lines[-3:]}\nstderr:\n{client.stderr}")
+    return code
+
+
+def clip_bytes(path):
+    return Path(path).read_bytes()
+
+
+def clip_access_units(path):
+    return annexb.access_units(clip_bytes(path))
+
+
+def describe(lines, limit=20):
+    return "\n".join(lines[-limit:])
+
+
+def nal_summary(nals):
+    return [annexb.h264_nal_type(n) for n in nals]
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["errno"]
+
+
+# --- raw RTSP ------------------------------------------------------------------
+
+def rtsp_request(port, method, path, headers=None, cseq=1, timeout=5):
+    """One RTSP request to 127.0.0.1:port; returns (status, {header: value}, body)."""
+    url = f"rtsp://127.0.0.1:{port}/{path}"
+    lines = [f"{method} {url} RTSP/1.0", f"CSeq: {cseq}"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in buf:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no complete RTSP response head")
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"connection closed after {buf!r}")
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        head_lines = head.decode("utf-8", "replace").split("\r\n")
+        status = int(head_lines[0].split(" ")[1])
+        hdrs = {}
+        for line in head_lines[1:]:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        length = int(hdrs.get("content-length", "0"))
+        while len(body) < length:
+            if time.monotonic() > deadline:
+                raise TimeoutError("RTSP body incomplete")
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+    return status, hdrs, body[:length].decode("utf-8", "replace")

@@ -1,0 +1,103 @@
+"""The example scripts: every one compiles in the unix port, and the host demo
+streams something ffprobe decodes."""
+
+import subprocess
+import time
+
+import pytest
+
+import helpers
+from helpers import CANMV_EXAMPLES, HOST_EXAMPLES, annexb
+
+EXAMPLES = sorted(CANMV_EXAMPLES.glob("*.py")) + sorted(HOST_EXAMPLES.glob("*.py"))
+
+
+def test_there_are_examples():
+    names = {p.name for p in EXAMPLES}
+    assert {"rtsp_server.py", "stream_file.py", "annexb.py"} <= names, names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_example_compiles_in_micropython(path):
+    code = f"f = {str(path)!r}\ncompile(open(f).read(), f, 'exec')\nprint('COMPILED')\n"
+    proc = helpers.run_mpy(code, timeout=30)
+    assert proc.returncode == 0 and "COMPILED" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_annexb_splits_the_clip_the_same_in_micropython_and_cpython():
+    """The splitter runs in both interpreters; the tests rely on them agreeing."""
+    data = helpers.clip_bytes(helpers.CLIP)
+    spans = annexb.access_unit_spans(data)
+    code = (f"import sys\nsys.path.append({str(HOST_EXAMPLES)!r})\nimport annexb\n"
+            f"d = open({str(helpers.CLIP)!r}, 'rb').read()\n"
+            "print(annexb.access_unit_spans(d))\n"
+            "print(len(annexb.nal_units(d)))\n")
+    proc = helpers.run_mpy(code)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == repr(spans)
+    assert int(lines[1]) == len(annexb.nal_units(data))
+
+
+def test_annexb_access_units():
+    """Access units found by the splitter: one picture each, keyframes every 30."""
+    # a hand-made stream: SPS PPS IDR(2 slices) | P | AUD P | SEI P(2 slices)
+    sc4, sc3 = b"\x00\x00\x00\x01", b"\x00\x00\x01"
+    sps, pps = b"\x67\x42\x00\x1f\xaa", b"\x68\xce\x3c\x80"
+    idr_a, idr_b = b"\x65\x88\x11", b"\x65\x40\x22"   # first_mb 0, then first_mb != 0
+    p1, aud, p2, sei = b"\x41\x9a\x01", b"\x09\xf0", b"\x41\x9b\x02", b"\x06\x05\x01\x80"
+    p3a, p3b = b"\x41\x9c\x03\x00", b"\x41\x20\x04"   # a trailing zero is not part of a NAL unit
+    stream = (sc4 + sps + sc4 + pps + sc3 + idr_a + sc3 + idr_b + sc4 + p1 + sc4 + aud + sc3 + p2
+              + sc4 + sei + sc3 + p3a + sc3 + p3b)
+    aus = annexb.access_units(stream)
+    assert [annexb.nal_units(a) for a in aus] == [
+        [sps, pps, idr_a, idr_b], [p1], [aud, p2], [sei, p3a[:-1], p3b]]
+    assert b"".join(aus) == stream
+
+
+def test_stream_file_runs_and_ffprobe_decodes_it(port, background):
+    helpers.need_tool("ffprobe")
+    demo = background(helpers.Background(
+        [helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), "--port", str(port),
+         "--seconds", "2"], "stream_file.py"))
+    url = demo.wait_line("rtsp://", 15)
+    assert url.endswith(f":{port}/test"), url
+    started = time.monotonic()
+    client = background(helpers.ffprobe_frames(url, "tcp"))
+    code = demo.wait(15)
+    assert code == 0, f"stream_file.py exit code {code}\n{demo.stdout}\n{demo.stderr}"
+    assert time.monotonic() - started < 5, "--seconds 2 ran far longer"
+    helpers.finish_client(client)
+    frames = helpers.parse_frames(client)
+    # ffprobe joins a little after the URL is printed; it must see most of 2 s at 30 fps
+    assert 30 <= len(frames) <= 61, f"{len(frames)} frames decoded\n{client.stderr}"
+    assert {(w, h) for w, h, _ in frames} == {helpers.CLIP_SIZE}
+
+
+def test_stream_file_options(port, background):
+    helpers.need_tool("ffprobe")
+    demo = background(helpers.Background(
+        [helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), str(helpers.CLIP2),
+         "--port", str(port), "--session", "cam/main", "--fps", "60", "--seconds", "1.5"],
+        "stream_file.py"))
+    url = demo.wait_line("rtsp://", 15)
+    assert url.endswith(f":{port}/cam/main"), url
+    client = background(helpers.ffprobe_frames(url, "udp"))
+    assert demo.wait(15) == 0, demo.stdout + demo.stderr
+    helpers.finish_client(client)
+    frames = helpers.parse_frames(client)
+    assert frames and {(w, h) for w, h, _ in frames} == {helpers.CLIP2_SIZE}
+    assert len(frames) > 45, f"at 60 fps for 1.5 s only {len(frames)} frames arrived"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port"], "needs a value"),
+    (["--fps", "zero"], "needs a number"),
+    (["--bogus", "1"], "unknown option"),
+    (["clip.avi"], "unknown file type"),
+    (["missing.264"], "cannot read"),
+])
+def test_stream_file_bad_arguments(args, message):
+    proc = subprocess.run([helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), *args],
+                          capture_output=True, text=True, timeout=15)
+    assert proc.returncode != 0 and message in proc.stdout, proc.stdout + proc.stderr
