@@ -309,3 +309,72 @@ def rtsp_request(port, method, path, headers=None, cseq=1, timeout=5):
                 break
             body += chunk
     return status, hdrs, body[:length].decode("utf-8", "replace")
+
+
+class RtspConnection:
+    """One RTSP connection to 127.0.0.1: requests in order, responses parsed,
+    interleaved ($) frames skipped and counted."""
+
+    def __init__(self, port, timeout=5):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.cseq = 0
+        self.interleaved_frames = 0
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def url(self, path):
+        return f"rtsp://127.0.0.1:{self.port}/{path}"
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def read_response(self):
+        while True:
+            while len(self.buf) < 4:
+                self._fill()
+            if self.buf[:1] == b"$":
+                length = struct.unpack(">H", self.buf[2:4])[0]
+                while len(self.buf) < 4 + length:
+                    self._fill()
+                self.buf = self.buf[4 + length:]
+                self.interleaved_frames += 1
+                continue
+            while b"\r\n\r\n" not in self.buf:
+                self._fill()
+            head, _, rest = self.buf.partition(b"\r\n\r\n")
+            lines = head.decode("utf-8", "replace").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            hdrs = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            length = int(hdrs.get("content-length", "0"))
+            while len(rest) < length:
+                self._fill()
+                head, _, rest = self.buf.partition(b"\r\n\r\n")
+            self.buf = rest[length:]
+            return status, hdrs, rest[:length].decode("utf-8", "replace")
+
+    def request(self, method, url, headers=None):
+        self.cseq += 1
+        lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status, hdrs, body = self.read_response()
+        assert hdrs.get("cseq") == str(self.cseq), f"CSeq {hdrs.get('cseq')} for request {self.cseq}"
+        return status, hdrs, body

@@ -8,6 +8,8 @@ the clients see the end of the stream.
 """
 
 import ast
+import socket
+import time
 
 import pytest
 
@@ -350,3 +352,117 @@ def test_stats_count_clients_and_packets(port):
     assert stats["bytes_sent"] >= 2 * total * 0.95, stats
     assert stats["packets_sent"] >= 2 * CLIP_FRAMES, stats
     assert stats["frames_dropped"] == 0, stats
+
+
+# --- late joiners and slow clients --------------------------------------------------------
+
+def test_late_joiner_starts_at_a_keyframe(port):
+    """A client that joins mid-GOP gets whole GOPs from the last IDR on: its first
+    frame is an I frame and nothing fails to decode."""
+    streamer = Streamer(port, [("test", CLIP, 1)])
+    first = late = None
+    try:
+        url = streamer.urls["test"]
+        first = helpers.ffprobe_frames(url, "tcp", "ffprobe-first")
+        streamer.wait_line("PLAYING", 15)
+        time.sleep(1.5)  # about frame 45: the middle of the second GOP
+        late = helpers.ffprobe_frames(url, "tcp", "ffprobe-late")
+        streamer.finish()
+        helpers.finish_client(first)
+        helpers.finish_client(late)
+    finally:
+        for c in (first, late):
+            if c is not None:
+                c.stop()
+        streamer.stop()
+    assert_every_frame(first, CLIP_FRAMES, CLIP_SIZE)
+    frames = helpers.parse_frames(late)
+    assert frames and frames[0][2] == "I", f"late client's first frame: {frames[:1]}"
+    assert len(frames) % 30 == 0 and 30 <= len(frames) < CLIP_FRAMES, (
+        f"late client decoded {len(frames)} frames: not whole GOPs from a keyframe on")
+    assert not any("error" in line.lower() for line in late._err), late.stderr
+
+
+SLOW_CLIENT_PRODUCER = r'''
+import sys, time
+sys.path.append(HOST)
+import annexb, multimedia as mm
+aus = annexb.access_units(open(CLIP, "rb").read())
+s = mm.rtsp_server()
+s.rtspserver_init(PORT)
+s.rtspserver_createsession("test", 0, False)
+s.rtspserver_start()
+print("URL test", s.rtspserver_getrtspurl("test"))
+deadline = time.ticks_add(time.ticks_ms(), 10000)
+while s.rtspserver_getstats("test")["playing"] < 2 and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+    time.sleep_ms(20)
+print("PLAYING", s.rtspserver_getstats("test")["playing"])
+worst = 0
+slow_calls = 0
+t0 = time.ticks_us()
+for k in range(FRAMES):
+    au = aus[k % len(aus)]
+    a = time.ticks_us()
+    s.rtspserver_sendvideodata("test", au, len(au), k * 33333)
+    d = time.ticks_diff(time.ticks_us(), a)
+    worst = max(worst, d)
+    if d > 20000:
+        slow_calls += 1
+    wait = time.ticks_diff(time.ticks_add(t0, (k + 1) * INTERVAL_US), time.ticks_us())
+    if wait > 0:
+        time.sleep_us(wait)
+print("WORST", worst, slow_calls)
+print("STATS", s.rtspserver_getstats("test"))
+time.sleep_ms(500)
+s.rtspserver_destroy()
+print("DONE")
+'''
+
+
+def test_a_stuck_client_slows_neither_the_producer_nor_other_clients(port):
+    """One client stops reading after PLAY (over TCP, with a tiny receive buffer)
+    while 15 MB of video flows: every call still returns at once, and a second
+    client still receives every frame."""
+    frames = 150 * CLIP_FRAMES
+    code = (f"HOST = {str(helpers.HOST_EXAMPLES)!r}\nCLIP = {str(CLIP)!r}\nPORT = {port}\n"
+            f"FRAMES = {frames}\nINTERVAL_US = 333\n" + SLOW_CLIENT_PRODUCER)
+    producer = helpers.Background([helpers.micropython(), "-c", code], "producer")
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    normal = None
+    try:
+        url = producer.wait_line("URL test", 15).split(" ", 2)[2]
+        stuck.connect(("127.0.0.1", port))
+        conn = helpers.RtspConnection.__new__(helpers.RtspConnection)
+        conn.port, conn.sock, conn.buf, conn.cseq, conn.interleaved_frames = port, stuck, b"", 0, 0
+        status, hdrs, _ = conn.request("SETUP", conn.url("test/trackID=0"),
+                                       {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+        assert status == 200, hdrs
+        status, _, _ = conn.request("PLAY", conn.url("test"), {"Session": hdrs["session"].split(";")[0]})
+        assert status == 200
+        # from here on the stuck client never reads again
+        normal = helpers.Background(
+            ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-timeout",
+             helpers.CLIENT_TIMEOUT_US, "-i", helpers.loopback_url(url), "-map", "0:v",
+             "-c", "copy", "-f", "framecrc", "-"], "ffmpeg-normal")
+        producer.wait_line("PLAYING", 15)
+        worst_line = producer.wait_line("WORST", 60)
+        stats_line = producer.wait_line("STATS", 10)
+        producer.wait_line("DONE", 15)
+        assert producer.wait(10) == 0, producer.stderr
+        helpers.finish_client(normal)
+    finally:
+        stuck.close()
+        if normal is not None:
+            normal.stop()
+        producer.stop()
+    _, worst_us, slow_calls = worst_line.split()
+    received = [line for line in normal.lines if line and not line.startswith("#")]
+    stats = ast.literal_eval(stats_line.split(" ", 1)[1])
+    assert len(received) == frames, (
+        f"the reading client got {len(received)} of {frames} frames while another was stuck; "
+        f"stats {stats}\n{normal.stderr}")
+    assert int(worst_us) < 200_000 and int(slow_calls) < 10, (
+        f"sendvideodata blocked: worst call {worst_us} µs, {slow_calls} calls over 20 ms; stats {stats}")
+    assert stats["frames_dropped"] > 0 or stats["keyframe_waits"] > 0, (
+        f"the stuck client was never cut back (15 MB unread): {stats}")
