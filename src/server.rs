@@ -230,7 +230,9 @@ impl Server {
             if let TrackTransport::Tcp { .. } = transport {
                 if conn.queued > self.config.max_queued_bytes {
                     // Cut back to the next keyframe rather than send a broken GOP.
-                    drop_queued_packets(conn);
+                    let (packets, bytes) = drop_queued_packets(conn);
+                    counters.packets_sent = counters.packets_sent.saturating_sub(packets);
+                    counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
                     client.waiting_keyframe = true;
                     client.frames_dropped += 1;
                     counters.frames_dropped += 1;
@@ -593,15 +595,15 @@ impl Server {
         let authority = host_port(&conn.local);
         let base = url::content_base(&req.uri, &authority, &self.sessions[mi].name);
         let media = &self.sessions[mi];
-        let start = media.start_frames();
         let mut rtp_info = String::new();
         for (track, t) in self.clients[ci].tracks.iter().enumerate() {
             if t.is_none() {
                 continue;
             }
-            let (seq, rtptime) = match start.first() {
-                Some(f) if track == TRACK_VIDEO => (f.first_seq, f.rtp_time),
-                _ => (media.streams[track].seq, media.video_clock.rtp_time(now_us)),
+            let (seq, rtptime) = if track == TRACK_VIDEO {
+                media.start_point()
+            } else {
+                (media.streams[track].seq, media.video_clock.rtp_time(now_us))
             };
             if !rtp_info.is_empty() {
                 rtp_info.push(',');
@@ -717,14 +719,21 @@ fn enqueue(conn: &mut Conn, udp_out: &mut VecDeque<Datagram>, counters: &mut Cou
 }
 
 /// Drops every queued packet not yet started; RTSP replies and a half-written packet stay.
-fn drop_queued_packets(conn: &mut Conn) {
+/// Returns the number of RTP packets and RTP bytes dropped (they were counted as sent).
+fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
     let head_started = conn.sent > 0;
     let mut kept = VecDeque::new();
+    let (mut packets, mut bytes) = (0, 0);
     for (i, chunk) in conn.out.drain(..).enumerate() {
-        if matches!(chunk, Chunk::Bytes(_)) || (i == 0 && head_started) {
-            kept.push_back(chunk);
+        match chunk {
+            Chunk::Packet { frame, index, .. } if !(i == 0 && head_started) => {
+                packets += 1;
+                bytes += frame.packets.packet(index).len() as u64;
+            }
+            chunk => kept.push_back(chunk),
         }
     }
     conn.queued = kept.iter().map(|c| c.len()).sum::<usize>() - conn.sent;
     conn.out = kept;
+    (packets, bytes)
 }

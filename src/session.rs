@@ -262,6 +262,19 @@ impl MediaSession {
     pub fn start_frames(&self) -> &[FrameRef] {
         &self.gop
     }
+
+    /// Sequence number and RTP time of the first video packet a client that
+    /// starts now receives (PLAY's RTP-Info): the cached GOP's first packet;
+    /// with no GOP cached the client waits for the next IDR, which brings
+    /// along the parameter sets already sent for its access unit.
+    pub fn start_point(&self) -> (u16, u32) {
+        let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
+        match self.gop.first().or(pending_au) {
+            Some(f) => (f.first_seq, f.rtp_time),
+            // Not known yet: a lower bound, which the next access unit's packets cannot precede.
+            None => (self.streams[TRACK_VIDEO].seq, self.video_clock.rtp_time(self.video_clock.last_us)),
+        }
+    }
 }
 
 /// NAL unit types that may open an access unit after a slice (H.264 7.4.1.2.3):
