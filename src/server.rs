@@ -737,3 +737,7 @@ fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
     conn.out = kept;
     (packets, bytes)
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,0 +1,1443 @@
+//! The RTSP server driven with bytes and time only: requests go in as bytes,
+//! replies and RTP come out as bytes, time is a number. Every expected value
+//! comes from RFC 2326 (RTSP 1.0), RFC 6184 (H.264 over RTP), RFC 3550 (RTP)
+//! or API.md, never from the server's own output.
+
+use super::*;
+use crate::session::VideoCodec;
+use rtp_rs::RtpReader;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+// ---------------------------------------------------------------- the rig
+
+const LOCAL: &str = "127.0.0.1:8554";
+const URL: &str = "rtsp://127.0.0.1:8554/test";
+const SERVER_RTP_PORT: u16 = 6970;
+/// 33.333 ms: 30 frames per second.
+const FRAME_US: u64 = 33_333;
+
+/// Different bytes on every call (splitmix64 over a shared counter), like OS entropy.
+fn test_random(buf: &mut [u8]) {
+    static STATE: AtomicU64 = AtomicU64::new(0x5eed);
+    for chunk in buf.chunks_mut(8) {
+        let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let n = chunk.len();
+        chunk.copy_from_slice(&z.to_le_bytes()[..n]);
+    }
+}
+
+/// All ones: sequence numbers start at 65535 and the RTP clock at 2^32-1, so both wrap at once.
+fn random_all_ones(buf: &mut [u8]) {
+    buf.fill(0xff);
+}
+
+fn peer(id: ConnId) -> SocketAddr {
+    SocketAddr::new("127.0.0.1".parse().unwrap(), 40_000 + id as u16)
+}
+
+#[derive(Debug, Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// The session id of the `Session:` header (RFC 2326 12.37: `id;timeout=n`).
+    fn session(&self) -> String {
+        let value = self.header("Session").unwrap_or_else(|| panic!("no Session in {self:?}"));
+        value.split(';').next().unwrap().trim().to_string()
+    }
+}
+
+#[derive(Debug)]
+enum Out {
+    Reply(Reply),
+    Frame { channel: u8, data: Vec<u8> },
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Splits a connection's output into RTSP responses and `$` interleaved frames (RFC 2326 10.12).
+fn parse_outputs(mut rest: &[u8]) -> Vec<Out> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if rest[0] == b'$' {
+            assert!(rest.len() >= 4, "truncated interleaved header");
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            assert!(rest.len() >= 4 + len, "truncated interleaved frame");
+            out.push(Out::Frame { channel: rest[1], data: rest[4..4 + len].to_vec() });
+            rest = &rest[4 + len..];
+            continue;
+        }
+        let end =
+            find(rest, b"\r\n\r\n").unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(rest)));
+        let head = std::str::from_utf8(&rest[..end]).expect("response head is text");
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap();
+        let mut parts = status_line.splitn(3, ' ');
+        assert_eq!(parts.next(), Some("RTSP/1.0"), "{status_line}");
+        let status: u16 = parts.next().unwrap().parse().unwrap();
+        assert!(parts.next().is_some_and(|reason| !reason.is_empty()), "reason phrase in {status_line}");
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap_or_else(|| panic!("bad header line {l:?}"));
+                (k.trim().to_string(), v.trim().to_string())
+            })
+            .collect();
+        let len = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
+            .map_or(0, |(_, v)| v.parse::<usize>().unwrap());
+        let body = rest[end + 4..end + 4 + len].to_vec();
+        rest = &rest[end + 4 + len..];
+        out.push(Out::Reply(Reply { status, headers, body }));
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Pkt {
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    pt: u8,
+    ssrc: u32,
+    payload: Vec<u8>,
+}
+
+fn rtp(bytes: &[u8]) -> Pkt {
+    let r = RtpReader::new(bytes).unwrap_or_else(|e| panic!("not RTP: {e:?}"));
+    assert_eq!(r.version(), 2);
+    assert_eq!(r.csrc_count(), 0);
+    Pkt {
+        seq: u16::from(r.sequence_number()),
+        ts: r.timestamp(),
+        marker: r.mark(),
+        pt: r.payload_type(),
+        ssrc: r.ssrc(),
+        payload: r.payload().to_vec(),
+    }
+}
+
+struct Rig {
+    s: Server,
+    now: u64,
+    script_ts: u64,
+    cseq: u32,
+    /// Interleaved frames received per connection, in order.
+    frames: BTreeMap<ConnId, Vec<(u8, Vec<u8>)>>,
+    /// Datagrams sent, in order: destination and bytes.
+    datagrams: Vec<(SocketAddr, bool, Vec<u8>)>,
+    /// Connections whose output nobody reads (a stalled TCP peer).
+    stalled: BTreeSet<ConnId>,
+    /// Access units pushed, as NAL units.
+    sent: Vec<Vec<Vec<u8>>>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with(Config::default(), test_random)
+    }
+
+    fn with(config: Config, random: fn(&mut [u8])) -> Rig {
+        let mut s = Server::new(config, random);
+        s.set_udp_ports(SERVER_RTP_PORT);
+        s.create_session("test", VideoCodec::H264, false);
+        Rig {
+            s,
+            now: 1_000_000,
+            script_ts: 0,
+            cseq: 0,
+            frames: BTreeMap::new(),
+            datagrams: Vec::new(),
+            stalled: BTreeSet::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn open(&mut self, id: ConnId) {
+        self.open_from(id, peer(id));
+    }
+
+    fn open_from(&mut self, id: ConnId, from: SocketAddr) {
+        self.s.conn_opened(id, from, LOCAL.parse().unwrap());
+    }
+
+    /// Everything the connection has to write, written in full.
+    fn read(&mut self, id: ConnId) -> Vec<Out> {
+        let mut bytes = Vec::new();
+        for _ in 0..100_000 {
+            let mut parts = Vec::new();
+            self.s.pending_output(id, &mut parts, 64);
+            if parts.is_empty() {
+                break;
+            }
+            let n: usize = parts.iter().map(|p| p.len()).sum();
+            for p in parts {
+                bytes.extend_from_slice(p);
+            }
+            self.s.output_written(id, n);
+        }
+        assert!(!self.s.has_output(id), "output left after writing everything");
+        parse_outputs(&bytes)
+    }
+
+    fn send_raw(&mut self, id: ConnId, bytes: &[u8]) -> Vec<Out> {
+        self.s.conn_data(id, bytes, self.now);
+        self.read(id)
+    }
+
+    /// Sends one request and returns its reply; packets that follow the reply are kept in `frames`.
+    fn request(&mut self, id: ConnId, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        self.cseq += 1;
+        let cseq = self.cseq;
+        let mut text = format!("{method} {uri} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: unit-test\r\n");
+        for (k, v) in headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        let mut reply = None;
+        for out in self.send_raw(id, text.as_bytes()) {
+            match out {
+                Out::Reply(r) => {
+                    assert!(reply.is_none(), "two replies to one request");
+                    reply = Some(r);
+                }
+                Out::Frame { channel, data } => {
+                    // Output was drained before the request: any packet now was queued by it.
+                    assert!(reply.is_some(), "{method}: an RTP packet came before the reply");
+                    self.frames.entry(id).or_default().push((channel, data));
+                }
+            }
+        }
+        let reply = reply.unwrap_or_else(|| panic!("no reply to {method} {uri}"));
+        assert_eq!(reply.header("CSeq"), Some(cseq.to_string().as_str()), "CSeq echoed (RFC 2326 12.17)");
+        reply
+    }
+
+    /// Reads every connection and the datagram queue, as an I/O layer would.
+    fn flush(&mut self) {
+        for id in self.s.conn_ids() {
+            if self.stalled.contains(&id) {
+                continue;
+            }
+            for out in self.read(id) {
+                match out {
+                    Out::Frame { channel, data } => self.frames.entry(id).or_default().push((channel, data)),
+                    Out::Reply(r) => panic!("unasked reply {r:?}"),
+                }
+            }
+        }
+        while let Some(d) = self.s.pop_datagram() {
+            self.datagrams.push((d.to, d.rtcp, d.bytes().to_vec()));
+        }
+    }
+
+    fn setup_tcp(&mut self, id: ConnId, path: &str) -> String {
+        let r = self.request(
+            id,
+            "SETUP",
+            &format!("rtsp://127.0.0.1:8554/{path}/trackID=0"),
+            &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")],
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        r.session()
+    }
+
+    fn setup_udp(&mut self, id: ConnId, path: &str, client_rtp: u16) -> String {
+        let transport = format!("RTP/AVP;unicast;client_port={}-{}", client_rtp, client_rtp + 1);
+        let r =
+            self.request(id, "SETUP", &format!("rtsp://127.0.0.1:8554/{path}/trackID=0"), &[("Transport", &transport)]);
+        assert_eq!(r.status, 200, "{r:?}");
+        r.session()
+    }
+
+    fn play(&mut self, id: ConnId, path: &str, session: &str) -> Reply {
+        let r = self.request(id, "PLAY", &format!("rtsp://127.0.0.1:8554/{path}/"), &[("Session", session)]);
+        assert_eq!(r.status, 200, "{r:?}");
+        r
+    }
+
+    /// A TCP client of `test` that is playing.
+    fn tcp_player(&mut self, id: ConnId) -> String {
+        self.open(id);
+        let sid = self.setup_tcp(id, "test");
+        self.play(id, "test", &sid);
+        sid
+    }
+
+    /// Pushes one call of Annex-B data at the next frame time (script and arrival time advance together).
+    fn push_call(&mut self, nals: &[Vec<u8>]) {
+        self.now += FRAME_US;
+        self.script_ts += FRAME_US;
+        self.s.push_video("test", &annexb(nals), self.script_ts, self.now).unwrap();
+        self.flush();
+    }
+
+    /// Pushes access unit `k` of the test stream as one call.
+    fn push_au(&mut self, k: usize) {
+        let au = test_au(k);
+        self.push_call(&au);
+        self.sent.push(au);
+    }
+
+    fn sent_nals(&self, aus: core::ops::Range<usize>) -> Vec<Vec<u8>> {
+        self.sent[aus].iter().flatten().cloned().collect()
+    }
+
+    fn tcp_packets(&self, id: ConnId, channel: u8) -> Vec<Pkt> {
+        self.frames
+            .get(&id)
+            .map_or(Vec::new(), |f| f.iter().filter(|(c, _)| *c == channel).map(|(_, d)| rtp(d)).collect())
+    }
+
+    fn udp_packets(&self, to: SocketAddr) -> Vec<Pkt> {
+        self.datagrams.iter().filter(|(a, rtcp, _)| *a == to && !rtcp).map(|(_, _, d)| rtp(d)).collect()
+    }
+
+    fn stats(&self) -> Stats {
+        self.s.stats(Some("test")).unwrap()
+    }
+}
+
+// ------------------------------------------------------ the H.264 stream
+
+/// Baseline profile (66), constraint_set0/1, level 3.0.
+const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44];
+/// Main profile (77), level 3.1: a stream whose parameters change.
+const SPS_MAIN: &[u8] = &[0x67, 0x4d, 0x40, 0x1f, 0xe8, 0x80, 0x6c, 0x1e, 0xf3, 0x78];
+const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+const AUD: &[u8] = &[0x09, 0xf0];
+const GOP_LEN: usize = 5;
+
+/// A coded slice: NAL header, a slice-header byte, then filler that never holds a zero byte
+/// (so no start code can appear inside).
+fn slice(nal_header: u8, second: u8, n: usize, len: usize) -> Vec<u8> {
+    let mut v = vec![nal_header, second];
+    v.extend((2..len).map(|i| ((i * 31 + n * 7) % 255 + 1) as u8));
+    v
+}
+
+/// IDR slice with first_mb_in_slice = 0 (ue(v) `1`: first bit set).
+fn idr(n: usize, len: usize) -> Vec<u8> {
+    slice(0x65, 0x88, n, len)
+}
+
+/// Non-IDR (P) slice with first_mb_in_slice = 0.
+fn p_slice(n: usize, len: usize) -> Vec<u8> {
+    slice(0x41, 0x9a, n, len)
+}
+
+/// Access unit `k`: every GOP_LEN-th one is SPS+PPS+IDR (the IDR over the 1400-byte payload, so FU-A),
+/// the others one P slice, small or just over one packet.
+fn test_au(k: usize) -> Vec<Vec<u8>> {
+    if k % GOP_LEN == 0 {
+        vec![SPS.to_vec(), PPS.to_vec(), idr(k, 4000)]
+    } else {
+        vec![p_slice(k, if k % 2 == 0 { 300 } else { 1500 })]
+    }
+}
+
+/// Annex-B, with 4- and 3-byte start codes in turn.
+fn annexb(nals: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, nal) in nals.iter().enumerate() {
+        out.extend_from_slice(if i % 2 == 0 { &[0, 0, 0, 1][..] } else { &[0, 0, 1][..] });
+        out.extend_from_slice(nal);
+    }
+    out
+}
+
+fn nal_type(nal: &[u8]) -> u8 {
+    nal[0] & 0x1f
+}
+
+/// RFC 6184 receiver, packetization-mode 1 without aggregation: single NAL unit
+/// packets (types 1..=23) and FU-A (28). Strict: a gap or a timestamp change
+/// inside a fragmented NAL unit, a fragment without start, S and E together, or
+/// an unfinished NAL unit at the end all fail.
+fn depacketize(pkts: &[Pkt]) -> Vec<Vec<u8>> {
+    let mut units = Vec::new();
+    let mut pending: Option<(Vec<u8>, u32, u16)> = None;
+    for (i, p) in pkts.iter().enumerate() {
+        let first = *p.payload.first().unwrap_or_else(|| panic!("packet {i}: empty payload"));
+        assert_eq!(first & 0x80, 0, "packet {i}: forbidden_zero_bit");
+        match first & 0x1f {
+            1..=23 => {
+                assert!(pending.is_none(), "packet {i}: single NAL unit inside a fragmented one");
+                units.push(p.payload.clone());
+            }
+            28 => {
+                assert!(p.payload.len() > 2, "packet {i}: FU-A without data");
+                let (indicator, header) = (p.payload[0], p.payload[1]);
+                let (start, end) = (header & 0x80 != 0, header & 0x40 != 0);
+                assert!(!(start && end), "packet {i}: S and E together");
+                assert_eq!(header & 0x20, 0, "packet {i}: R bit");
+                if start {
+                    assert!(pending.is_none(), "packet {i}: start before the previous end");
+                    let mut nal = vec![(indicator & 0xe0) | (header & 0x1f)];
+                    nal.extend_from_slice(&p.payload[2..]);
+                    pending = Some((nal, p.ts, p.seq.wrapping_add(1)));
+                } else {
+                    let (mut nal, ts, next) =
+                        pending.take().unwrap_or_else(|| panic!("packet {i}: fragment without start"));
+                    assert_eq!((p.seq, p.ts), (next, ts), "packet {i}: fragment out of sequence");
+                    assert_eq!(nal[0] & 0x1f, header & 0x1f, "packet {i}: fragment of another NAL unit");
+                    nal.extend_from_slice(&p.payload[2..]);
+                    if end {
+                        units.push(nal);
+                    } else {
+                        pending = Some((nal, ts, p.seq.wrapping_add(1)));
+                    }
+                }
+            }
+            other => panic!("packet {i}: NAL type {other} not used in packetization-mode=1 here"),
+        }
+    }
+    assert!(pending.is_none(), "the last NAL unit never ended");
+    units
+}
+
+/// RFC 3550 5.1: the sequence number increments by one for each packet sent.
+fn assert_consecutive(pkts: &[Pkt]) {
+    for w in pkts.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence gap after {}", w[0].seq);
+    }
+}
+
+/// RFC 6184 5.1: the marker is set on the last packet of an access unit only;
+/// one timestamp per access unit. `aus` is the number of access units in `pkts`.
+fn assert_markers(pkts: &[Pkt], aus: usize) {
+    let mut runs = 0;
+    for (i, p) in pkts.iter().enumerate() {
+        let last_of_run = pkts.get(i + 1).is_none_or(|next| next.ts != p.ts);
+        runs += usize::from(last_of_run);
+        assert_eq!(
+            p.marker, last_of_run,
+            "packet {i} (seq {}): marker {} but last of its timestamp: {}",
+            p.seq, p.marker, last_of_run
+        );
+    }
+    assert_eq!(runs, aus, "one timestamp per access unit");
+}
+
+fn rtp_info(reply: &Reply) -> Vec<BTreeMap<String, String>> {
+    let value = reply.header("RTP-Info").unwrap_or_else(|| panic!("no RTP-Info in {reply:?}"));
+    value
+        .split(',')
+        .map(|stream| {
+            stream
+                .split(';')
+                .map(|kv| {
+                    let (k, v) = kv.trim().split_once('=').unwrap();
+                    (k.to_string(), v.to_string())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// (seq, rtptime) of the first RTP-Info entry.
+fn rtp_info_start(reply: &Reply) -> (u16, u32) {
+    let info = &rtp_info(reply)[0];
+    (info["seq"].parse().unwrap(), info["rtptime"].parse().unwrap())
+}
+
+/// Transport reply parameters (RFC 2326 12.39).
+fn transport_params(reply: &Reply) -> Vec<String> {
+    reply.header("Transport").unwrap().split(';').map(|s| s.trim().to_string()).collect()
+}
+
+// ------------------------------------------------------------ OPTIONS etc.
+
+#[test]
+fn options_lists_the_methods_it_answers() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    for uri in ["*", URL] {
+        let r = rig.request(1, "OPTIONS", uri, &[]);
+        assert_eq!(r.status, 200);
+        assert!(r.header("Public").is_some());
+    }
+    let r = rig.request(1, "OPTIONS", "*", &[]);
+    let public: Vec<String> = r.header("Public").unwrap().split(',').map(|m| m.trim().to_string()).collect();
+    for needed in ["OPTIONS", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN", "GET_PARAMETER"] {
+        assert!(public.iter().any(|m| m == needed), "{needed} missing from Public: {public:?}");
+    }
+    // Every listed method is answered, each on its own connection with its own session.
+    for (i, method) in public.iter().enumerate() {
+        let id = 100 + i as ConnId;
+        rig.open(id);
+        let sid = rig.setup_udp(id, "test", 5000);
+        let r = rig.request(
+            id,
+            method,
+            URL,
+            &[("Session", &sid), ("Transport", "RTP/AVP;unicast;client_port=5000-5001"), ("Accept", "application/sdp")],
+        );
+        assert_eq!(r.status, 200, "{method} listed in Public but answered {r:?}");
+    }
+}
+
+#[test]
+fn methods_not_implemented_get_501_and_are_not_listed() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let public = rig.request(1, "OPTIONS", "*", &[]).header("Public").unwrap().to_string();
+    let listed: Vec<&str> = public.split(',').map(str::trim).collect();
+    let sid = rig.setup_udp(1, "test", 5000);
+    for method in ["ANNOUNCE", "RECORD", "SET_PARAMETER", "REDIRECT", "FOO", "options"] {
+        assert!(!listed.contains(&method), "{method} listed");
+        let r = rig.request(1, method, URL, &[("Session", &sid)]);
+        assert_eq!(r.status, 501, "{method}");
+    }
+    // The connection and the session are still usable.
+    assert_eq!(rig.request(1, "OPTIONS", "*", &[]).status, 200);
+    assert_eq!(rig.request(1, "PLAY", URL, &[("Session", &sid)]).status, 200);
+}
+
+#[test]
+fn missing_cseq_is_400() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let outs = rig.send_raw(1, b"OPTIONS * RTSP/1.0\r\nUser-Agent: x\r\n\r\n");
+    let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn malformed_requests_get_400_and_the_connection_closes_after_the_reply() {
+    let cases: [&[u8]; 6] = [
+        b"HELLO\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nCSeq: 1\r\n\r\n",
+        b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: many\r\n\r\n",
+        b"OPT(ONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+    ];
+    for (i, bytes) in cases.into_iter().enumerate() {
+        let mut rig = Rig::new();
+        rig.open(1);
+        rig.open(2);
+        rig.s.conn_data(1, bytes, rig.now);
+        // Not closed before the reply is written.
+        assert!(rig.s.take_finished().is_empty(), "case {i}");
+        let outs = rig.read(1);
+        let [Out::Reply(r)] = &outs[..] else { panic!("case {i}: {outs:?}") };
+        assert_eq!(r.status, 400, "case {i}");
+        // What follows on that connection is ignored, and then it is closed.
+        assert!(rig.send_raw(1, b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n").is_empty(), "case {i}");
+        assert_eq!(rig.s.take_finished(), vec![1], "case {i}");
+        assert_eq!(rig.s.conn_ids(), vec![2], "case {i}");
+    }
+}
+
+#[test]
+fn oversized_head_is_413_and_closes() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let max = Config::default().limits.max_head;
+    let mut request = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Pad: ".to_vec();
+    request.extend(std::iter::repeat_n(b'a', max + 100));
+    // Even without the end of the head ever arriving.
+    rig.s.conn_data(1, &request, rig.now);
+    let outs = rig.read(1);
+    let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
+    assert_eq!(r.status, 413);
+    assert_eq!(rig.s.take_finished(), vec![1]);
+}
+
+#[test]
+fn pipelined_and_split_requests_are_answered_in_order() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let both = b"OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\nDESCRIBE rtsp://127.0.0.1:8554/nope RTSP/1.0\r\nCSeq: 8\r\n\r\n";
+    // One byte at a time, then both at once.
+    let mut outs = Vec::new();
+    for b in both.iter() {
+        outs.extend(rig.send_raw(1, std::slice::from_ref(b)));
+    }
+    outs.extend(rig.send_raw(1, both));
+    let replies: Vec<(u16, String)> = outs
+        .into_iter()
+        .map(|o| match o {
+            Out::Reply(r) => (r.status, r.header("CSeq").unwrap().to_string()),
+            Out::Frame { .. } => panic!("frame"),
+        })
+        .collect();
+    let expected = [(200, "7"), (404, "8"), (200, "7"), (404, "8")].map(|(s, c)| (s, c.to_string()));
+    assert_eq!(replies, expected);
+}
+
+// ---------------------------------------------------------------- DESCRIBE
+
+struct Fmtp {
+    pt: String,
+    params: BTreeMap<String, String>,
+}
+
+/// The H.264 media of a DESCRIBE body, as a player reads it.
+fn h264_media(reply: &Reply) -> (sdp_types::Session, Fmtp) {
+    let sdp = sdp_types::Session::parse(&reply.body).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(sdp.medias.len(), 1);
+    let m = &sdp.medias[0];
+    assert_eq!((m.media.as_str(), m.proto.as_str()), ("video", "RTP/AVP"));
+    let pt = m.fmt.clone();
+    let pt_num: u8 = pt.parse().unwrap();
+    assert!((96..=127).contains(&pt_num), "dynamic payload type (RFC 3551)");
+    assert_eq!(m.get_first_attribute_value("rtpmap"), Some(Some(format!("{pt} H264/90000").as_str())));
+    let fmtp = m.get_first_attribute_value("fmtp").unwrap().unwrap().to_string();
+    let (fmtp_pt, params) = fmtp.split_once(' ').unwrap();
+    let params = params
+        .split(';')
+        .map(|kv| {
+            let (k, v) = kv.trim().split_once('=').unwrap();
+            (k.to_ascii_lowercase(), v.to_string())
+        })
+        .collect();
+    assert_eq!(m.get_first_attribute_value("control"), Some(Some("trackID=0")));
+    (sdp, Fmtp { pt: fmtp_pt.to_string(), params })
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap_or_else(|| panic!("not base64: {text}")) as u32;
+        bits = (bits << 6) | v;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn describe_unknown_path_is_404() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    for uri in ["rtsp://127.0.0.1:8554/nope", "rtsp://127.0.0.1:8554/", "rtsp://127.0.0.1:8554/test/more", "/tes"] {
+        assert_eq!(rig.request(1, "DESCRIBE", uri, &[]).status, 404, "{uri}");
+    }
+}
+
+#[test]
+fn describe_gives_sdp_with_parameter_sets_once_they_were_pushed() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let r = rig.request(1, "DESCRIBE", URL, &[("Accept", "application/sdp")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/sdp"));
+    assert_eq!(r.header("Content-Base"), Some("rtsp://127.0.0.1:8554/test/"));
+    let (before, fmtp) = h264_media(&r);
+    assert_eq!(fmtp.pt, before.medias[0].fmt);
+    assert_eq!(fmtp.params.get("packetization-mode").map(String::as_str), Some("1"));
+    assert!(!fmtp.params.contains_key("sprop-parameter-sets"), "no parameter sets seen yet");
+
+    // The encoder's first pack: parameter sets alone, then the IDR.
+    rig.push_call(&[SPS.to_vec(), PPS.to_vec()]);
+    rig.push_call(&[idr(0, 2000)]);
+    let r = rig.request(1, "DESCRIBE", URL, &[]);
+    let (after, fmtp) = h264_media(&r);
+    assert_eq!(fmtp.params.get("packetization-mode").map(String::as_str), Some("1"));
+    // RFC 6184 8.1: profile_idc, the constraint byte and level_idc of the SPS, in hex.
+    assert!(fmtp.params["profile-level-id"].eq_ignore_ascii_case("42C01E"), "{}", fmtp.params["profile-level-id"]);
+    let sets: Vec<Vec<u8>> = fmtp.params["sprop-parameter-sets"].split(',').map(base64_decode).collect();
+    assert_eq!(sets, vec![SPS.to_vec(), PPS.to_vec()]);
+    // RFC 4566 5.2: the version changes when the description does.
+    assert!(after.origin.sess_version > before.origin.sess_version);
+    assert_eq!(after.origin.sess_id, before.origin.sess_id);
+
+    // New parameter sets: the next DESCRIBE tells them.
+    rig.push_call(&[SPS_MAIN.to_vec(), PPS.to_vec(), idr(1, 2000)]);
+    let (newer, fmtp) = h264_media(&rig.request(1, "DESCRIBE", URL, &[]));
+    assert!(fmtp.params["profile-level-id"].eq_ignore_ascii_case("4D401F"));
+    let sets: Vec<Vec<u8>> = fmtp.params["sprop-parameter-sets"].split(',').map(base64_decode).collect();
+    assert_eq!(sets, vec![SPS_MAIN.to_vec(), PPS.to_vec()]);
+    assert!(newer.origin.sess_version > after.origin.sess_version);
+}
+
+#[test]
+fn content_base_uses_the_host_the_client_used() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    for (uri, base) in [
+        ("rtsp://camera.local:8554/test", "rtsp://camera.local:8554/test/"),
+        ("rtsp://192.168.7.2:8554/test/", "rtsp://192.168.7.2:8554/test/"),
+        ("rtsp://127.0.0.1:8554/test?token=1", "rtsp://127.0.0.1:8554/test/"),
+        ("rtsp://[::1]:8554/test", "rtsp://[::1]:8554/test/"),
+        // An absolute path names no host: the address the client connected to.
+        ("/test", "rtsp://127.0.0.1:8554/test/"),
+    ] {
+        let r = rig.request(1, "DESCRIBE", uri, &[]);
+        assert_eq!(r.status, 200, "{uri}");
+        assert_eq!(r.header("Content-Base"), Some(base), "{uri}");
+    }
+    // Credentials are not sent back.
+    let r = rig.request(1, "DESCRIBE", "rtsp://admin:secret@127.0.0.1:8554/test", &[]);
+    assert_eq!(r.status, 200);
+    let base = r.header("Content-Base").unwrap();
+    assert!(base.ends_with("/test/") && !base.contains("secret"), "{base}");
+}
+
+// --------------------------------------------------------- URL spellings
+
+#[test]
+fn every_spelling_of_the_stream_url_works_for_setup_and_play() {
+    let spellings = [
+        "rtsp://127.0.0.1:8554/test",
+        "rtsp://127.0.0.1:8554/test/",
+        "rtsp://127.0.0.1:8554/test?user=a&x=1",
+        "rtsp://127.0.0.1:8554/test/?x=1",
+        "rtsp://camera.local:8554/test",
+        "rtsp://admin:pw@127.0.0.1:8554/test",
+        "/test",
+    ];
+    let mut rig = Rig::new();
+    for (i, url) in spellings.iter().enumerate() {
+        let id = i as ConnId + 1;
+        rig.open(id);
+        assert_eq!(rig.request(id, "DESCRIBE", url, &[]).status, 200, "DESCRIBE {url}");
+        // SETUP on the aggregate URL, and on the track URL that a=control gives.
+        let (path, query) = url.split_once('?').map_or((*url, ""), |(p, q)| (p, q));
+        let track_url =
+            format!("{}/trackID=0{}{}", path.trim_end_matches('/'), if query.is_empty() { "" } else { "?" }, query);
+        for setup_url in [url.to_string(), track_url] {
+            let r = rig.request(id, "SETUP", &setup_url, &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+            assert_eq!(r.status, 200, "SETUP {setup_url}");
+            let sid = r.session();
+            let r = rig.request(id, "PLAY", url, &[("Session", &sid)]);
+            assert_eq!(r.status, 200, "PLAY {url}");
+            assert_eq!(rig.request(id, "TEARDOWN", url, &[("Session", &sid)]).status, 200, "TEARDOWN {url}");
+        }
+    }
+}
+
+// ------------------------------------------------------------------ SETUP
+
+#[test]
+fn setup_udp_answers_client_and_server_ports_and_a_session() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    rig.open(2);
+    let r =
+        rig.request(1, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", "RTP/AVP;unicast;client_port=5000-5001")]);
+    assert_eq!(r.status, 200);
+    let t = transport_params(&r);
+    assert_eq!(t[0], "RTP/AVP", "{t:?}");
+    assert!(t.contains(&"unicast".to_string()), "{t:?}");
+    assert!(t.contains(&"client_port=5000-5001".to_string()), "{t:?}");
+    let server_port = format!("server_port={}-{}", SERVER_RTP_PORT, SERVER_RTP_PORT + 1);
+    assert!(t.contains(&server_port), "{t:?}");
+    let session = r.header("Session").unwrap();
+    let (id1, timeout) = session.split_once(';').unwrap();
+    assert_eq!(timeout.trim(), format!("timeout={}", Config::default().session_timeout_s));
+    assert_eq!(Config::default().session_timeout_s, 60);
+    assert_eq!(id1.len(), 16, "{id1}");
+    assert!(id1.chars().all(|c| c.is_ascii_hexdigit()), "{id1}");
+
+    // RTP/AVP/UDP is the same lower transport spelled out.
+    let r = rig.request(
+        2,
+        "SETUP",
+        &format!("{URL}/trackID=0"),
+        &[("Transport", "RTP/AVP/UDP;unicast;client_port=6000-6001")],
+    );
+    assert_eq!(r.status, 200);
+    assert!(transport_params(&r).contains(&"client_port=6000-6001".to_string()));
+    let id2 = r.session();
+    assert_eq!(id2.len(), 16);
+    assert_ne!(id1, id2, "each client its own session");
+}
+
+#[test]
+fn setup_tcp_echoes_the_interleaved_channels_and_sends_on_them() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let r =
+        rig.request(1, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+    assert_eq!(r.status, 200);
+    let t = transport_params(&r);
+    assert_eq!(t[0], "RTP/AVP/TCP");
+    assert!(t.contains(&"interleaved=0-1".to_string()), "{t:?}");
+
+    // Channels of the client's choosing are used as given.
+    rig.open(2);
+    let r =
+        rig.request(2, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", "RTP/AVP/TCP;unicast;interleaved=6-7")]);
+    assert_eq!(r.status, 200);
+    assert!(transport_params(&r).contains(&"interleaved=6-7".to_string()));
+    let sid = r.session();
+    rig.play(2, "test", &sid);
+    rig.push_au(0);
+    let channels: BTreeSet<u8> = rig.frames[&2].iter().map(|(c, _)| *c).collect();
+    assert_eq!(channels, BTreeSet::from([6]));
+    assert_eq!(depacketize(&rig.tcp_packets(2, 6)), rig.sent_nals(0..1));
+}
+
+#[test]
+fn setup_takes_the_first_acceptable_transport_alternative() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let offer = "RTP/AVP;multicast, RTP/SAVP;unicast;client_port=4000-4001, RTP/AVP;unicast;client_port=5000-5001, RTP/AVP/TCP;unicast;interleaved=0-1";
+    let r = rig.request(1, "SETUP", URL, &[("Transport", offer)]);
+    assert_eq!(r.status, 200);
+    let t = transport_params(&r);
+    assert_eq!(t[0], "RTP/AVP");
+    assert!(t.contains(&"client_port=5000-5001".to_string()), "{t:?}");
+}
+
+#[test]
+fn setup_refusals() {
+    let mut rig = Rig::new();
+    rig.open(1); // peer 127.0.0.1
+    let track = format!("{URL}/trackID=0");
+    for (transport, status) in [
+        // No UDP reflection: RTP goes to the RTSP peer only.
+        ("RTP/AVP;unicast;destination=127.0.0.2;client_port=5000-5001", 461),
+        ("RTP/AVP;unicast;destination=10.1.2.3;client_port=5000-5001", 461),
+        ("RTP/AVP;multicast", 461),
+        ("RTP/AVP;multicast;destination=239.1.1.1;port=5000-5001", 461),
+        ("RTP/SAVP;unicast;client_port=5000-5001", 461),
+        ("RAW/RAW/UDP;unicast;client_port=5000-5001", 461),
+        // The peer's own address is the default destination anyway.
+        ("RTP/AVP;unicast;destination=127.0.0.1;client_port=5000-5001", 200),
+    ] {
+        let r = rig.request(1, "SETUP", &track, &[("Transport", transport)]);
+        assert_eq!(r.status, status, "{transport}");
+    }
+    assert_eq!(rig.request(1, "SETUP", &track, &[]).status, 461, "no Transport");
+    let record = rig.request(1, "SETUP", &track, &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")]);
+    assert_ne!(record.status, 200, "we only serve PLAY");
+
+    let tcp = [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")];
+    let unknown = [("Transport", tcp[0].1), ("Session", "0123456789ABCDEF")];
+    assert_eq!(rig.request(1, "SETUP", &track, &unknown).status, 454);
+    assert_eq!(rig.request(1, "SETUP", &format!("{URL}/trackID=1"), &tcp).status, 404, "no audio track");
+    assert_eq!(rig.request(1, "SETUP", &format!("{URL}/trackID=7"), &tcp).status, 404);
+    assert_eq!(rig.request(1, "SETUP", "rtsp://127.0.0.1:8554/nope/trackID=0", &tcp).status, 404);
+    assert_eq!(rig.request(1, "SETUP", "rtsp://127.0.0.1:8554/nope", &tcp).status, 404);
+    // None of the refusals left a client behind.
+    assert_eq!(rig.stats().clients, 1);
+}
+
+#[test]
+fn setup_with_another_connections_session_is_refused() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    rig.open(2);
+    let sid = rig.setup_tcp(1, "test");
+    let r = rig.request(
+        2,
+        "SETUP",
+        &format!("{URL}/trackID=0"),
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"), ("Session", &sid)],
+    );
+    assert_eq!(r.status, 454);
+}
+
+// ------------------------------------------------------------------- PLAY
+
+#[test]
+fn play_refusals() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    rig.open(2);
+    let sid = rig.setup_tcp(1, "test");
+    assert_eq!(rig.request(1, "PLAY", URL, &[]).status, 454, "no Session");
+    assert_eq!(rig.request(1, "PLAY", URL, &[("Session", "0123456789ABCDEF")]).status, 454);
+    // Nobody touches a session that another connection set up.
+    for method in ["PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER"] {
+        assert_eq!(rig.request(2, method, URL, &[("Session", &sid)]).status, 454, "{method}");
+    }
+    // A UDP session from another host either.
+    rig.open_from(3, "127.0.0.5:40000".parse().unwrap());
+    let udp_sid = rig.setup_udp(1, "test", 5000);
+    for method in ["PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER"] {
+        assert_eq!(rig.request(3, method, URL, &[("Session", &udp_sid)]).status, 454, "{method}");
+    }
+    // Both sessions are intact: they play.
+    assert_eq!(rig.request(1, "PLAY", URL, &[("Session", &sid)]).status, 200);
+    assert_eq!(rig.request(1, "PLAY", URL, &[("Session", &udp_sid)]).status, 200);
+    assert_eq!(rig.stats().playing, 2);
+}
+
+#[test]
+fn play_rtp_info_names_the_first_packet_mid_gop() {
+    let mut rig = Rig::new();
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    rig.open(1);
+    let sid = rig.setup_tcp(1, "test");
+    let r = rig.play(1, "test", &sid);
+    let info = rtp_info(&r);
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0]["url"], format!("{URL}/trackID=0"));
+    let (seq, rtptime) = rtp_info_start(&r);
+    // `request` checked that the reply came before every `$` frame.
+    let pkts = rig.tcp_packets(1, 0);
+    assert!(!pkts.is_empty(), "the cached GOP is sent at once");
+    assert_eq!((pkts[0].seq, pkts[0].ts), (seq, rtptime));
+    assert_eq!(r.session(), sid);
+    assert!(r.header("Range").is_some_and(|v| v.starts_with("npt=")));
+}
+
+#[test]
+fn play_rtp_info_names_the_first_packet_when_waiting_for_a_keyframe() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let sid = rig.setup_tcp(1, "test");
+    let r = rig.play(1, "test", &sid);
+    let (seq, rtptime) = rtp_info_start(&r);
+    rig.push_au(0);
+    let pkts = rig.tcp_packets(1, 0);
+    assert_eq!(pkts[0].seq, seq);
+    // The live stream starts at npt 0 = rtptime: the first picture is not before it.
+    assert!(pkts[0].ts.wrapping_sub(rtptime) < 1 << 31, "first packet {} before rtptime {rtptime}", pkts[0].ts);
+}
+
+#[test]
+fn play_between_parameter_sets_and_idr_names_the_first_packet() {
+    let mut rig = Rig::new();
+    rig.push_call(&[p_slice(0, 500)]);
+    rig.push_call(&[SPS.to_vec(), PPS.to_vec()]);
+    rig.open(1);
+    let sid = rig.setup_tcp(1, "test");
+    let r = rig.play(1, "test", &sid);
+    let (seq, rtptime) = rtp_info_start(&r);
+    rig.push_call(&[idr(1, 3000)]);
+    let pkts = rig.tcp_packets(1, 0);
+    let nals = depacketize(&pkts);
+    assert_eq!(nal_type(&nals[0]), 7, "starts with the SPS");
+    // RFC 2326 12.33: seq is the first packet of the stream.
+    assert_eq!(pkts[0].seq, seq);
+    assert!(pkts[0].ts.wrapping_sub(rtptime) < 1 << 31);
+}
+
+// ----------------------------------------------------------------- fan-out
+
+#[test]
+fn fan_out_early_late_and_udp_clients() {
+    let mut rig = Rig::new();
+    rig.tcp_player(1); // before any media
+    rig.open(3);
+    let sid3 = rig.setup_udp(3, "test", 5000);
+    rig.play(3, "test", &sid3);
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    rig.tcp_player(2); // mid-GOP
+    for k in 3..(2 * GOP_LEN + 2) {
+        rig.push_au(k);
+    }
+    let total = rig.sent.len();
+
+    let early = rig.tcp_packets(1, 0);
+    assert_consecutive(&early);
+    assert_eq!(depacketize(&early), rig.sent_nals(0..total));
+    assert_markers(&early, total);
+
+    let late = rig.tcp_packets(2, 0);
+    assert_consecutive(&late);
+    let late_nals = depacketize(&late);
+    assert_eq!(nal_type(&late_nals[0]), 7, "a late joiner starts with the SPS");
+    assert_eq!(late_nals, rig.sent_nals(0..total), "the cached GOP then live");
+    // Everybody gets the same packets of one RTP stream.
+    assert_eq!(late, early);
+
+    // UDP: to the peer's address and the client's RTP port.
+    assert!(rig.datagrams.iter().all(|(to, rtcp, _)| *to == SocketAddr::new(peer(3).ip(), 5000) && !rtcp));
+    let udp = rig.udp_packets(SocketAddr::new(peer(3).ip(), 5000));
+    assert_eq!(udp, early);
+
+    let ssrcs: BTreeSet<u32> = early.iter().map(|p| p.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "one SSRC per stream");
+    // The SSRC the SETUP reply announced (RFC 2326 12.39).
+    assert!(early.iter().all(|p| p.pt >= 96));
+}
+
+#[test]
+fn ssrc_is_the_one_announced_in_setup() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let r = rig.request(1, "SETUP", URL, &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+    let ssrc = transport_params(&r).into_iter().find_map(|p| p.strip_prefix("ssrc=").map(String::from)).unwrap();
+    rig.play(1, "test", &r.session());
+    rig.push_au(0);
+    let pkts = rig.tcp_packets(1, 0);
+    assert_eq!(u32::from_str_radix(&ssrc, 16).unwrap(), pkts[0].ssrc);
+}
+
+#[test]
+fn a_client_that_joins_before_any_keyframe_starts_at_the_next_idr() {
+    let mut rig = Rig::new();
+    // An encoder that was started mid-stream: P slices first.
+    rig.push_call(&[p_slice(0, 800)]);
+    rig.push_call(&[p_slice(1, 800)]);
+    rig.tcp_player(1);
+    rig.open(2);
+    let sid = rig.setup_udp(2, "test", 5000);
+    rig.play(2, "test", &sid);
+    rig.push_call(&[p_slice(2, 800)]);
+    assert!(rig.tcp_packets(1, 0).is_empty(), "nothing undecodable");
+    assert!(rig.datagrams.is_empty());
+    assert_eq!(rig.stats().keyframe_waits, 2);
+    // Encoder packs: the parameter sets come alone, then the IDR slice.
+    rig.push_call(&[SPS.to_vec(), PPS.to_vec()]);
+    rig.push_call(&[idr(3, 3000)]);
+    rig.push_call(&[p_slice(4, 800)]);
+    let expected = vec![SPS.to_vec(), PPS.to_vec(), idr(3, 3000), p_slice(4, 800)];
+    for pkts in [rig.tcp_packets(1, 0), rig.udp_packets(SocketAddr::new(peer(2).ip(), 5000))] {
+        assert_consecutive(&pkts);
+        assert_eq!(depacketize(&pkts), expected);
+        assert_markers(&pkts, 2);
+    }
+}
+
+#[test]
+fn sequence_numbers_and_timestamps_wrap() {
+    // Sequence numbers start at 65535 and the RTP clock base is 2^32-1.
+    let mut rig = Rig::with(Config::default(), random_all_ones);
+    rig.tcp_player(1);
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    let pkts = rig.tcp_packets(1, 0);
+    assert!(pkts.iter().any(|p| p.seq == 0xffff) && pkts.iter().any(|p| p.seq == 0));
+    assert_consecutive(&pkts);
+    assert_eq!(depacketize(&pkts), rig.sent_nals(0..3));
+    assert_markers(&pkts, 3);
+}
+
+// ------------------------------------------------------ marker and timing
+
+#[test]
+fn marker_and_timestamp_with_every_grouping_of_calls() {
+    let mut rig = Rig::new();
+    rig.tcp_player(1);
+    // Encoder packs: parameter sets, then the IDR slice.
+    rig.push_call(&[SPS.to_vec(), PPS.to_vec()]);
+    rig.push_call(&[idr(0, 5000)]);
+    // One NAL unit per call.
+    rig.push_call(&[AUD.to_vec()]);
+    rig.push_call(&[p_slice(1, 200)]);
+    // A whole access unit per call, with an AUD and two slices of one picture
+    // (the second slice has first_mb_in_slice != 0).
+    rig.push_call(&[AUD.to_vec(), slice(0x41, 0x9a, 2, 2000), slice(0x41, 0x40, 3, 2000)]);
+    rig.push_call(&[AUD.to_vec(), SPS.to_vec(), PPS.to_vec(), idr(4, 300)]);
+    let pkts = rig.tcp_packets(1, 0);
+    assert_consecutive(&pkts);
+    assert_markers(&pkts, 4);
+    // The parameter sets share the IDR's timestamp and carry no marker.
+    let nals = depacketize(&pkts);
+    assert_eq!(nals.len(), 12);
+    assert!(!pkts[0].marker && !pkts[1].marker);
+    assert_eq!(pkts[0].ts, pkts[2].ts);
+    assert_ne!(pkts[2].ts, pkts.last().unwrap().ts);
+}
+
+/// Pushes `n` P frames with the given script timestamps and arrival times; returns
+/// the RTP timestamp of each access unit as a player sees it.
+fn timestamps(script_and_arrival: &[(u64, u64)]) -> Vec<u32> {
+    let mut rig = Rig::new();
+    rig.tcp_player(1);
+    for (k, &(ts, now)) in script_and_arrival.iter().enumerate() {
+        let nals = if k == 0 { vec![SPS.to_vec(), PPS.to_vec(), idr(0, 500)] } else { vec![p_slice(k, 500)] };
+        rig.s.push_video("test", &annexb(&nals), ts, now).unwrap();
+    }
+    rig.flush();
+    let pkts = rig.tcp_packets(1, 0);
+    assert_markers(&pkts, script_and_arrival.len());
+    pkts.iter().filter(|p| p.marker).map(|p| p.ts).collect()
+}
+
+fn deltas(ts: &[u32]) -> Vec<i64> {
+    ts.windows(2).map(|w| i64::from(w[1].wrapping_sub(w[0]) as i32)).collect()
+}
+
+#[test]
+fn script_timestamps_give_the_frame_interval_whatever_the_arrival() {
+    // 30 fps in script time; arrivals in bursts, late and early.
+    let arrivals = [0u64, 1_000, 2_000, 150_000, 150_100, 150_200, 151_000, 400_000, 400_001, 400_002, 410_000];
+    let pushes: Vec<(u64, u64)> =
+        arrivals.iter().enumerate().map(|(k, &a)| (k as u64 * FRAME_US, 5_000_000 + a)).collect();
+    for d in deltas(&timestamps(&pushes)) {
+        assert!((2999..=3001).contains(&d), "90 kHz x 33.333 ms = 3000 ticks, got {d}");
+    }
+    // A script clock that starts far from zero (an encoder's pts).
+    let pushes: Vec<(u64, u64)> = (0..10u64).map(|k| (7_000_000_000 + k * 40_000, 2_000_000 + k * 10)).collect();
+    for d in deltas(&timestamps(&pushes)) {
+        assert!((3599..=3601).contains(&d), "25 fps: 3600 ticks, got {d}");
+    }
+}
+
+#[test]
+fn constant_script_timestamps_follow_arrival_time() {
+    // CanMV's examples pass 1000 for every frame.
+    let pushes: Vec<(u64, u64)> = (0..10u64).map(|k| (1000, 2_000_000 + k * 33_000)).collect();
+    for d in deltas(&timestamps(&pushes)) {
+        assert!((2969..=2971).contains(&d), "90 kHz x 33 ms = 2970 ticks, got {d}");
+    }
+}
+
+#[test]
+fn rtp_timestamps_never_go_backwards() {
+    // Script timestamps that jump back, stall, leap ahead; arrivals steady.
+    let script = [0u64, 33_333, 66_666, 10_000, 20_000, 20_000, 5_000_000, 100, 200, 300];
+    let pushes: Vec<(u64, u64)> =
+        script.iter().enumerate().map(|(k, &ts)| (ts, 1_000_000 + k as u64 * 33_000)).collect();
+    let ts = timestamps(&pushes);
+    for (i, d) in deltas(&ts).into_iter().enumerate() {
+        assert!(d >= 0, "timestamp went back {d} at access unit {}", i + 1);
+    }
+}
+
+// --------------------------------------- TEARDOWN, GET_PARAMETER, PAUSE
+
+#[test]
+fn teardown_stops_that_client_only() {
+    let mut rig = Rig::new();
+    let sid1 = rig.tcp_player(1);
+    rig.tcp_player(2);
+    rig.open(3);
+    let sid3 = rig.setup_udp(3, "test", 5000);
+    rig.play(3, "test", &sid3);
+    rig.push_au(0);
+    let r = rig.request(1, "TEARDOWN", URL, &[("Session", &sid1)]);
+    assert_eq!(r.status, 200);
+    let r = rig.request(3, "TEARDOWN", URL, &[("Session", &sid3)]);
+    assert_eq!(r.status, 200);
+    assert_eq!(rig.stats().clients, 1);
+    let (before1, before3) = (rig.tcp_packets(1, 0).len(), rig.datagrams.len());
+    for k in 1..4 {
+        rig.push_au(k);
+    }
+    assert_eq!(rig.tcp_packets(1, 0).len(), before1, "no packets after TEARDOWN");
+    assert_eq!(rig.datagrams.len(), before3, "no datagrams after TEARDOWN");
+    assert_eq!(depacketize(&rig.tcp_packets(2, 0)), rig.sent_nals(0..4));
+    // The session is gone.
+    assert_eq!(rig.request(1, "PLAY", URL, &[("Session", &sid1)]).status, 454);
+    // The connection is still open for a new session.
+    assert_eq!(rig.request(1, "OPTIONS", "*", &[]).status, 200);
+    assert!(rig.s.take_finished().is_empty());
+}
+
+#[test]
+fn get_parameter_with_and_without_session() {
+    let mut rig = Rig::new();
+    let sid = rig.tcp_player(1);
+    let r = rig.request(1, "GET_PARAMETER", URL, &[]);
+    assert_eq!(r.status, 200);
+    let r = rig.request(1, "GET_PARAMETER", URL, &[("Session", &sid)]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.session(), sid);
+    assert_eq!(rig.request(1, "GET_PARAMETER", URL, &[("Session", "FFFFFFFFFFFFFFFF")]).status, 454);
+}
+
+#[test]
+fn pause_stops_packets_and_play_resumes_at_a_decodable_point() {
+    let mut rig = Rig::new();
+    let sid = rig.tcp_player(1);
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    let r = rig.request(1, "PAUSE", URL, &[("Session", &sid)]);
+    assert_eq!(r.status, 200);
+    assert_eq!(rig.stats().playing, 0);
+    assert_eq!(rig.stats().clients, 1);
+    let before = rig.tcp_packets(1, 0).len();
+    rig.push_au(3);
+    rig.push_au(4);
+    assert_eq!(rig.tcp_packets(1, 0).len(), before, "no packets while paused");
+    let r = rig.play(1, "test", &sid);
+    let (seq, rtptime) = rtp_info_start(&r);
+    rig.push_au(5);
+    rig.push_au(6);
+    let resumed = rig.tcp_packets(1, 0).split_off(before);
+    assert_eq!((resumed[0].seq, resumed[0].ts), (seq, rtptime), "RTP-Info of the resumed PLAY");
+    assert_consecutive(&resumed);
+    let nals = depacketize(&resumed);
+    assert!(matches!(nal_type(&nals[0]), 5 | 7), "resumes with SPS or IDR, not {}", nal_type(&nals[0]));
+    // And it ends with everything pushed since.
+    let tail = rig.sent_nals(3..7);
+    assert!(nals.ends_with(&tail), "resumed stream misses frames");
+}
+
+// ------------------------------------------------------------- timeouts
+
+#[test]
+fn silent_clients_time_out_and_live_ones_stay() {
+    let mut rig = Rig::new();
+    let t0 = rig.now;
+    rig.tcp_player(1); // silent
+    let sid2 = rig.tcp_player(2); // GET_PARAMETER keepalive
+    rig.open(3); // UDP, RTCP receiver reports from its RTCP port
+    let sid3 = rig.setup_udp(3, "test", 5000);
+    rig.play(3, "test", &sid3);
+    rig.tcp_player(4); // RTCP on its interleaved channel 1
+    rig.open(5); // UDP, "RTCP" from the wrong port and the wrong host: silent
+    let sid5 = rig.setup_udp(5, "test", 5002);
+    rig.play(5, "test", &sid5);
+    rig.tcp_player(6); // interleaved data on a channel that is not its own: silent
+    assert_eq!(rig.stats().clients, 6);
+    let deadline = rig.s.next_deadline().unwrap();
+    assert!(deadline > t0 + 60_000_000 && deadline <= t0 + 61_000_000, "first expiry 60 s after the last sign of life");
+
+    let rr = [0x81u8, 201, 0, 1, 0, 0, 0, 1]; // an RTCP receiver report header
+    let mut interleaved_rr = vec![b'$', 1, 0, rr.len() as u8];
+    interleaved_rr.extend_from_slice(&rr);
+    let mut foreign = vec![b'$', 9, 0, rr.len() as u8];
+    foreign.extend_from_slice(&rr);
+    for step in 1..=9u64 {
+        rig.now = t0 + step * 10_000_000;
+        rig.request(2, "GET_PARAMETER", URL, &[("Session", &sid2)]);
+        rig.s.rtcp_in(SocketAddr::new(peer(3).ip(), 5001), &rr, rig.now);
+        rig.s.rtcp_in(SocketAddr::new(peer(5).ip(), 5002), &rr, rig.now);
+        rig.s.rtcp_in("127.0.0.9:5003".parse().unwrap(), &rr, rig.now);
+        rig.send_raw(4, &interleaved_rr);
+        rig.send_raw(6, &foreign);
+        rig.s.handle_timeout(rig.now);
+        let clients = rig.stats().clients;
+        if step <= 6 {
+            // Silent for at most 60 s: still there.
+            assert_eq!(clients, 6, "at {step}0 s");
+        } else {
+            assert_eq!(clients, 3, "at {step}0 s");
+        }
+    }
+    // Their connections are closed (once their output is written).
+    rig.flush();
+    let mut closed = rig.s.take_finished();
+    closed.sort();
+    assert_eq!(closed, vec![1, 5, 6]);
+    // The others still get packets.
+    rig.push_au(0);
+    assert_eq!(depacketize(&rig.tcp_packets(2, 0)), rig.sent_nals(0..1));
+    assert_eq!(depacketize(&rig.tcp_packets(4, 0)), rig.sent_nals(0..1));
+    assert_eq!(depacketize(&rig.udp_packets(SocketAddr::new(peer(3).ip(), 5000))), rig.sent_nals(0..1));
+    assert!(rig.udp_packets(SocketAddr::new(peer(5).ip(), 5002)).is_empty());
+}
+
+#[test]
+fn any_request_with_the_session_keeps_it_alive() {
+    let mut rig = Rig::new();
+    let sid = rig.tcp_player(1);
+    let t0 = rig.now;
+    rig.now = t0 + 50_000_000;
+    rig.request(1, "PLAY", URL, &[("Session", &sid)]);
+    rig.now = t0 + 100_000_000;
+    rig.request(1, "PAUSE", URL, &[("Session", &sid)]);
+    rig.s.handle_timeout(rig.now);
+    assert_eq!(rig.stats().clients, 1);
+    rig.s.handle_timeout(t0 + 160_000_001);
+    assert_eq!(rig.stats().clients, 0);
+}
+
+// ------------------------------------------- closing and destroying
+
+#[test]
+fn conn_closed_removes_its_clients() {
+    let mut rig = Rig::new();
+    rig.tcp_player(1);
+    rig.open(2);
+    let sid = rig.setup_udp(2, "test", 5000);
+    rig.play(2, "test", &sid);
+    assert_eq!(rig.stats().clients, 2);
+    rig.s.conn_closed(1);
+    rig.s.conn_closed(2);
+    let st = rig.stats();
+    assert_eq!((st.clients, st.playing), (0, 0));
+    rig.push_au(0);
+    assert!(rig.datagrams.is_empty(), "no RTP to a client whose RTSP connection is gone");
+    assert!(rig.s.conn_ids().is_empty());
+    assert_eq!(rig.s.next_deadline(), None);
+}
+
+#[test]
+fn destroy_session_closes_its_clients_and_spares_the_others() {
+    let mut rig = Rig::new();
+    rig.s.create_session("other", VideoCodec::H264, false);
+    rig.tcp_player(1);
+    rig.open(2);
+    let sid = rig.setup_tcp(2, "other");
+    rig.play(2, "other", &sid);
+    rig.open(3); // no session at all
+    assert!(rig.s.destroy_session("test"));
+    assert!(!rig.s.destroy_session("test"));
+    assert!(!rig.s.has_session("test"));
+    assert_eq!(rig.s.push_video("test", &annexb(&test_au(0)), 0, rig.now).map_err(|_| ()), Err(()));
+    rig.flush();
+    assert_eq!(rig.s.take_finished(), vec![1]);
+    // The other session's client keeps receiving.
+    for k in 0..3 {
+        let au = test_au(k);
+        rig.now += FRAME_US;
+        rig.s.push_video("other", &annexb(&au), k as u64 * FRAME_US, rig.now).unwrap();
+        rig.sent.push(au);
+    }
+    rig.flush();
+    assert_eq!(depacketize(&rig.tcp_packets(2, 0)), rig.sent_nals(0..3));
+    let st = rig.s.stats(Some("other")).unwrap();
+    assert_eq!(st.clients, 1);
+    assert!(rig.s.stats(Some("test")).is_none());
+    // A path that is gone is 404 for the next player.
+    assert_eq!(rig.request(3, "DESCRIBE", URL, &[]).status, 404);
+}
+
+#[test]
+fn sessions_have_separate_streams() {
+    let mut rig = Rig::new();
+    rig.s.create_session("other", VideoCodec::H264, false);
+    // Creating an existing name again changes nothing.
+    rig.s.create_session("test", VideoCodec::H264, false);
+    assert_eq!(rig.s.session_names().collect::<Vec<_>>(), vec!["test", "other"]);
+    rig.tcp_player(1);
+    rig.open(2);
+    let sid = rig.setup_tcp(2, "other");
+    rig.play(2, "other", &sid);
+    rig.push_au(0);
+    assert!(rig.tcp_packets(2, 0).is_empty(), "other's client gets none of test's packets");
+    assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..1));
+    // PLAY on the other session with this one's id is refused: a session belongs to one stream.
+    rig.open(3);
+    let sid3 = rig.setup_tcp(3, "test");
+    let r = rig.request(
+        3,
+        "SETUP",
+        "rtsp://127.0.0.1:8554/other/trackID=0",
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"), ("Session", &sid3)],
+    );
+    assert_ne!(r.status, 200);
+}
+
+// --------------------------------------------------------- slow client
+
+#[test]
+fn a_stalled_tcp_client_is_cut_back_to_a_keyframe_and_the_others_get_everything() {
+    let config = Config { max_queued_bytes: 20_000, ..Config::default() };
+    let mut rig = Rig::with(config, test_random);
+    rig.tcp_player(1); // keeps up
+    rig.tcp_player(2); // stalls
+    rig.stalled.insert(2);
+    rig.push_au(0);
+    // The stalled peer takes 7 bytes (half of a packet), then nothing more.
+    let mut parts = Vec::new();
+    rig.s.pending_output(2, &mut parts, 64);
+    let mut taken: Vec<u8> = parts.concat();
+    taken.truncate(7);
+    rig.s.output_written(2, 7);
+    for k in 1..(6 * GOP_LEN + 2) {
+        rig.push_au(k);
+    }
+    let total = rig.sent.len();
+    let fast = rig.tcp_packets(1, 0);
+    assert_consecutive(&fast);
+    assert_eq!(depacketize(&fast), rig.sent_nals(0..total));
+    let st = rig.stats();
+    assert!(st.frames_dropped > 0, "{st:?}");
+
+    // The stalled peer resumes: its byte stream is still well formed.
+    rig.stalled.remove(&2);
+    let mut parts = Vec::new();
+    rig.s.pending_output(2, &mut parts, usize::MAX);
+    let mut rest: Vec<u8> = parts.concat();
+    let n = rest.len();
+    rig.s.output_written(2, n);
+    taken.append(&mut rest);
+    let mut pkts = Vec::new();
+    for out in parse_outputs(&taken) {
+        match out {
+            Out::Frame { channel: 0, data } => pkts.push(rtp(&data)),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Runs of consecutive sequence numbers: the first is the start of the
+    // stream, every later one starts at a GOP (SPS or IDR first).
+    let mut runs: Vec<Vec<Pkt>> = Vec::new();
+    for p in pkts {
+        match runs.last_mut() {
+            Some(run) if run.last().unwrap().seq.wrapping_add(1) == p.seq => run.push(p),
+            _ => runs.push(vec![p]),
+        }
+    }
+    assert!(runs.len() >= 2, "the stalled client was cut back");
+    for (i, run) in runs.iter().enumerate().skip(1) {
+        let first = &run[0].payload;
+        let kind = if first[0] & 0x1f == 28 { first[1] & 0x1f } else { first[0] & 0x1f };
+        assert!(matches!(kind, 5 | 7), "run {i} starts with NAL type {kind}");
+    }
+    // The packet it had begun to read was finished; the live tail is whole from its SPS on.
+    assert_eq!(depacketize(&runs[0]), vec![SPS.to_vec()]);
+    let last = depacketize(runs.last().unwrap());
+    assert_eq!(nal_type(&last[0]), 7);
+    assert!(rig.sent_nals(0..total).ends_with(&last));
+    // Bounded: the queue limit plus about a GOP, not the whole stream.
+    let gop_bytes: usize = rig.sent_nals(0..GOP_LEN).iter().map(|n| n.len() + 32).sum();
+    assert!(n <= 20_000 + 2 * gop_bytes, "{n} bytes queued");
+}
+
+// ------------------------------------------------------------------ stats
+
+#[test]
+fn stats_count_what_was_sent() {
+    let mut rig = Rig::new();
+    let sid1 = rig.tcp_player(1);
+    rig.tcp_player(2);
+    rig.open(3);
+    let sid3 = rig.setup_udp(3, "test", 5000);
+    rig.play(3, "test", &sid3);
+    rig.open(4);
+    rig.setup_tcp(4, "test"); // set up, not playing
+    let st = rig.stats();
+    assert_eq!((st.clients, st.playing, st.packets_sent, st.bytes_sent), (4, 3, 0, 0));
+    for k in 0..7 {
+        rig.push_au(k);
+    }
+    rig.request(1, "PAUSE", URL, &[("Session", &sid1)]);
+    rig.push_au(7);
+    let st = rig.stats();
+    assert_eq!((st.clients, st.playing), (4, 2));
+    let mut received: Vec<Vec<u8>> = rig.frames.values().flatten().map(|(_, d)| d.clone()).collect();
+    received.extend(rig.datagrams.iter().map(|(_, _, d)| d.clone()));
+    assert_eq!(st.packets_sent, received.len() as u64);
+    assert_eq!(st.bytes_sent, received.iter().map(|d| d.len() as u64).sum::<u64>(), "RTP bytes");
+    assert_eq!(st.frames_dropped, 0);
+    // Server-wide stats add up the sessions.
+    let all = rig.s.stats(None).unwrap();
+    assert_eq!((all.clients, all.packets_sent), (st.clients, st.packets_sent));
+    assert!(rig.s.stats(Some("nope")).is_none());
+}
+
+#[test]
+fn stats_after_a_cut_back_count_only_what_went_out() {
+    let config = Config { max_queued_bytes: 20_000, ..Config::default() };
+    let mut rig = Rig::with(config, test_random);
+    rig.tcp_player(1);
+    rig.stalled.insert(1);
+    for k in 0..(6 * GOP_LEN + 2) {
+        rig.push_au(k);
+    }
+    rig.stalled.clear();
+    rig.flush();
+    let st = rig.stats();
+    assert!(st.frames_dropped > 0);
+    let received = &rig.frames[&1];
+    assert!(!received.is_empty());
+    assert_eq!(st.packets_sent, received.len() as u64, "dropped packets are not counted as sent");
+    assert_eq!(st.bytes_sent, received.iter().map(|(_, d)| d.len() as u64).sum::<u64>());
+}
