@@ -33,7 +33,7 @@ K230_LIB := $(CARGO_TARGET_DIR)/$(K230_TARGET)/k230/libcanmv_rtsp.a
 K230_DIR := $(ROOT)/build/k230
 
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
-SHIM_SOURCES := $(addprefix micropython/,modmultimedia.c rust_unwind_stub.c micropython.mk micropython.cmake)
+SHIM_SOURCES := $(addprefix micropython/,modmultimedia.c micropython.mk micropython.cmake)
 HEADER := include/canmv_rtsp.h
 
 PORT_BUILD := $(ROOT)/build/unix-port

@@ -17,7 +17,7 @@ typedef enum canmv_rtsp_video_type {
 } canmv_rtsp_video_type;
 
 /**
- * Opaque server handle.
+ * Opaque server handle: a boxed [`Runtime`].
  */
 typedef struct canmv_rtsp_server canmv_rtsp_server;
 
@@ -44,7 +44,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * A new server, not yet listening. NULL when out of memory.
+ * A new server, not yet listening. NULL when out of memory or out of descriptors.
  */
 struct canmv_rtsp_server *canmv_rtsp_server_new(void);
 
@@ -76,7 +76,7 @@ int32_t canmv_rtsp_stop(struct canmv_rtsp_server *server);
 
 /**
  * Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
- * no control characters, spaces, `?` or `#`, not starting or ending with `/`.
+ * no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
  * 0 (also when it exists: left unchanged), -EINVAL for a bad name or video type.
  */
 int32_t canmv_rtsp_create_session(struct canmv_rtsp_server *server,
@@ -134,6 +134,15 @@ int32_t canmv_rtsp_get_stats(struct canmv_rtsp_server *server,
                              const char *name,
                              uintptr_t name_len,
                              struct canmv_rtsp_stats *out);
+
+/**
+ * Rust's prebuilt `core`/`alloc` for host targets are compiled for unwinding,
+ * and their unwind tables name this personality routine, which only `std`
+ * defines. With panic = "abort" nothing ever unwinds, so it is never called;
+ * it only satisfies the linker. (The board build compiles core/alloc with
+ * panic = "abort" itself and has no such reference.)
+ */
+void rust_eh_personality(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -9,7 +9,6 @@ add_library(usermod_multimedia INTERFACE)
 
 target_sources(usermod_multimedia INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modmultimedia.c
-    ${CMAKE_CURRENT_LIST_DIR}/rust_unwind_stub.c
 )
 
 get_filename_component(CANMV_RTSP_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)

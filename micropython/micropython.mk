@@ -15,7 +15,6 @@ CANMV_RTSP_LIB ?= $(CANMV_RTSP_ROOT)/target/release/libcanmv_rtsp.a
 endif
 
 SRC_USERMOD_C += $(MULTIMEDIA_MOD_DIR)/modmultimedia.c
-SRC_USERMOD_C += $(MULTIMEDIA_MOD_DIR)/rust_unwind_stub.c
 
 # canmv_rtsp.h: include/ in the repository, the bundle's top directory in build/k230/.
 CFLAGS_USERMOD += -I$(CANMV_RTSP_ROOT)/include -I$(CANMV_RTSP_ROOT)

@@ -49,3 +49,11 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     // SAFETY: abort() never returns and is always safe to call.
     unsafe { libc::abort() }
 }
+
+/// Rust's prebuilt `core`/`alloc` for host targets are compiled for unwinding,
+/// and their unwind tables name this personality routine, which only `std`
+/// defines. With panic = "abort" nothing ever unwinds, so it is never called;
+/// it only satisfies the linker. (The board build compiles core/alloc with
+/// panic = "abort" itself and has no such reference.)
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

@@ -341,10 +341,10 @@ fn p_slice(n: usize, len: usize) -> Vec<u8> {
 /// Access unit `k`: every GOP_LEN-th one is SPS+PPS+IDR (the IDR over the 1400-byte payload, so FU-A),
 /// the others one P slice, small or just over one packet.
 fn test_au(k: usize) -> Vec<Vec<u8>> {
-    if k % GOP_LEN == 0 {
+    if k.is_multiple_of(GOP_LEN) {
         vec![SPS.to_vec(), PPS.to_vec(), idr(k, 4000)]
     } else {
-        vec![p_slice(k, if k % 2 == 0 { 300 } else { 1500 })]
+        vec![p_slice(k, if k.is_multiple_of(2) { 300 } else { 1500 })]
     }
 }
 

@@ -290,3 +290,7 @@ fn replace_if_changed(slot: &mut Option<Vec<u8>>, nal: &[u8]) -> bool {
     *slot = Some(nal.into());
     true
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

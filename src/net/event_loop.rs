@@ -316,16 +316,22 @@ mod tests {
         aus
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    /// A runtime listening on a port nobody else holds (tests run in parallel).
+    fn runtime_on_free_port() -> (Runtime, u16) {
+        let rt = Runtime::new().unwrap();
+        for _ in 0..20 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            if rt.init(port) == 0 {
+                return (rt, port);
+            }
+        }
+        panic!("no free port after 20 tries");
     }
 
     fn stream_to_ffprobe(transport: &str) -> (usize, usize) {
         let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/assets/clip.264")).unwrap();
         let aus = access_units(&clip);
-        let rt = Runtime::new().unwrap();
-        let port = free_port();
-        assert_eq!(rt.init(port), 0);
+        let (rt, port) = runtime_on_free_port();
         rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, false));
         assert_eq!(rt.start(), 0);
         let url = format!("rtsp://127.0.0.1:{port}/test");
