@@ -521,7 +521,8 @@ s.rtspserver_destroy()
 
 
 def test_sendvideodata_returns_quickly_without_clients(port):
-    """The producer never waits: 300 access units of the clip go in well under a second."""
+    """The producer never waits: 300 calls return in well under a second in total
+    (bounds generous enough for a loaded machine; a blocking call would take far longer)."""
     r = api(f'''
 s = mm.rtsp_server()
 s.rtspserver_init({port})
@@ -543,7 +544,7 @@ s.rtspserver_destroy()
 ''')
     r.returns("bad", 0)
     assert r.ret("total_us") < 1_000_000
-    assert r.ret("worst_us") < 100_000
+    assert r.ret("worst_us") < 250_000
 
 
 # --- stats ---------------------------------------------------------------------------------

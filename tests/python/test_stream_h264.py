@@ -462,7 +462,9 @@ def test_a_stuck_client_slows_neither_the_producer_nor_other_clients(port):
     assert len(received) == frames, (
         f"the reading client got {len(received)} of {frames} frames while another was stuck; "
         f"stats {stats}\n{normal.stderr}")
-    assert int(worst_us) < 200_000 and int(slow_calls) < 10, (
+    # a call that waited for the stuck socket would block for good; these bounds
+    # only allow for a busy machine's scheduling hiccups
+    assert int(worst_us) < 500_000 and int(slow_calls) < 100, (
         f"sendvideodata blocked: worst call {worst_us} µs, {slow_calls} calls over 20 ms; stats {stats}")
     assert stats["frames_dropped"] > 0 or stats["keyframe_waits"] > 0, (
         f"the stuck client was never cut back (15 MB unread): {stats}")
