@@ -101,3 +101,18 @@ def test_stream_file_bad_arguments(args, message):
     proc = subprocess.run([helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), *args],
                           capture_output=True, text=True, timeout=15)
     assert proc.returncode != 0 and message in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_stream_file_stops_cleanly_on_ctrl_c(port, background):
+    demo = background(helpers.Background(
+        [helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), "--port", str(port)],
+        "stream_file.py"))
+    demo.wait_line("rtsp://", 15)
+    time.sleep(0.5)
+    demo.interrupt()
+    assert demo.wait(5) == 0, f"exit code {demo.proc.returncode}\n{demo.stdout}\n{demo.stderr}"
+    assert "stopped" in demo.lines
+    # the server went with it: its port can be bound again
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("", port))
