@@ -196,9 +196,11 @@ impl Server {
     /// Packetizes one producer call and queues it for every playing client.
     pub fn push_video(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
         let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
-        let frame = media.push_video(data, script_ts, now_us)?;
+        let frames = media.push_video(data, script_ts, now_us)?;
         let id = media.id;
-        self.fan_out(id, &frame);
+        for frame in &frames {
+            self.fan_out(id, frame);
+        }
         Ok(())
     }
 
@@ -216,6 +218,17 @@ impl Server {
         for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
             let Some(transport) = client.tracks[frame.track] else { continue };
             let Some(conn) = self.conns.get_mut(&client.conn) else { continue };
+            if matches!(transport, TrackTransport::Tcp { .. }) && conn.queued > self.config.max_queued_bytes {
+                // Cut back to the next keyframe rather than send a broken GOP
+                // (which may be this very frame, just below).
+                let (packets, bytes) = drop_queued_packets(conn);
+                counters.packets_sent = counters.packets_sent.saturating_sub(packets);
+                counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
+                client.waiting_keyframe = true;
+                client.frames_dropped += 1;
+                counters.frames_dropped += 1;
+                counters.keyframe_waits += 1;
+            }
             if frame.track == TRACK_VIDEO && client.waiting_keyframe {
                 if !frame.gop_start {
                     continue;
@@ -226,19 +239,6 @@ impl Server {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
                 continue;
-            }
-            if let TrackTransport::Tcp { .. } = transport {
-                if conn.queued > self.config.max_queued_bytes {
-                    // Cut back to the next keyframe rather than send a broken GOP.
-                    let (packets, bytes) = drop_queued_packets(conn);
-                    counters.packets_sent = counters.packets_sent.saturating_sub(packets);
-                    counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
-                    client.waiting_keyframe = true;
-                    client.frames_dropped += 1;
-                    counters.frames_dropped += 1;
-                    counters.keyframe_waits += 1;
-                    continue;
-                }
             }
             enqueue(conn, &mut self.udp_out, counters, transport, frame);
         }

@@ -183,57 +183,80 @@ impl MediaSession {
     }
 
     /// Takes one producer call of video and returns the frame to fan out.
-    pub fn push_video(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<FrameRef, PushError> {
+    /// Takes one producer call of video and returns the frames to fan out:
+    /// one per access unit the call touches (almost always exactly one).
+    pub fn push_video(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<Vec<FrameRef>, PushError> {
         match self.codec {
             VideoCodec::H264 => self.push_h264(data, script_ts, now_us),
             VideoCodec::H265 | VideoCodec::Mjpeg => Err(PushError::Unsupported),
         }
     }
 
-    fn push_h264(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<FrameRef, PushError> {
-        // Collect first: the marker bit goes on the call's last NAL unit when it is a slice.
+    fn push_h264(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<Vec<FrameRef>, PushError> {
         let nals: Vec<&[u8]> = annexb::nal_units(data).collect();
         if nals.is_empty() {
             return Err(PushError::Invalid);
         }
+        // Split the call where access units begin: each part becomes one frame
+        // with one timestamp, and a part followed by a new access unit is known
+        // to be complete.
+        let mut opens = Vec::with_capacity(nals.len());
+        let (mut started, mut after_vcl) = (self.au.started, self.au.after_vcl);
+        for nal in &nals {
+            opens.push(!started || opens_access_unit(after_vcl, nal));
+            started = true;
+            after_vcl = h264::is_vcl(nal);
+        }
+        let mut frames = Vec::new();
+        let mut call_time = None;
+        let mut begin = 0;
+        for end in 1..=nals.len() {
+            if end == nals.len() || opens[end] {
+                frames.push(self.h264_frame(&nals[begin..end], opens[begin], &mut call_time, script_ts, now_us));
+                begin = end;
+            }
+        }
+        Ok(frames)
+    }
+
+    /// Packetizes the NAL units of one access unit (or the part of it in this
+    /// call). The call is stamped once: a second access unit in the same call
+    /// shares its time rather than make the script's timestamps look constant.
+    fn h264_frame(
+        &mut self,
+        nals: &[&[u8]],
+        opens_au: bool,
+        call_time: &mut Option<u32>,
+        script_ts: u64,
+        now_us: u64,
+    ) -> FrameRef {
+        if opens_au {
+            let rtp_time = *call_time.get_or_insert_with(|| {
+                let t = self.video_clock.stamp(script_ts, now_us);
+                self.video_clock.rtp_time(t)
+            });
+            self.au = AuState { rtp_time, started: true, ..AuState::default() };
+        }
         let mut packets = PacketBuf::new();
         let first_seq = self.streams[TRACK_VIDEO].seq;
         let mut gop_start = false;
-        let mut frame_time = None;
-        let last = nals.len() - 1;
+        // The marker goes on the last slice: nothing after it in this call belongs to its picture.
+        let last_slice = nals.iter().rposition(|n| h264::is_vcl(n));
         for (i, nal) in nals.iter().enumerate() {
-            let kind = h264::nal_type(nal);
-            let vcl = h264::is_vcl(nal);
-            let new_au = !self.au.started
-                || (self.au.after_vcl && (!vcl || h264::starts_picture(nal)) && starts_au_kind(kind, vcl));
-            if new_au {
-                let t = self.video_clock.stamp(script_ts, now_us);
-                self.au.rtp_time = self.video_clock.rtp_time(t);
-                self.au.frames.clear();
-                self.au.started = true;
-            }
-            match kind {
+            match h264::nal_type(nal) {
                 h264::NAL_SPS => self.sdp_version += u64::from(replace_if_changed(&mut self.sps, nal)),
                 h264::NAL_PPS => self.sdp_version += u64::from(replace_if_changed(&mut self.pps, nal)),
                 h264::NAL_IDR => gop_start = true,
                 _ => {}
             }
-            // A frame's packets all carry one timestamp: a call that spans two
-            // access units is stamped with the later one.
-            frame_time = Some(self.au.rtp_time);
-            let marker = vcl && i == last;
+            let marker = Some(i) == last_slice;
             h264::packetize_nal(&mut self.streams[TRACK_VIDEO], nal, self.au.rtp_time, marker, &mut packets);
-            self.au.after_vcl = vcl;
+            self.au.after_vcl = h264::is_vcl(nal);
         }
-        let frame = Arc::new(Frame {
-            track: TRACK_VIDEO,
-            packets,
-            rtp_time: frame_time.unwrap_or(self.au.rtp_time),
-            first_seq,
-            gop_start,
-        });
+        let frame =
+            Arc::new(Frame { track: TRACK_VIDEO, packets, rtp_time: self.au.rtp_time, first_seq, gop_start });
         self.remember(&frame);
-        Ok(frame)
+        frame
     }
 
     /// Keeps the GOP cache current: an IDR frame starts a new GOP together
@@ -277,10 +300,16 @@ impl MediaSession {
     }
 }
 
-/// NAL unit types that may open an access unit after a slice (H.264 7.4.1.2.3):
+/// Whether `nal` opens a new access unit after a slice (H.264 7.4.1.2.3): an
 /// AUD, SPS, PPS, SEI, types 14..18, or the first slice of a new picture.
-fn starts_au_kind(kind: u8, vcl: bool) -> bool {
-    vcl || matches!(kind, h264::NAL_AUD | h264::NAL_SPS | h264::NAL_PPS | h264::NAL_SEI | 14..=18)
+fn opens_access_unit(after_vcl: bool, nal: &[u8]) -> bool {
+    if !after_vcl {
+        return false;
+    }
+    if h264::is_vcl(nal) {
+        return h264::starts_picture(nal);
+    }
+    matches!(h264::nal_type(nal), h264::NAL_AUD | h264::NAL_SPS | h264::NAL_PPS | h264::NAL_SEI | 14..=18)
 }
 
 fn replace_if_changed(slot: &mut Option<Vec<u8>>, nal: &[u8]) -> bool {

@@ -91,13 +91,19 @@ impl Feed {
     fn push(&mut self, nals: &[&[u8]]) -> FrameRef {
         let ts = self.k * FRAME_US;
         self.k += 1;
-        self.m.push_video(&annexb(nals), ts, 10_000_000 + ts).unwrap()
+        only(self.m.push_video(&annexb(nals), ts, 10_000_000 + ts).unwrap())
     }
     /// A call that continues the current access unit (same script time).
     fn push_same_time(&mut self, nals: &[&[u8]]) -> FrameRef {
         let ts = (self.k - 1) * FRAME_US;
-        self.m.push_video(&annexb(nals), ts, 10_000_000 + ts).unwrap()
+        only(self.m.push_video(&annexb(nals), ts, 10_000_000 + ts).unwrap())
     }
+}
+
+/// The one frame of a call that stays within one access unit.
+fn only(mut frames: Vec<FrameRef>) -> FrameRef {
+    assert_eq!(frames.len(), 1, "a call within one access unit makes one frame");
+    frames.remove(0)
 }
 
 // ---------------------------------------------------------------- basics
@@ -224,10 +230,43 @@ fn marker_only_after_the_last_slice_of_a_call() {
 }
 
 #[test]
+fn a_call_spanning_two_access_units_becomes_two_frames() {
+    let mut f = Feed::new();
+    f.push(&[SPS, PPS, &idr(0, 500)]);
+    let p = p_slice(1, 300);
+    let next_idr = idr(2, 500);
+    let frames = f.m.push_video(&annexb(&[&p, SPS, PPS, &next_idr]), 2 * FRAME_US, 10_000_000 + 2 * FRAME_US).unwrap();
+    assert_eq!(frames.len(), 2);
+    // The P picture ends where the next access unit begins: its slice carries the marker.
+    let first = packets(&frames[0]);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].marker);
+    assert!(!frames[0].gop_start);
+    // The second access unit opens a GOP that starts with its parameter sets.
+    let second = packets(&frames[1]);
+    assert!(frames[1].gop_start);
+    assert_eq!(second[0].first_payload_byte & 0x1f, 7, "GOP starts at the SPS");
+    assert_eq!(second.iter().filter(|p| p.marker).count(), 1);
+    assert!(second.last().unwrap().marker);
+    assert_eq!(second[0].seq, first[0].seq.wrapping_add(1));
+    assert_eq!(f.m.start_frames()[0].first_seq, second[0].seq, "the cache starts at the new GOP, not the P slice");
+}
+
+#[test]
+fn filler_after_the_slice_leaves_the_marker_on_the_slice() {
+    let mut f = Feed::new();
+    let filler: &[u8] = &[0x0c, 0xff, 0xff, 0x80];
+    let frame = f.push(&[SPS, PPS, &idr(0, 500), filler]);
+    let pkts = packets(&frame);
+    let marked: Vec<usize> = pkts.iter().enumerate().filter(|(_, p)| p.marker).map(|(i, _)| i).collect();
+    assert_eq!(marked, vec![2], "the IDR slice (third NAL unit) ends the picture");
+}
+
+#[test]
 fn sequence_numbers_wrap() {
     let mut m = MediaSession::new(1, "w", VideoCodec::H264, false, &mut || u32::MAX);
     assert_eq!(m.streams[TRACK_VIDEO].seq, 0xffff);
-    let frame = m.push_video(&annexb(&[SPS, PPS, &idr(0, 3000)]), 0, 0).unwrap();
+    let frame = only(m.push_video(&annexb(&[SPS, PPS, &idr(0, 3000)]), 0, 0).unwrap());
     let seqs: Vec<u16> = packets(&frame).iter().map(|p| p.seq).collect();
     assert_eq!(&seqs[..3], &[0xffff, 0, 1]);
 }
@@ -340,7 +379,7 @@ fn au_times(pushes: &[(u64, u64)]) -> Vec<u32> {
     pushes
         .iter()
         .enumerate()
-        .map(|(k, &(ts, now))| m.push_video(&annexb(&[&p_slice(k, 100)]), ts, now).unwrap().rtp_time)
+        .map(|(k, &(ts, now))| only(m.push_video(&annexb(&[&p_slice(k, 100)]), ts, now).unwrap()).rtp_time)
         .collect()
 }
 
