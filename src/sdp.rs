@@ -1,4 +1,4 @@
-//! SDP (RFC 4566) for a media session's DESCRIBE answer (OWNED BY HELPER: rtsp/sdp).
+//! SDP (RFC 4566) for a media session's DESCRIBE answer.
 //!
 //! Each track's `a=control:` is `trackID=<index>` relative to `Content-Base`.
 use alloc::string::String;

@@ -1,4 +1,4 @@
-//! Annex-B byte stream splitting (H.264 / H.265) (OWNED BY HELPER: rtp).
+//! Annex-B byte stream splitting (H.264 / H.265).
 
 /// Iterator over the NAL units of one Annex-B buffer, start codes removed.
 ///

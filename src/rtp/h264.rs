@@ -1,4 +1,4 @@
-//! H.264 over RTP (RFC 6184), packetization-mode 1 (OWNED BY HELPER: rtp).
+//! H.264 over RTP (RFC 6184), packetization-mode 1.
 use super::packet::{PacketBuf, RtpStream, RTP_HEADER_LEN};
 
 pub const NAL_SLICE: u8 = 1;

@@ -1,4 +1,4 @@
-//! RTP fixed header and the packet buffer (OWNED BY HELPER: rtp).
+//! RTP fixed header and the packet buffer.
 use alloc::vec::Vec;
 
 /// Where one RTP packet sits inside [`PacketBuf::data`].

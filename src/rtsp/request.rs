@@ -1,4 +1,4 @@
-//! Incremental RTSP request parser (OWNED BY HELPER: rtsp/sdp).
+//! Incremental RTSP request parser.
 //!
 //! Contract used by `server.rs`:
 //! - `parse_input(buf, limits)` looks at the front of a connection's receive

@@ -1,4 +1,4 @@
-//! RTSP response formatting (OWNED BY HELPER: rtsp/sdp).
+//! RTSP response formatting.
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -1,4 +1,4 @@
-//! The Transport header (RFC 2326 section 12.39) (OWNED BY HELPER: rtsp/sdp).
+//! The Transport header (RFC 2326 section 12.39).
 use alloc::string::String;
 use alloc::vec::Vec;
 

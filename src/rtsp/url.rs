@@ -1,4 +1,4 @@
-//! Request URL matching (OWNED BY HELPER: rtsp/sdp).
+//! Request URL matching.
 //!
 //! Players send the same stream in many spellings: `rtsp://host:port/name`,
 //! with a trailing slash, with a query string, with the address or the host
