@@ -4,7 +4,11 @@
 //! access unit) and shared by every client of a session by reference count.
 
 pub mod annexb;
+pub mod g711;
 pub mod h264;
+pub mod h265;
+pub mod jpeg;
 pub mod packet;
+pub mod rtcp;
 
 pub use packet::{PacketBuf, PacketRef, RtpStream};
