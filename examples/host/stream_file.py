@@ -1,11 +1,13 @@
 # Streams an Annex-B (or MJPEG) file over RTSP from the MicroPython unix port:
 #
 #   build/micropython examples/host/stream_file.py [FILE] [--port N]
-#       [--session NAME] [--fps N] [--audio FILE] [--seconds N]
+#       [--session NAME] [--fps N] [--audio FILE [--alaw]] [--seconds N]
 #
 # FILE defaults to the bundled H.264 clip and is looped until Ctrl-C (or for
 # --seconds). The codec comes from the extension: .264/.h264, .265/.h265/.hevc,
-# .mjpeg. --audio sends raw G.711 u-law, 8 kHz mono, in 20 ms chunks.
+# .mjpeg/.mjpg (JPEG images back to back, one per frame). --audio adds a
+# second track: raw G.711 u-law (A-law with --alaw), 8 kHz mono, sent in
+# 20 ms chunks between the video frames, each stamped with its own time.
 # Watch it with: ffplay rtsp://127.0.0.1:8554/test
 
 import sys
@@ -29,7 +31,7 @@ import annexb  # noqa: E402  (found through the script's own directory)
 DEFAULT_CLIP = HERE + "/../assets/clip.264"
 USAGE = (
     "usage: stream_file.py [FILE] [--port N] [--session NAME] [--fps N]"
-    " [--audio FILE] [--seconds N]"
+    " [--audio FILE [--alaw]] [--seconds N]"
 )
 
 AUDIO_CHUNK_US = 20000
@@ -54,8 +56,10 @@ def parse_args(argv):
         "fps": 30,
         "audio": None,
         "seconds": None,
+        "alaw": False,
     }
     numeric = ("port", "fps", "seconds")
+    flags = ("alaw",)
     i = 0
     seen_file = False
     while i < len(argv):
@@ -66,6 +70,10 @@ def parse_args(argv):
             key = arg[2:]
             if key not in opts or key == "file":
                 raise UsageError("unknown option " + arg)
+            if key in flags:
+                opts[key] = True
+                i += 1
+                continue
             if i + 1 >= len(argv):
                 raise UsageError(arg + " needs a value")
             value = argv[i + 1]
@@ -84,6 +92,8 @@ def parse_args(argv):
             i += 1
         else:
             raise UsageError("unexpected argument " + arg)
+    if opts["alaw"] and opts["audio"] is None:
+        raise UsageError("--alaw needs --audio FILE")
     return opts
 
 
@@ -93,26 +103,26 @@ def read_file(path):
 
 
 class AudioSource:
-    """Loops a raw u-law file in 20 ms chunks, each stamped with its own time."""
+    """Loops a raw G.711 file in 20 ms chunks; chunk k is stamped k * 20 ms,
+    on the same time line as the video (its first frame is stamped 0)."""
 
     def __init__(self, data):
         self.data = memoryview(data)
         self.offset = 0
-        self.sent_us = 0  # media time covered by the chunks sent so far
+        self.next_us = 0  # media time of the next chunk
         self.refused = False
 
-    def send_due(self, server, session, media_us):
-        while not self.refused and self.sent_us <= media_us:
-            end = self.offset + AUDIO_CHUNK_BYTES
-            if end > len(self.data):
-                self.offset, end = 0, AUDIO_CHUNK_BYTES
-            chunk = self.data[self.offset:end]
-            ret = server.rtspserver_sendaudiodata(session, chunk, len(chunk), self.sent_us)
-            if ret != 0:
-                print("audio refused by the server (%d); streaming video only" % ret)
-                self.refused = True
-            self.offset = end
-            self.sent_us += AUDIO_CHUNK_US
+    def send_next(self, server, session):
+        end = self.offset + AUDIO_CHUNK_BYTES
+        if end > len(self.data):
+            self.offset, end = 0, min(AUDIO_CHUNK_BYTES, len(self.data))
+        chunk = self.data[self.offset:end]
+        ret = server.rtspserver_sendaudiodata(session, chunk, len(chunk), self.next_us)
+        if ret != 0:
+            print("audio refused by the server (%d); streaming video only" % ret)
+            self.refused = True
+        self.offset = end
+        self.next_us += AUDIO_CHUNK_US
 
 
 def stats_line(server, session):
@@ -124,24 +134,30 @@ def stats_line(server, session):
 
 
 def stream(server, opts, data, units, audio):
+    """Sends video frames and audio chunks in media-time order, each when its
+    time comes on the wall clock."""
     session = opts["session"]
     fps = opts["fps"]
     mv = memoryview(data)
     limit_us = None if opts["seconds"] is None else int(opts["seconds"] * 1000000)
     frame = 0
-    pts_us = 0
+    pts_us = 0  # media time of the next video frame
     remainder = 0  # keeps the 1e6/fps interval exact over time
-    deadline = time.ticks_us()
+    t0 = time.ticks_us()
     last_stats = None
     while limit_us is None or pts_us < limit_us:
+        if audio is not None and not audio.refused and audio.next_us < pts_us:
+            due_us = audio.next_us
+            _sleep_until(t0, due_us)
+            audio.send_next(server, session)
+            continue
+        _sleep_until(t0, pts_us)
         start, end = units[frame % len(units)]
         chunk = mv[start:end]
         ret = server.rtspserver_sendvideodata(session, chunk, len(chunk), pts_us)
         if ret != 0:
             print("the server refused the video data (%d); is this codec supported yet?" % ret)
             return 1
-        if audio is not None:
-            audio.send_due(server, session, pts_us)
         frame += 1
         remainder += 1000000
         step = remainder // fps
@@ -152,13 +168,16 @@ def stream(server, opts, data, units, audio):
             if line is not None and line != last_stats:
                 print(line)
                 last_stats = line
-        deadline = time.ticks_add(deadline, step)
-        wait = time.ticks_diff(deadline, time.ticks_us())
-        if wait > 0:
-            time.sleep_us(wait)
-        elif wait < -1000000:  # fell far behind (suspended?): don't burst to catch up
-            deadline = time.ticks_us()
+        behind = time.ticks_diff(time.ticks_us(), time.ticks_add(t0, pts_us))
+        if behind > 1000000:  # fell far behind (suspended?): don't burst to catch up
+            t0 = time.ticks_add(t0, behind)
     return 0
+
+
+def _sleep_until(t0, media_us):
+    wait = time.ticks_diff(time.ticks_add(t0, media_us), time.ticks_us())
+    if wait > 0:
+        time.sleep_us(wait)
 
 
 def main(argv):
@@ -181,6 +200,9 @@ def main(argv):
     except OSError as e:
         print("stream_file.py: cannot read file:", e)
         return 1
+    if audio is not None and len(audio.data) == 0:
+        print("stream_file.py: the audio file is empty:", opts["audio"])
+        return 1
     units = annexb.access_unit_spans(data, codec)
     if not units:
         print("stream_file.py: no frames found in", path)
@@ -193,14 +215,20 @@ def main(argv):
         return 1
     try:
         session = opts["session"]
-        ret = server.rtspserver_createsession(session, VIDEO_TYPES[codec], audio is not None)
+        if opts["alaw"]:
+            ret = server.rtspserver_createsession(session, VIDEO_TYPES[codec], True,
+                                                  audio_codec="pcma")
+        else:
+            ret = server.rtspserver_createsession(session, VIDEO_TYPES[codec], audio is not None)
         if ret != 0:
             print("the server refused a %s session (%d)" % (codec, ret))
             return 1
         server.rtspserver_start()
         print(server.rtspserver_getrtspurl(session))
-        print("streaming %s: %d frames at %d fps, %s" % (
+        print("streaming %s: %d frames at %d fps%s, %s" % (
             path, len(units), opts["fps"],
+            "" if audio is None else " with %s audio from %s" % (
+                "A-law" if opts["alaw"] else "u-law", opts["audio"]),
             "Ctrl-C to stop" if opts["seconds"] is None else "for %s s" % opts["seconds"]))
         return stream(server, opts, data, units, audio)
     except KeyboardInterrupt:
