@@ -17,6 +17,24 @@ typedef enum canmv_rtsp_video_type {
 } canmv_rtsp_video_type;
 
 /**
+ * Audio codecs for `canmv_rtsp_create_session` (passed as `int32_t`).
+ */
+typedef enum canmv_rtsp_audio_codec {
+  /**
+   * No audio track.
+   */
+  CANMV_RTSP_AUDIO_NONE = 0,
+  /**
+   * G.711 µ-law, payload type 0 (CanMV's audio).
+   */
+  CANMV_RTSP_AUDIO_PCMU = 1,
+  /**
+   * G.711 A-law, payload type 8.
+   */
+  CANMV_RTSP_AUDIO_PCMA = 2,
+} canmv_rtsp_audio_codec;
+
+/**
  * Opaque server handle: a boxed [`Runtime`].
  */
 typedef struct canmv_rtsp_server canmv_rtsp_server;
@@ -77,13 +95,14 @@ int32_t canmv_rtsp_stop(struct canmv_rtsp_server *server);
 /**
  * Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
  * no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
- * 0 (also when it exists: left unchanged), -EINVAL for a bad name or video type.
+ * `audio_codec`: a `canmv_rtsp_audio_codec` (0: no audio track).
+ * 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio codec.
  */
 int32_t canmv_rtsp_create_session(struct canmv_rtsp_server *server,
                                   const char *name,
                                   uintptr_t name_len,
                                   int32_t video_type,
-                                  bool enable_audio);
+                                  int32_t audio_codec);
 
 /**
  * Removes a session; its clients' connections are closed. 0 or -ENOENT.
@@ -107,7 +126,8 @@ int32_t canmv_rtsp_get_url(struct canmv_rtsp_server *server,
 /**
  * Queues Annex-B (H.264/H.265) or JPEG data for a session's clients; copies
  * `size` bytes before returning. `timestamp_us`: presentation time in µs.
- * 0, -ENOENT (no session), -EINVAL (bad data), -ENOTSUP (codec not supported yet).
+ * 0, -ENOENT (no session), -EINVAL (no usable data: no NAL unit, not a JPEG),
+ * -ENOTSUP (a JPEG that RFC 2435 cannot carry: progressive, 4:4:4, over 2040 pixels...).
  */
 int32_t canmv_rtsp_send_video(struct canmv_rtsp_server *server,
                               const char *name,
@@ -117,8 +137,9 @@ int32_t canmv_rtsp_send_video(struct canmv_rtsp_server *server,
                               uint64_t timestamp_us);
 
 /**
- * Queues G.711 audio for a session with audio enabled. 0, -ENOENT, -EINVAL
- * (audio not enabled), -ENOTSUP.
+ * Queues G.711 audio (the session's codec, 8000 Hz mono, one byte per
+ * sample) for a session with audio enabled. 0, -ENOENT (no session), -EINVAL
+ * (audio not enabled, or no data).
  */
 int32_t canmv_rtsp_send_audio(struct canmv_rtsp_server *server,
                               const char *name,

@@ -10,7 +10,7 @@ use core::fmt::Write;
 
 use crate::net::{os, Runtime};
 use crate::server::Stats;
-use crate::session::{PushError, VideoCodec};
+use crate::session::{AudioCodec, PushError, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
 pub struct CanmvRtspServer {
@@ -25,6 +25,19 @@ pub enum CanmvRtspVideoType {
     CANMV_RTSP_VIDEO_H264 = 0,
     CANMV_RTSP_VIDEO_H265 = 1,
     CANMV_RTSP_VIDEO_MJPEG = 2,
+}
+
+/// Audio codecs for `canmv_rtsp_create_session` (passed as `int32_t`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum CanmvRtspAudioCodec {
+    /// No audio track.
+    CANMV_RTSP_AUDIO_NONE = 0,
+    /// G.711 µ-law, payload type 0 (CanMV's audio).
+    CANMV_RTSP_AUDIO_PCMU = 1,
+    /// G.711 A-law, payload type 8.
+    CANMV_RTSP_AUDIO_PCMA = 2,
 }
 
 /// Figures for one session (or, with no name, the whole server).
@@ -148,24 +161,27 @@ pub unsafe extern "C" fn canmv_rtsp_stop(server: *mut CanmvRtspServer) -> i32 {
 
 /// Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
 /// no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
-/// 0 (also when it exists: left unchanged), -EINVAL for a bad name or video type.
+/// `audio_codec`: a `canmv_rtsp_audio_codec` (0: no audio track).
+/// 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio codec.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_create_session(
     server: *mut CanmvRtspServer,
     name: *const c_char,
     name_len: usize,
     video_type: i32,
-    enable_audio: bool,
+    audio_codec: i32,
 ) -> i32 {
     // SAFETY: handle and buffer contracts.
     let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }) else {
         return -libc::EINVAL;
     };
-    let Some(codec) = VideoCodec::from_c(video_type) else { return -libc::EINVAL };
+    let (Some(codec), Some(audio)) = (VideoCodec::from_c(video_type), AudioCodec::from_c(audio_codec)) else {
+        return -libc::EINVAL;
+    };
     if !valid_session_name(name) {
         return -libc::EINVAL;
     }
-    rt.with_core(|core| core.create_session(name, codec, enable_audio));
+    rt.with_core(|core| core.create_session(name, codec, audio));
     0
 }
 
@@ -248,7 +264,8 @@ fn push_error(e: PushError) -> i32 {
 
 /// Queues Annex-B (H.264/H.265) or JPEG data for a session's clients; copies
 /// `size` bytes before returning. `timestamp_us`: presentation time in µs.
-/// 0, -ENOENT (no session), -EINVAL (bad data), -ENOTSUP (codec not supported yet).
+/// 0, -ENOENT (no session), -EINVAL (no usable data: no NAL unit, not a JPEG),
+/// -ENOTSUP (a JPEG that RFC 2435 cannot carry: progressive, 4:4:4, over 2040 pixels...).
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_send_video(
     server: *mut CanmvRtspServer,
@@ -276,8 +293,9 @@ pub unsafe extern "C" fn canmv_rtsp_send_video(
     })
 }
 
-/// Queues G.711 audio for a session with audio enabled. 0, -ENOENT, -EINVAL
-/// (audio not enabled), -ENOTSUP.
+/// Queues G.711 audio (the session's codec, 8000 Hz mono, one byte per
+/// sample) for a session with audio enabled. 0, -ENOENT (no session), -EINVAL
+/// (audio not enabled, or no data).
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_send_audio(
     server: *mut CanmvRtspServer,
@@ -287,19 +305,22 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
     size: usize,
     timestamp_us: u64,
 ) -> i32 {
-    let _ = timestamp_us;
     // SAFETY: handle and buffer contracts.
-    let (Some(rt), Some(name), Some(_data)) =
+    let (Some(rt), Some(name), Some(data)) =
         (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
     else {
         return -libc::EINVAL;
     };
-    match rt.with_core(|core| core.session_has_audio(name)) {
-        None => -libc::ENOENT,
-        Some(false) => -libc::EINVAL,
-        // G.711 packetization lands with issue 3.
-        Some(true) => -libc::ENOTSUP,
-    }
+    let now = os::now_us();
+    rt.with_core(|core| {
+        if !core.has_session(name) {
+            return -libc::ENOENT;
+        }
+        match core.push_audio(name, data, timestamp_us, now) {
+            Ok(()) => 0,
+            Err(e) => push_error(e),
+        }
+    })
 }
 
 /// Fills `out` for one session (`name` NULL: the whole server). 0 or -ENOENT.

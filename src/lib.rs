@@ -13,6 +13,8 @@
 
 extern crate alloc;
 
+pub mod access_unit;
+pub mod clock;
 pub mod ffi;
 pub mod net;
 pub mod rtp;

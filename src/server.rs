@@ -12,7 +12,8 @@ use core::net::{IpAddr, SocketAddr};
 
 use crate::rtsp::{self, transport, url, Input, Lower, Method, ParseError, Request, Response};
 use crate::sdp;
-use crate::session::{FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
+use crate::rtp::rtcp;
+use crate::session::{AudioCodec, Frame, FrameRef, MediaSession, PushError, VideoCodec, TRACK_AUDIO, TRACK_VIDEO};
 
 pub type ConnId = u64;
 
@@ -24,16 +25,25 @@ pub struct Config {
     pub session_timeout_s: u32,
     /// Bytes queued for one TCP connection before its client is cut back to the next keyframe.
     pub max_queued_bytes: usize,
+    /// Interval of RTCP sender reports to each playing client (RFC 3550: at least every 5 s here).
+    pub sender_report_interval_us: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { limits: rtsp::Limits::default(), session_timeout_s: 60, max_queued_bytes: 4 * 1024 * 1024 }
+        Config {
+            limits: rtsp::Limits::default(),
+            session_timeout_s: 60,
+            max_queued_bytes: 4 * 1024 * 1024,
+            sender_report_interval_us: 4_000_000,
+        }
     }
 }
 
 pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
+/// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
+const CNAME: &str = "canmv-rtsp";
 /// Datagrams queued for the loop thread at most.
 const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 
@@ -84,6 +94,8 @@ struct Client {
     waiting_keyframe: bool,
     last_seen_us: u64,
     frames_dropped: u64,
+    /// When the next RTCP sender report is due (while playing).
+    next_report_us: u64,
 }
 
 /// A datagram to send from the server's RTP (or RTCP) socket.
@@ -129,6 +141,8 @@ pub struct Server {
     udp_ports: (u16, u16),
     next_media_id: u32,
     random: fn(&mut [u8]),
+    /// Wall-clock minus monotonic time, µs (see `set_wall_clock`).
+    wall_offset_us: i64,
 }
 
 impl Server {
@@ -144,6 +158,7 @@ impl Server {
             udp_ports: (0, 0),
             next_media_id: 1,
             random,
+            wall_offset_us: 0,
         }
     }
 
@@ -154,7 +169,7 @@ impl Server {
     // ---- media sessions (the script's side) ----
 
     /// Adds a session; an existing name is left unchanged (CanMV behaviour).
-    pub fn create_session(&mut self, name: &str, codec: VideoCodec, audio: bool) {
+    pub fn create_session(&mut self, name: &str, codec: VideoCodec, audio: Option<AudioCodec>) {
         if self.sessions.iter().any(|s| s.name == name) {
             return;
         }
@@ -173,10 +188,15 @@ impl Server {
     /// Removes a session; its clients' connections are flushed and closed. False if unknown.
     pub fn destroy_session(&mut self, name: &str) -> bool {
         let Some(pos) = self.sessions.iter().position(|s| s.name == name) else { return false };
-        let media = self.sessions.remove(pos);
-        self.counters.remove(&media.id);
-        let conns: Vec<ConnId> = self.clients.iter().filter(|c| c.media == media.id).map(|c| c.conn).collect();
-        self.clients.retain(|c| c.media != media.id);
+        let media_id = self.sessions[pos].id;
+        let leaving: Vec<usize> = (0..self.clients.len()).filter(|&ci| self.clients[ci].media == media_id).collect();
+        for &ci in &leaving {
+            self.send_bye(ci);
+        }
+        self.sessions.remove(pos);
+        self.counters.remove(&media_id);
+        let conns: Vec<ConnId> = self.clients.iter().filter(|c| c.media == media_id).map(|c| c.conn).collect();
+        self.clients.retain(|c| c.media != media_id);
         for id in conns {
             if let Some(conn) = self.conns.get_mut(&id) {
                 conn.closing = true;
@@ -208,8 +228,13 @@ impl Server {
         self.sessions.iter().position(|s| s.name == name)
     }
 
-    pub fn session_has_audio(&self, name: &str) -> Option<bool> {
-        self.sessions.iter().find(|s| s.name == name).map(|s| s.audio)
+    /// Packs one producer call of G.711 audio and queues it for every playing client.
+    pub fn push_audio(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
+        let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
+        let frame = media.push_audio(data, script_ts, now_us)?;
+        let id = media.id;
+        self.fan_out(id, &frame);
+        Ok(())
     }
 
     fn fan_out(&mut self, media: u32, frame: &FrameRef) {
@@ -300,7 +325,7 @@ impl Server {
                     conn.input.drain(..used);
                     match input {
                         Input::Request(req) => self.handle_request(id, &req, now_us),
-                        Input::Interleaved { channel, .. } => self.interleaved_in(id, channel, now_us),
+                        Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
                     }
                 }
                 Err(e) => {
@@ -315,21 +340,29 @@ impl Server {
         }
     }
 
-    /// RTCP (or anything) from a client on an interleaved channel: liveness.
-    fn interleaved_in(&mut self, id: ConnId, channel: u8, now_us: u64) {
+    /// RTCP from a client on one of its interleaved RTCP channels: a report keeps it alive.
+    fn interleaved_in(&mut self, id: ConnId, channel: u8, data: &[u8], now_us: u64) {
+        if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
+            return;
+        }
         for c in self.clients.iter_mut().filter(|c| c.conn == id) {
-            let mine = c.tracks.iter().flatten().any(|t| match t {
-                TrackTransport::Tcp { rtp_channel, rtcp_channel } => channel == *rtp_channel || channel == *rtcp_channel,
-                TrackTransport::Udp { .. } => false,
-            });
+            let mine = c
+                .tracks
+                .iter()
+                .flatten()
+                .any(|t| matches!(t, TrackTransport::Tcp { rtcp_channel, .. } if *rtcp_channel == channel));
             if mine {
                 c.last_seen_us = now_us;
             }
         }
     }
 
-    /// A datagram on the server's RTCP socket: a receiver report keeps its client alive.
-    pub fn rtcp_in(&mut self, from: SocketAddr, _data: &[u8], now_us: u64) {
+    /// A datagram on the server's RTCP socket: a receiver report from a
+    /// client's own RTCP port keeps that client alive.
+    pub fn rtcp_in(&mut self, from: SocketAddr, data: &[u8], now_us: u64) {
+        if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
+            return;
+        }
         for c in self.clients.iter_mut() {
             if c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
                 c.last_seen_us = now_us;
@@ -337,8 +370,25 @@ impl Server {
         }
     }
 
-    /// Drops clients that were silent past the session timeout.
+    /// Tells the core the wall-clock time (µs since 1970) at monotonic time
+    /// `now_us`, for the NTP timestamps of sender reports.
+    pub fn set_wall_clock(&mut self, now_us: u64, wall_us: u64) {
+        self.wall_offset_us = wall_us as i64 - now_us as i64;
+    }
+
+    /// Sends RTCP sender reports that are due, and drops clients that were
+    /// silent past the session timeout.
     pub fn handle_timeout(&mut self, now_us: u64) {
+        for ci in 0..self.clients.len() {
+            let c = &self.clients[ci];
+            if c.playing && c.next_report_us <= now_us {
+                self.send_sender_reports(ci, now_us);
+            }
+        }
+        self.expire_clients(now_us);
+    }
+
+    fn expire_clients(&mut self, now_us: u64) {
         let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
         let expired: Vec<ConnId> = self
             .clients
@@ -359,10 +409,51 @@ impl Server {
         }
     }
 
-    /// When `handle_timeout` next has work: the earliest client expiry.
+    /// When `handle_timeout` next has work: a sender report or a client expiry.
     pub fn next_deadline(&self) -> Option<u64> {
         let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
-        self.clients.iter().map(|c| c.last_seen_us + limit + 1).min()
+        let expiry = self.clients.iter().map(|c| c.last_seen_us + limit + 1);
+        let reports = self.clients.iter().filter(|c| c.playing).map(|c| c.next_report_us);
+        expiry.chain(reports).min()
+    }
+
+    /// RTCP sender reports for each track of a playing client: the NTP time of
+    /// `now` beside the RTP time of `now` on that track's clock, which is what
+    /// lets a player line audio up with video.
+    fn send_sender_reports(&mut self, ci: usize, now_us: u64) {
+        let wall_us = (now_us as i64 + self.wall_offset_us).max(0) as u64;
+        let client = &mut self.clients[ci];
+        client.next_report_us = now_us.saturating_add(self.config.sender_report_interval_us);
+        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
+        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
+        let counters = self.counters.entry(media.id).or_default();
+        for (track, transport) in client.tracks.iter().enumerate() {
+            let Some(transport) = *transport else { continue };
+            let info = rtcp::SenderInfo {
+                ssrc: media.streams[track].ssrc,
+                ntp: rtcp::ntp_from_unix_us(wall_us),
+                rtp_time: media.clocks[track].rtp_time(now_us),
+                packets: media.sent[track].packets,
+                octets: media.sent[track].octets,
+            };
+            let mut bytes = Vec::new();
+            rtcp::sender_report(&mut bytes, &info, CNAME);
+            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+        }
+    }
+
+    /// RTCP BYE on each of a client's tracks: its stream ends here.
+    fn send_bye(&mut self, ci: usize) {
+        let client = &self.clients[ci];
+        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
+        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
+        let counters = self.counters.entry(media.id).or_default();
+        for (track, transport) in client.tracks.iter().enumerate() {
+            let Some(transport) = *transport else { continue };
+            let mut bytes = Vec::new();
+            rtcp::bye(&mut bytes, media.streams[track].ssrc, CNAME);
+            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+        }
     }
 
     /// The output of a connection as slices, for one vectored write.
@@ -442,7 +533,7 @@ impl Server {
                 Ok((resp, start)) => {
                     self.reply(id, resp, Some(&cseq));
                     if let Some(ci) = start {
-                        self.start_client(ci);
+                        self.start_client(ci, now_us);
                     }
                     return;
                 }
@@ -550,6 +641,7 @@ impl Server {
                     waiting_keyframe: true,
                     last_seen_us: now_us,
                     frames_dropped: 0,
+                    next_report_us: 0,
                 });
                 self.clients.len() - 1
             }
@@ -600,11 +692,7 @@ impl Server {
             if t.is_none() {
                 continue;
             }
-            let (seq, rtptime) = if track == TRACK_VIDEO {
-                media.start_point()
-            } else {
-                (media.streams[track].seq, media.video_clock.rtp_time(now_us))
-            };
+            let (seq, rtptime) = media.start_point(track);
             if !rtp_info.is_empty() {
                 rtp_info.push(',');
             }
@@ -623,7 +711,9 @@ impl Server {
     }
 
     /// Sends a new player the cached GOP, or makes it wait for the next keyframe.
-    fn start_client(&mut self, ci: usize) {
+    fn start_client(&mut self, ci: usize, now_us: u64) {
+        // Sender reports first: a player maps the first packets to wall-clock time with them.
+        self.send_sender_reports(ci, now_us);
         let client = &mut self.clients[ci];
         let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
         let Some(conn) = self.conns.get_mut(&client.conn) else { return };
@@ -641,6 +731,11 @@ impl Server {
         for f in media.start_frames() {
             enqueue(conn, &mut self.udp_out, counters, video, f);
         }
+        if let Some(audio) = client.tracks[TRACK_AUDIO] {
+            for f in media.start_audio() {
+                enqueue(conn, &mut self.udp_out, counters, audio, f);
+            }
+        }
     }
 
     fn pause(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
@@ -654,8 +749,8 @@ impl Server {
 
     fn teardown(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         let ci = self.client_of(id, req)?;
-        let client = self.clients.remove(ci);
-        let _ = client;
+        self.send_bye(ci);
+        self.clients.remove(ci);
         Ok(Response::new(200))
     }
 
@@ -700,18 +795,22 @@ fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
 fn enqueue(conn: &mut Conn, udp_out: &mut VecDeque<Datagram>, counters: &mut Counters, t: TrackTransport, frame: &FrameRef) {
     for index in 0..frame.packets.len() {
         let len = frame.packets.packet(index).len();
-        counters.packets_sent += 1;
-        counters.bytes_sent += len as u64;
+        if !frame.rtcp {
+            counters.packets_sent += 1;
+            counters.bytes_sent += len as u64;
+        }
         match t {
-            TrackTransport::Tcp { rtp_channel, .. } => {
-                let header = [b'$', rtp_channel, (len >> 8) as u8, len as u8];
+            TrackTransport::Tcp { rtp_channel, rtcp_channel } => {
+                let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
+                let header = [b'$', channel, (len >> 8) as u8, len as u8];
                 conn.queued += 4 + len;
                 conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
             }
-            TrackTransport::Udp { rtp, .. } => {
+            TrackTransport::Udp { rtp, rtcp } => {
                 // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
                 if udp_out.len() < MAX_DATAGRAM_BACKLOG {
-                    udp_out.push_back(Datagram { to: rtp, rtcp: false, frame: frame.clone(), index });
+                    let to = if frame.rtcp { rtcp } else { rtp };
+                    udp_out.push_back(Datagram { to, rtcp: frame.rtcp, frame: frame.clone(), index });
                 }
             }
         }
@@ -727,8 +826,10 @@ fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
     for (i, chunk) in conn.out.drain(..).enumerate() {
         match chunk {
             Chunk::Packet { frame, index, .. } if !(i == 0 && head_started) => {
-                packets += 1;
-                bytes += frame.packets.packet(index).len() as u64;
+                if !frame.rtcp {
+                    packets += 1;
+                    bytes += frame.packets.packet(index).len() as u64;
+                }
             }
             chunk => kept.push_back(chunk),
         }

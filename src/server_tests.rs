@@ -129,6 +129,17 @@ fn rtp(bytes: &[u8]) -> Pkt {
     }
 }
 
+/// Where an RTCP packet went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RtcpTo {
+    Channel(ConnId, u8),
+    Udp(SocketAddr),
+}
+
+fn is_rtcp(data: &[u8]) -> bool {
+    data.len() >= 8 && (200..=204).contains(&data[1])
+}
+
 struct Rig {
     s: Server,
     now: u64,
@@ -136,8 +147,10 @@ struct Rig {
     cseq: u32,
     /// Interleaved frames received per connection, in order.
     frames: BTreeMap<ConnId, Vec<(u8, Vec<u8>)>>,
-    /// Datagrams sent, in order: destination and bytes.
+    /// RTP datagrams sent, in order: destination, RTCP flag (always false here) and bytes.
     datagrams: Vec<(SocketAddr, bool, Vec<u8>)>,
+    /// RTCP sent, in order, on interleaved channels or as datagrams: where to and bytes.
+    rtcp: Vec<(RtcpTo, Vec<u8>)>,
     /// Connections whose output nobody reads (a stalled TCP peer).
     stalled: BTreeSet<ConnId>,
     /// Access units pushed, as NAL units.
@@ -152,7 +165,7 @@ impl Rig {
     fn with(config: Config, random: fn(&mut [u8])) -> Rig {
         let mut s = Server::new(config, random);
         s.set_udp_ports(SERVER_RTP_PORT);
-        s.create_session("test", VideoCodec::H264, false);
+        s.create_session("test", VideoCodec::H264, None);
         Rig {
             s,
             now: 1_000_000,
@@ -160,6 +173,7 @@ impl Rig {
             cseq: 0,
             frames: BTreeMap::new(),
             datagrams: Vec::new(),
+            rtcp: Vec::new(),
             stalled: BTreeSet::new(),
             sent: Vec::new(),
         }
@@ -215,8 +229,9 @@ impl Rig {
                 }
                 Out::Frame { channel, data } => {
                     // Output was drained before the request: any packet now was queued by it.
-                    assert!(reply.is_some(), "{method}: an RTP packet came before the reply");
-                    self.frames.entry(id).or_default().push((channel, data));
+                    // (RTCP may precede: TEARDOWN's BYE.)
+                    assert!(reply.is_some() || is_rtcp(&data), "{method}: an RTP packet came before the reply");
+                    self.keep_frame(id, channel, data);
                 }
             }
         }
@@ -233,13 +248,27 @@ impl Rig {
             }
             for out in self.read(id) {
                 match out {
-                    Out::Frame { channel, data } => self.frames.entry(id).or_default().push((channel, data)),
+                    Out::Frame { channel, data } => self.keep_frame(id, channel, data),
                     Out::Reply(r) => panic!("unasked reply {r:?}"),
                 }
             }
         }
         while let Some(d) = self.s.pop_datagram() {
-            self.datagrams.push((d.to, d.rtcp, d.bytes().to_vec()));
+            assert_eq!(d.rtcp, is_rtcp(d.bytes()), "datagram sent from the wrong socket");
+            if d.rtcp {
+                self.rtcp.push((RtcpTo::Udp(d.to), d.bytes().to_vec()));
+            } else {
+                self.datagrams.push((d.to, false, d.bytes().to_vec()));
+            }
+        }
+    }
+
+    /// RTP to `frames`, RTCP (RFC 5761 4: packet types 200..=204) to `rtcp`.
+    fn keep_frame(&mut self, id: ConnId, channel: u8, data: Vec<u8>) {
+        if is_rtcp(&data) {
+            self.rtcp.push((RtcpTo::Channel(id, channel), data));
+        } else {
+            self.frames.entry(id).or_default().push((channel, data));
         }
     }
 
@@ -1182,7 +1211,8 @@ fn pause_stops_packets_and_play_resumes_at_a_decodable_point() {
 
 #[test]
 fn silent_clients_time_out_and_live_ones_stay() {
-    let mut rig = Rig::new();
+    // Sender reports out of the way: the deadlines here are the expiries.
+    let mut rig = Rig::with(Config { sender_report_interval_us: 1 << 50, ..Config::default() }, test_random);
     let t0 = rig.now;
     rig.tcp_player(1); // silent
     let sid2 = rig.tcp_player(2); // GET_PARAMETER keepalive
@@ -1198,7 +1228,7 @@ fn silent_clients_time_out_and_live_ones_stay() {
     let deadline = rig.s.next_deadline().unwrap();
     assert!(deadline > t0 + 60_000_000 && deadline <= t0 + 61_000_000, "first expiry 60 s after the last sign of life");
 
-    let rr = [0x81u8, 201, 0, 1, 0, 0, 0, 1]; // an RTCP receiver report header
+    let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1]; // an RTCP receiver report with no report block
     let mut interleaved_rr = vec![b'$', 1, 0, rr.len() as u8];
     interleaved_rr.extend_from_slice(&rr);
     let mut foreign = vec![b'$', 9, 0, rr.len() as u8];
@@ -1271,7 +1301,7 @@ fn conn_closed_removes_its_clients() {
 #[test]
 fn destroy_session_closes_its_clients_and_spares_the_others() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, false);
+    rig.s.create_session("other", VideoCodec::H264, None);
     rig.tcp_player(1);
     rig.open(2);
     let sid = rig.setup_tcp(2, "other");
@@ -1302,9 +1332,9 @@ fn destroy_session_closes_its_clients_and_spares_the_others() {
 #[test]
 fn sessions_have_separate_streams() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, false);
+    rig.s.create_session("other", VideoCodec::H264, None);
     // Creating an existing name again changes nothing.
-    rig.s.create_session("test", VideoCodec::H264, false);
+    rig.s.create_session("test", VideoCodec::H264, None);
     assert_eq!(rig.s.session_names().collect::<Vec<_>>(), vec!["test", "other"]);
     rig.tcp_player(1);
     rig.open(2);

@@ -1,14 +1,17 @@
 //! A media session: one named stream (`rtsp://host:port/<name>`) with its
 //! video track and optional audio track. It turns what the script pushes into
 //! shared RTP packets, and keeps what a joining client needs: the parameter
-//! sets (for the SDP) and the current GOP (for an instant, decodable start).
-//! Sans-IO: time comes in as arguments.
+//! sets (for the SDP) and the current GOP with the audio since its start (for
+//! an instant, decodable start). Sans-IO: time comes in as arguments.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::rtp::{annexb, h264, PacketBuf, RtpStream};
+use crate::access_unit::{NalSyntax, ParamSet};
+use crate::clock::{MediaClock, TimeBase};
+use crate::rtp::{annexb, g711, jpeg, PacketBuf, RtpStream};
 use crate::sdp::TrackFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,138 +30,168 @@ impl VideoCodec {
             _ => None,
         }
     }
+
+    fn nal_syntax(self) -> Option<NalSyntax> {
+        match self {
+            VideoCodec::H264 => Some(NalSyntax::H264),
+            VideoCodec::H265 => Some(NalSyntax::H265),
+            VideoCodec::Mjpeg => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    Pcmu,
+    Pcma,
+}
+
+impl AudioCodec {
+    /// 0: no audio, 1: PCMU, 2: PCMA (`canmv_rtsp_audio_codec`); None when out of range.
+    pub fn from_c(value: i32) -> Option<Option<AudioCodec>> {
+        match value {
+            0 => Some(None),
+            1 => Some(Some(AudioCodec::Pcmu)),
+            2 => Some(Some(AudioCodec::Pcma)),
+            _ => None,
+        }
+    }
+
+    fn payload_type(self) -> u8 {
+        match self {
+            AudioCodec::Pcmu => g711::PT_PCMU,
+            AudioCodec::Pcma => g711::PT_PCMA,
+        }
+    }
 }
 
 /// Errors of the producer calls, mapped to negative errnos at the C boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushError {
-    /// Empty or unusable data.
+    /// Empty or unusable data, or a track the session does not have.
     Invalid,
-    /// This codec or track is not implemented yet.
+    /// Valid media this payload format cannot carry (e.g. a progressive JPEG).
     Unsupported,
 }
 
 pub const TRACK_VIDEO: usize = 0;
 pub const TRACK_AUDIO: usize = 1;
 
-/// One producer call's worth of RTP packets, shared by every client.
+/// One batch of RTP (or RTCP) packets, shared by every client it goes to.
 #[derive(Debug)]
 pub struct Frame {
     pub track: usize,
     pub packets: PacketBuf,
+    /// RTCP rather than RTP: goes to the client's RTCP port or odd channel.
+    pub rtcp: bool,
     /// RTP timestamp of these packets.
     pub rtp_time: u32,
+    /// Monotonic time (µs) the RTP timestamp stands for.
+    pub time_us: u64,
     /// Sequence number of the first packet.
     pub first_seq: u16,
-    /// Starts a GOP a decoder can begin with (holds an IDR picture).
+    /// Starts a GOP a decoder can begin with (holds a keyframe).
     pub gop_start: bool,
 }
 
 pub type FrameRef = Arc<Frame>;
 
+impl Frame {
+    /// One RTCP compound packet for `track`, as a frame the fan-out can queue.
+    pub fn rtcp(track: usize, bytes: Vec<u8>) -> FrameRef {
+        let len = bytes.len() as u32;
+        let packets = PacketBuf { data: bytes, packets: alloc::vec![crate::rtp::PacketRef { start: 0, len }] };
+        Arc::new(Frame { track, packets, rtcp: true, rtp_time: 0, time_us: 0, first_seq: 0, gop_start: false })
+    }
+}
+
 /// Bounds on the cached GOP: past them the cache is dropped until the next
 /// keyframe (late joiners then wait for it instead).
 const GOP_CACHE_MAX_FRAMES: usize = 600;
 const GOP_CACHE_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Audio chunks cached beside the GOP at most.
+const AUDIO_CACHE_MAX_FRAMES: usize = 1024;
+/// Audio whose sample count runs this far behind its clock (a gap in what the
+/// script sent) is re-anchored to the clock; ahead of it (a burst) is kept.
+const AUDIO_RESYNC_US: u64 = 100_000;
 
-/// Maps the script's timestamps, or arrival times, onto one monotonic clock
-/// (µs) and from there onto an RTP clock. API.md: the script's µs timestamps
-/// are used while they increase from one access unit to the next; once they
-/// don't (CanMV's examples pass a constant), arrival time is used instead.
-#[derive(Debug, Clone)]
-pub struct MediaClock {
-    rate: u32,
-    rtp_base: u32,
-    /// Added to a script timestamp to put it on the monotonic clock.
-    offset: Option<i64>,
-    last_script_ts: Option<u64>,
-    use_arrival: bool,
-    last_us: u64,
-}
-
-impl MediaClock {
-    pub fn new(rate: u32, rtp_base: u32) -> Self {
-        MediaClock { rate, rtp_base, offset: None, last_script_ts: None, use_arrival: false, last_us: 0 }
-    }
-
-    /// The monotonic time (µs) of a new access unit stamped `script_ts` arriving at `now_us`.
-    pub fn stamp(&mut self, script_ts: u64, now_us: u64) -> u64 {
-        if let Some(last) = self.last_script_ts {
-            if script_ts <= last {
-                self.use_arrival = true;
-            }
-        }
-        self.last_script_ts = Some(script_ts);
-        let offset = *self.offset.get_or_insert(now_us as i64 - script_ts as i64);
-        let t = if self.use_arrival { now_us } else { (script_ts as i64 + offset).max(0) as u64 };
-        // Never go back in time (a switch to arrival mode can't rewind).
-        self.last_us = t.max(self.last_us);
-        self.last_us
-    }
-
-    /// RTP timestamp of monotonic time `t_us`.
-    pub fn rtp_time(&self, t_us: u64) -> u32 {
-        let ticks = (t_us as u128 * self.rate as u128 / 1_000_000) as u64;
-        self.rtp_base.wrapping_add(ticks as u32)
-    }
-}
-
-/// H.264 access-unit tracking across producer calls.
+/// Access-unit tracking across producer calls.
 #[derive(Debug, Default, Clone)]
 struct AuState {
-    /// The last NAL unit seen was a coded slice: the next AUD/SPS/PPS/SEI or
-    /// first slice of a picture starts a new access unit.
+    /// The last NAL unit seen was a coded slice: the next parameter set, AUD,
+    /// SEI or first slice of a picture starts a new access unit.
     after_vcl: bool,
-    /// RTP time of the current access unit.
     rtp_time: u32,
+    time_us: u64,
     /// Frames of the current access unit so far (parameter sets sent in an
-    /// earlier call belong to the GOP that the IDR starts).
+    /// earlier call belong to the GOP that the keyframe starts).
     frames: Vec<FrameRef>,
     started: bool,
+}
+
+/// Per-stream totals for RTCP sender reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SentCount {
+    pub packets: u32,
+    pub octets: u32,
 }
 
 pub struct MediaSession {
     pub id: u32,
     pub name: String,
     pub codec: VideoCodec,
-    pub audio: bool,
+    pub audio: Option<AudioCodec>,
     pub streams: [RtpStream; 2],
-    pub video_clock: MediaClock,
+    pub clocks: [MediaClock; 2],
+    /// What each stream has sent (RTP packets and payload octets), for SRs.
+    pub sent: [SentCount; 2],
+    time_base: TimeBase,
+    pub vps: Option<Vec<u8>>,
     pub sps: Option<Vec<u8>>,
     pub pps: Option<Vec<u8>>,
-    pub vps: Option<Vec<u8>>,
     /// Bumped whenever the SDP changes (new parameter sets).
     pub sdp_version: u64,
     /// The current GOP from its keyframe on; empty when none is cached.
-    pub gop: Vec<FrameRef>,
+    gop: Vec<FrameRef>,
     gop_bytes: usize,
+    /// Audio since the cached GOP's start, so a joining client starts both tracks together.
+    audio_cache: VecDeque<FrameRef>,
     au: AuState,
+    /// RTP time the next audio sample gets (audio advances by samples sent).
+    audio_next: Option<(u32, u64)>,
 }
 
 impl MediaSession {
     /// `random` gives the SSRCs, first sequence numbers and RTP time bases.
-    pub fn new(id: u32, name: &str, codec: VideoCodec, audio: bool, random: &mut dyn FnMut() -> u32) -> Self {
-        let video_pt = match codec {
-            VideoCodec::Mjpeg => 26,
-            _ => 96,
-        };
-        let mut video = RtpStream::new(video_pt, random(), random() as u16);
-        video.max_payload = 1400;
-        let audio_stream = RtpStream::new(0, random(), random() as u16);
+    pub fn new(
+        id: u32,
+        name: &str,
+        codec: VideoCodec,
+        audio: Option<AudioCodec>,
+        random: &mut dyn FnMut() -> u32,
+    ) -> Self {
+        let video_pt = if codec == VideoCodec::Mjpeg { 26 } else { 96 };
+        let audio_pt = audio.map_or(g711::PT_PCMU, AudioCodec::payload_type);
+        let streams = [RtpStream::new(video_pt, random(), random() as u16), RtpStream::new(audio_pt, random(), random() as u16)];
+        let clocks = [MediaClock::new(90_000, random()), MediaClock::new(g711::CLOCK_RATE, random())];
         MediaSession {
             id,
             name: name.into(),
             codec,
             audio,
-            streams: [video, audio_stream],
-            video_clock: MediaClock::new(90_000, random()),
+            streams,
+            clocks,
+            sent: [SentCount::default(); 2],
+            time_base: TimeBase::default(),
+            vps: None,
             sps: None,
             pps: None,
-            vps: None,
             sdp_version: 1,
             gop: Vec::new(),
             gop_bytes: 0,
+            audio_cache: VecDeque::new(),
             au: AuState::default(),
+            audio_next: None,
         }
     }
 
@@ -172,27 +205,38 @@ impl MediaSession {
             }
             VideoCodec::Mjpeg => TrackFormat::Jpeg,
         });
-        if self.audio {
-            tracks.push(TrackFormat::Pcmu);
+        match self.audio {
+            Some(AudioCodec::Pcmu) => tracks.push(TrackFormat::Pcmu),
+            Some(AudioCodec::Pcma) => tracks.push(TrackFormat::Pcma),
+            None => {}
         }
         tracks
     }
 
     pub fn track_count(&self) -> usize {
-        if self.audio { 2 } else { 1 }
+        if self.audio.is_some() { 2 } else { 1 }
     }
 
-    /// Takes one producer call of video and returns the frame to fan out.
     /// Takes one producer call of video and returns the frames to fan out:
     /// one per access unit the call touches (almost always exactly one).
     pub fn push_video(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<Vec<FrameRef>, PushError> {
-        match self.codec {
-            VideoCodec::H264 => self.push_h264(data, script_ts, now_us),
-            VideoCodec::H265 | VideoCodec::Mjpeg => Err(PushError::Unsupported),
+        let frames = match self.codec.nal_syntax() {
+            Some(syntax) => self.push_annexb(syntax, data, script_ts, now_us)?,
+            None => alloc::vec![self.push_jpeg(data, script_ts, now_us)?],
+        };
+        for f in &frames {
+            self.count_sent(f);
         }
+        Ok(frames)
     }
 
-    fn push_h264(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<Vec<FrameRef>, PushError> {
+    fn push_annexb(
+        &mut self,
+        syntax: NalSyntax,
+        data: &[u8],
+        script_ts: u64,
+        now_us: u64,
+    ) -> Result<Vec<FrameRef>, PushError> {
         let nals: Vec<&[u8]> = annexb::nal_units(data).collect();
         if nals.is_empty() {
             return Err(PushError::Invalid);
@@ -203,16 +247,17 @@ impl MediaSession {
         let mut opens = Vec::with_capacity(nals.len());
         let (mut started, mut after_vcl) = (self.au.started, self.au.after_vcl);
         for nal in &nals {
-            opens.push(!started || opens_access_unit(after_vcl, nal));
+            opens.push(!started || syntax.opens_access_unit(after_vcl, nal));
             started = true;
-            after_vcl = h264::is_vcl(nal);
+            after_vcl = syntax.is_vcl(nal);
         }
         let mut frames = Vec::new();
         let mut call_time = None;
         let mut begin = 0;
         for end in 1..=nals.len() {
             if end == nals.len() || opens[end] {
-                frames.push(self.h264_frame(&nals[begin..end], opens[begin], &mut call_time, script_ts, now_us));
+                let part = &nals[begin..end];
+                frames.push(self.annexb_frame(syntax, part, opens[begin], &mut call_time, script_ts, now_us));
                 begin = end;
             }
         }
@@ -222,45 +267,116 @@ impl MediaSession {
     /// Packetizes the NAL units of one access unit (or the part of it in this
     /// call). The call is stamped once: a second access unit in the same call
     /// shares its time rather than make the script's timestamps look constant.
-    fn h264_frame(
+    fn annexb_frame(
         &mut self,
+        syntax: NalSyntax,
         nals: &[&[u8]],
         opens_au: bool,
-        call_time: &mut Option<u32>,
+        call_time: &mut Option<(u32, u64)>,
         script_ts: u64,
         now_us: u64,
     ) -> FrameRef {
         if opens_au {
-            let rtp_time = *call_time.get_or_insert_with(|| {
-                let t = self.video_clock.stamp(script_ts, now_us);
-                self.video_clock.rtp_time(t)
-            });
-            self.au = AuState { rtp_time, started: true, ..AuState::default() };
+            let (rtp_time, time_us) = *call_time.get_or_insert_with(|| self.stamp(TRACK_VIDEO, script_ts, now_us));
+            self.au = AuState { rtp_time, time_us, started: true, ..AuState::default() };
         }
         let mut packets = PacketBuf::new();
         let first_seq = self.streams[TRACK_VIDEO].seq;
         let mut gop_start = false;
         // The marker goes on the last slice: nothing after it in this call belongs to its picture.
-        let last_slice = nals.iter().rposition(|n| h264::is_vcl(n));
+        let last_slice = nals.iter().rposition(|n| syntax.is_vcl(n));
         for (i, nal) in nals.iter().enumerate() {
-            match h264::nal_type(nal) {
-                h264::NAL_SPS => self.sdp_version += u64::from(replace_if_changed(&mut self.sps, nal)),
-                h264::NAL_PPS => self.sdp_version += u64::from(replace_if_changed(&mut self.pps, nal)),
-                h264::NAL_IDR => gop_start = true,
-                _ => {}
+            let slot = match syntax.param_set(nal) {
+                Some(ParamSet::Vps) => Some(&mut self.vps),
+                Some(ParamSet::Sps) => Some(&mut self.sps),
+                Some(ParamSet::Pps) => Some(&mut self.pps),
+                None => None,
+            };
+            if let Some(slot) = slot {
+                self.sdp_version += u64::from(replace_if_changed(slot, nal));
             }
+            gop_start |= syntax.is_keyframe(nal);
             let marker = Some(i) == last_slice;
-            h264::packetize_nal(&mut self.streams[TRACK_VIDEO], nal, self.au.rtp_time, marker, &mut packets);
-            self.au.after_vcl = h264::is_vcl(nal);
+            syntax.packetize(&mut self.streams[TRACK_VIDEO], nal, self.au.rtp_time, marker, &mut packets);
+            self.au.after_vcl = syntax.is_vcl(nal);
         }
-        let frame =
-            Arc::new(Frame { track: TRACK_VIDEO, packets, rtp_time: self.au.rtp_time, first_seq, gop_start });
+        let frame = Arc::new(Frame {
+            track: TRACK_VIDEO,
+            packets,
+            rtcp: false,
+            rtp_time: self.au.rtp_time,
+            time_us: self.au.time_us,
+            first_seq,
+            gop_start,
+        });
         self.remember(&frame);
         frame
     }
 
-    /// Keeps the GOP cache current: an IDR frame starts a new GOP together
-    /// with the earlier frames of its access unit (parameter sets sent ahead).
+    /// One JPEG per call: every image is a keyframe.
+    fn push_jpeg(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<FrameRef, PushError> {
+        let image = jpeg::parse(data).map_err(|e| match e {
+            jpeg::JpegError::Malformed(_) => PushError::Invalid,
+            jpeg::JpegError::Unsupported(_) => PushError::Unsupported,
+        })?;
+        let (rtp_time, time_us) = self.stamp(TRACK_VIDEO, script_ts, now_us);
+        let first_seq = self.streams[TRACK_VIDEO].seq;
+        let mut packets = PacketBuf::new();
+        jpeg::packetize(&mut self.streams[TRACK_VIDEO], &image, rtp_time, &mut packets);
+        self.au = AuState { rtp_time, time_us, started: true, ..AuState::default() };
+        let frame =
+            Arc::new(Frame { track: TRACK_VIDEO, packets, rtcp: false, rtp_time, time_us, first_seq, gop_start: true });
+        self.remember(&frame);
+        Ok(frame)
+    }
+
+    /// G.711 bytes (one per sample) for the audio track. RTP time advances by
+    /// samples sent; it follows the clock again only after a gap.
+    pub fn push_audio(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<FrameRef, PushError> {
+        if self.audio.is_none() || data.is_empty() {
+            return Err(PushError::Invalid);
+        }
+        let (stamped_rtp, stamped_us) = self.stamp(TRACK_AUDIO, script_ts, now_us);
+        let (rtp_time, time_us) = match self.audio_next {
+            Some((rtp, t)) if t + AUDIO_RESYNC_US >= stamped_us => (rtp, t),
+            _ => (stamped_rtp, stamped_us),
+        };
+        let samples = data.len() as u64;
+        self.audio_next =
+            Some((rtp_time.wrapping_add(samples as u32), time_us + samples * 1_000_000 / u64::from(g711::CLOCK_RATE)));
+        let first_seq = self.streams[TRACK_AUDIO].seq;
+        let mut packets = PacketBuf::new();
+        g711::packetize(&mut self.streams[TRACK_AUDIO], data, rtp_time, &mut packets);
+        let frame =
+            Arc::new(Frame { track: TRACK_AUDIO, packets, rtcp: false, rtp_time, time_us, first_seq, gop_start: false });
+        self.count_sent(&frame);
+        if !self.gop.is_empty() {
+            if self.audio_cache.len() >= AUDIO_CACHE_MAX_FRAMES {
+                self.audio_cache.pop_front();
+            }
+            self.audio_cache.push_back(frame.clone());
+        }
+        Ok(frame)
+    }
+
+    /// RTP time and monotonic time of a new access unit or audio chunk on `track`.
+    fn stamp(&mut self, track: usize, script_ts: u64, now_us: u64) -> (u32, u64) {
+        let clock = &mut self.clocks[track];
+        let t = clock.stamp(script_ts, now_us, &mut self.time_base);
+        (clock.rtp_time(t), t)
+    }
+
+    fn count_sent(&mut self, frame: &Frame) {
+        let sent = &mut self.sent[frame.track];
+        for i in 0..frame.packets.len() {
+            sent.packets = sent.packets.wrapping_add(1);
+            let payload = frame.packets.packet(i).len().saturating_sub(crate::rtp::packet::RTP_HEADER_LEN);
+            sent.octets = sent.octets.wrapping_add(payload as u32);
+        }
+    }
+
+    /// Keeps the GOP cache current: a keyframe starts a new GOP together with
+    /// the earlier frames of its access unit (parameter sets sent ahead).
     fn remember(&mut self, frame: &FrameRef) {
         if frame.gop_start {
             self.gop.clear();
@@ -268,6 +384,10 @@ impl MediaSession {
             for f in &self.au.frames {
                 self.gop_bytes += f.packets.data.len();
                 self.gop.push(f.clone());
+            }
+            // Audio from before the new GOP is no use to a joining client.
+            while self.audio_cache.front().is_some_and(|a| a.time_us < frame.time_us) {
+                self.audio_cache.pop_front();
             }
         }
         self.au.frames.push(frame.clone());
@@ -278,38 +398,41 @@ impl MediaSession {
         if self.gop.len() > GOP_CACHE_MAX_FRAMES || self.gop_bytes > GOP_CACHE_MAX_BYTES {
             self.gop.clear();
             self.gop_bytes = 0;
+            self.audio_cache.clear();
         }
     }
 
-    /// The frames a client starting now receives first: parameter sets and the GOP so far.
+    /// The video frames a client starting now receives first: parameter sets and the GOP so far.
     pub fn start_frames(&self) -> &[FrameRef] {
         &self.gop
     }
 
-    /// Sequence number and RTP time of the first video packet a client that
-    /// starts now receives (PLAY's RTP-Info): the cached GOP's first packet;
-    /// with no GOP cached the client waits for the next IDR, which brings
-    /// along the parameter sets already sent for its access unit.
-    pub fn start_point(&self) -> (u16, u32) {
-        let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
-        match self.gop.first().or(pending_au) {
+    /// The audio a client starting now receives first: what was sent since the cached GOP began.
+    pub fn start_audio(&self) -> impl Iterator<Item = &FrameRef> {
+        self.audio_cache.iter()
+    }
+
+    /// Sequence number and RTP time of the first packet a client that starts
+    /// now receives on `track` (PLAY's RTP-Info). Video: the cached GOP's
+    /// first packet; with no GOP cached the client waits for the next
+    /// keyframe, which brings along the parameter sets already sent for its
+    /// access unit. Audio: the first cached chunk, else the next one.
+    pub fn start_point(&self, track: usize) -> (u16, u32) {
+        let first = if track == TRACK_VIDEO {
+            let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
+            self.gop.first().or(pending_au)
+        } else {
+            self.audio_cache.front()
+        };
+        match first {
             Some(f) => (f.first_seq, f.rtp_time),
-            // Not known yet: a lower bound, which the next access unit's packets cannot precede.
-            None => (self.streams[TRACK_VIDEO].seq, self.video_clock.rtp_time(self.video_clock.last_us)),
+            None => match (track, self.audio_next) {
+                (TRACK_AUDIO, Some((rtp, _))) => (self.streams[track].seq, rtp),
+                // Not known yet: a lower bound, which the next packets cannot precede.
+                _ => (self.streams[track].seq, self.clocks[track].rtp_time(self.clocks[track].last_us())),
+            },
         }
     }
-}
-
-/// Whether `nal` opens a new access unit after a slice (H.264 7.4.1.2.3): an
-/// AUD, SPS, PPS, SEI, types 14..18, or the first slice of a new picture.
-fn opens_access_unit(after_vcl: bool, nal: &[u8]) -> bool {
-    if !after_vcl {
-        return false;
-    }
-    if h264::is_vcl(nal) {
-        return h264::starts_picture(nal);
-    }
-    matches!(h264::nal_type(nal), h264::NAL_AUD | h264::NAL_SPS | h264::NAL_PPS | h264::NAL_SEI | 14..=18)
 }
 
 fn replace_if_changed(slot: &mut Option<Vec<u8>>, nal: &[u8]) -> bool {

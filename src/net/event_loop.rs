@@ -204,6 +204,7 @@ fn run(shared: &Shared) {
         os::poll(&mut fds, timeout);
         let mut st = shared.state.lock();
         let now = os::now_us();
+        st.core.set_wall_clock(now, os::wallclock_us());
         for (pfd, src) in fds.iter().zip(sources.iter()) {
             if pfd.revents == 0 {
                 continue;
@@ -332,7 +333,7 @@ mod tests {
         let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/assets/clip.264")).unwrap();
         let aus = access_units(&clip);
         let (rt, port) = runtime_on_free_port();
-        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, false));
+        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, None));
         assert_eq!(rt.start(), 0);
         let url = format!("rtsp://127.0.0.1:{port}/test");
         let probe = Command::new("ffprobe")
