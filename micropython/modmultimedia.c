@@ -215,6 +215,27 @@ static int32_t mm_get_video_type(mp_obj_t o) {
         "video_type (0, 1 or 2)");
 }
 
+// The keyword-only audio_codec of createsession: "pcmu" (the default, as
+// CanMV sends) or "pcma", case-sensitive like the video type names.
+// MP_OBJ_NULL: not given.
+static int32_t mm_get_audio_codec(mp_obj_t o) {
+    if (o == MP_OBJ_NULL) {
+        return CANMV_RTSP_AUDIO_PCMU;
+    }
+    if (!mp_obj_is_str(o)) {
+        mm_raise_type("audio_codec must be a str");
+    }
+    size_t len;
+    const char *s = mp_obj_str_get_data(o, &len);
+    if (len == 4 && memcmp(s, "pcmu", 4) == 0) {
+        return CANMV_RTSP_AUDIO_PCMU;
+    }
+    if (len == 4 && memcmp(s, "pcma", 4) == 0) {
+        return CANMV_RTSP_AUDIO_PCMA;
+    }
+    mp_raise_ValueError(MP_ERROR_TEXT("audio_codec must be \"pcmu\" or \"pcma\""));
+}
+
 /******************************************************************************/
 // Results.
 
@@ -278,18 +299,24 @@ static mp_obj_t mm_state_call(mm_rtsp_server_obj_t *self, int32_t (*call)(canmv_
     return mm_none_or_raise(rc);
 }
 
-static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+// args: name, video_type, enable_audio; audio_codec_in: the keyword's value
+// or MP_OBJ_NULL. The codec is checked even when audio is off (a typo is a
+// mistake either way) but only used when it is on.
+static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_obj_t audio_codec_in) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     int32_t video_type = mm_get_video_type(args[1]);
-    bool enable_audio = mp_obj_is_true(args[2]);
+    int32_t audio_codec = mm_get_audio_codec(audio_codec_in);
+    if (!mp_obj_is_true(args[2])) {
+        audio_codec = CANMV_RTSP_AUDIO_NONE;
+    }
     int err;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
     if (server == NULL) {
         return mp_obj_new_int(-err);
     }
     MM_RELEASE_GIL();
-    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, enable_audio);
+    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec);
     MM_ACQUIRE_GIL();
     mm_server_leave(self);
     return mp_obj_new_int(rc);
@@ -420,8 +447,6 @@ static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, cons
             return mm_state_call(self, canmv_rtsp_start);
         case MP_QSTR_rtspserver_stop:
             return mm_state_call(self, canmv_rtsp_stop);
-        case MP_QSTR_rtspserver_createsession:
-            return mm_createsession(self, args);
         case MP_QSTR_rtspserver_destroysession:
             return mm_destroysession(self, args);
         case MP_QSTR_rtspserver_getrtspurl:
@@ -510,13 +535,47 @@ MM_DEFINE_CALL(init, 1, 1);
 MM_DEFINE_CALL(deinit, 0, 0);
 MM_DEFINE_CALL(start, 0, 0);
 MM_DEFINE_CALL(stop, 0, 0);
-MM_DEFINE_CALL(createsession, 3, 3);
 MM_DEFINE_CALL(destroysession, 1, 1);
 MM_DEFINE_CALL(getrtspurl, 0, 1);
 MM_DEFINE_CALL(sendvideodata, 4, 4);
 MM_DEFINE_CALL(sendaudiodata, 4, 4);
 MM_DEFINE_CALL(sendvideodata_byphyaddr, 4, 4);
 MM_DEFINE_CALL(getstats, 0, 1);
+
+// createsession(name, video_type, enable_audio, *, audio_codec="pcmu"): three
+// positional arguments as in CanMV, plus the one keyword-only extension.
+static mp_obj_t mm_createsession_kw(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    if (n_args != 3) {
+        mp_raise_msg_varg(&mp_type_TypeError,
+            MP_ERROR_TEXT("rtspserver_createsession takes 3 positional arguments but %d were given"), (int)n_args);
+    }
+    mp_obj_t audio_codec = MP_OBJ_NULL;
+    for (size_t i = 0; i < kw_args->alloc; i++) {
+        if (!mp_map_slot_is_filled(kw_args, i)) {
+            continue;
+        }
+        size_t len;
+        const char *key = mp_obj_str_get_data(kw_args->table[i].key, &len);
+        if (len != 11 || memcmp(key, "audio_codec", 11) != 0) {
+            mm_raise_type("unexpected keyword argument (only audio_codec)");
+        }
+        audio_codec = kw_args->table[i].value;
+    }
+    return mm_createsession(self, args, audio_codec);
+}
+
+static mp_obj_t mm_method_createsession(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    if (!mp_obj_is_type(args[0], &mm_rtsp_server_type)) {
+        mm_raise_type("self must be an rtsp_server");
+    }
+    return mm_createsession_kw(MP_OBJ_TO_PTR(args[0]), n_args - 1, args + 1, kw_args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mm_method_createsession_obj, 1, mm_method_createsession);
+
+static mp_obj_t mm_module_createsession(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    return mm_createsession_kw(mm_default_server(), n_args, args, kw_args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mm_module_createsession_obj, 0, mm_module_createsession);
 
 static mp_obj_t mm_method_create(mp_obj_t self_in) {
     if (!mp_obj_is_type(self_in, &mm_rtsp_server_type)) {
