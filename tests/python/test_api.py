@@ -277,7 +277,7 @@ s.rtspserver_destroy()
     r.returns("int_h264", 0)
     r.returns("str_h264", 0)
     for label in ("str_h265", "str_mjpeg", "const_h265"):
-        assert isinstance(r.ret(label), int)  # those codecs may still be refused (issue 3)
+        r.returns(label, 0)
     for label in ("type_3", "type_minus_1", "type_vp8"):
         r.raises(label, "ValueError")
     for label in ("type_none", "type_float", "type_list", "name_int", "name_none"):
@@ -321,6 +321,111 @@ print({END!r})
     assert status == 200
     assert re.search(r"^a=rtpmap:\d+ H264/90000", sdp, re.M), sdp
     assert "JPEG" not in sdp and not re.search(r"^m=video \d+ RTP/AVP 26\b", sdp, re.M), sdp
+
+
+def test_createsession_audio_codec_keyword(port):
+    """audio_codec: keyword-only, "pcmu" or "pcma" (case-sensitive like the video
+    type names); other strings ValueError, other types TypeError, checked even
+    when audio is off; on the object and the module-level function alike."""
+    module_port = helpers.free_port()
+    r = api(f'''
+s = mm.rtsp_server()
+s.rtspserver_init({port})
+def kw(label, name, enable_audio, codec):
+    attempt(label, lambda: s.rtspserver_createsession(name, 0, enable_audio, audio_codec=codec))
+kw("pcmu", "a", True, "pcmu")
+kw("pcma", "b", True, "pcma")
+kw("pcma_h265", "b265", True, "pcma")
+kw("off_pcma", "c", False, "pcma")
+kw("upper", "d", True, "PCMA")
+kw("g711", "e", True, "g711")
+kw("empty", "f", True, "")
+kw("int", "g", True, 8)
+kw("none", "h", True, None)
+kw("bytes", "i", True, b"pcma")
+kw("off_bogus", "j", False, "bogus")
+kw("off_int", "k", False, 2)
+attempt("positional", s.rtspserver_createsession, "l", 0, True, "pcma")
+attempt("unknown_kw", lambda: s.rtspserver_createsession("m", 0, True, codec="pcma"))
+attempt("too_few", lambda: s.rtspserver_createsession("n", 0, audio_codec="pcma"))
+ulaw = bytes(range(160))
+attempt("send_a", s.rtspserver_sendaudiodata, "a", ulaw, len(ulaw), 0)
+attempt("send_b", s.rtspserver_sendaudiodata, "b", ulaw, len(ulaw), 0)
+attempt("send_c", s.rtspserver_sendaudiodata, "c", ulaw, len(ulaw), 0)
+attempt("url_upper", s.rtspserver_getrtspurl, "d")
+s.rtspserver_destroy()
+attempt("m_create", mm.rtspserver_create)
+attempt("m_init", mm.rtspserver_init, {module_port})
+attempt("m_pcma", lambda: mm.rtspserver_createsession("cam", "h264", True, audio_codec="pcma"))
+attempt("m_upper", lambda: mm.rtspserver_createsession("cam2", "h264", True, audio_codec="Pcmu"))
+attempt("m_int", lambda: mm.rtspserver_createsession("cam3", "h264", True, audio_codec=1))
+attempt("m_send", mm.rtspserver_sendaudiodata, "cam", ulaw, len(ulaw), 0)
+attempt("m_destroy", mm.rtspserver_destroy)
+''')
+    for label in ("pcmu", "pcma", "pcma_h265", "off_pcma", "m_create", "m_init", "m_pcma",
+                  "m_destroy"):
+        r.returns(label, 0)
+    for label in ("upper", "g711", "empty", "off_bogus", "m_upper"):
+        r.raises(label, "ValueError")
+    for label in ("int", "none", "bytes", "off_int", "positional", "unknown_kw", "too_few",
+                  "m_int"):
+        r.raises(label, "TypeError")
+    r.raises("url_upper", "ValueError")  # the refused session was not created
+    r.returns("send_a", 0)
+    r.returns("send_b", 0)
+    r.returns("m_send", 0)
+    r.negative_errno("send_c")  # enable_audio False: no audio track, whatever the codec
+
+
+def test_createsession_audio_codec_in_the_sdp(port, tmp_path):
+    """DESCRIBE shows what the keyword chose: PCMU (payload type 0) by default and
+    for "pcmu", PCMA (payload type 8) for "pcma", no audio track at all when
+    enable_audio is False."""
+    stop = tmp_path / "stop"
+    proc = helpers.Background([helpers.micropython(), "-c", PRELUDE + f'''
+s = mm.rtsp_server()
+attempt("init", s.rtspserver_init, {port})
+attempt("default", s.rtspserver_createsession, "default", 0, True)
+attempt("mu", lambda: s.rtspserver_createsession("mu", 0, True, audio_codec="pcmu"))
+attempt("a", lambda: s.rtspserver_createsession("a", 0, True, audio_codec="pcma"))
+attempt("off", lambda: s.rtspserver_createsession("off", 0, False, audio_codec="pcma"))
+s.rtspserver_start()
+print("READY")
+deadline = time.ticks_add(time.ticks_ms(), 15000)
+import os
+while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+    try:
+        os.stat({str(stop)!r})
+        break
+    except OSError:
+        time.sleep_ms(20)
+s.rtspserver_destroy()
+print({END!r})
+'''], "micropython")
+    sdps = {}
+    try:
+        proc.wait_line("READY", 15)
+        for name in ("default", "mu", "a", "off"):
+            status, _, sdp = helpers.rtsp_request(port, "DESCRIBE", name,
+                                                  {"Accept": "application/sdp"})
+            assert status == 200, (name, status)
+            sdps[name] = sdp
+    finally:
+        stop.touch()
+        code = proc.wait(15)
+        proc.stop()
+    assert code == 0 and END in proc.stdout, proc.stdout + proc.stderr
+    for label in ("init", "default", "mu", "a", "off"):
+        assert f"{label} RET 0" in proc.lines, proc.stdout
+    for name in ("default", "mu"):
+        assert re.search(r"^m=audio 0 RTP/AVP 0\s*$", sdps[name], re.M), sdps[name]
+        assert re.search(r"^a=rtpmap:0 PCMU/8000", sdps[name], re.M), sdps[name]
+    assert re.search(r"^m=audio 0 RTP/AVP 8\s*$", sdps["a"], re.M), sdps["a"]
+    assert re.search(r"^a=rtpmap:8 PCMA/8000", sdps["a"], re.M), sdps["a"]
+    assert "PCMU" not in sdps["a"], sdps["a"]
+    assert "m=audio" not in sdps["off"], sdps["off"]
+    for sdp in sdps.values():
+        assert len(re.findall(r"^m=video ", sdp, re.M)) == 1, sdp
 
 
 def test_destroysession(port):
@@ -499,7 +604,7 @@ s.rtspserver_destroy()
 ''')
     r.negative_errno("no_audio")
     r.negative_errno("unknown", errno.ENOENT)
-    assert isinstance(r.ret("with_audio"), int)  # PCMU may still be refused until issue 3
+    r.returns("with_audio", 0)
     r.raises("size_over", "ValueError")
     r.raises("size_negative", "ValueError")
     r.raises("data_int", "TypeError")
