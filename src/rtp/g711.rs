@@ -37,8 +37,9 @@ pub fn packetize(stream: &mut RtpStream, samples: &[u8], ts: u32, out: &mut Pack
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtp_rs::RtpReader;
+    use crate::rtp::test_support::{read_packets, xorshift_bytes};
 
+    /// Audio as sent: payload sizes, timestamps, sequence numbers, the payloads joined.
     struct Sent {
         sizes: Vec<usize>,
         timestamps: Vec<u32>,
@@ -47,32 +48,9 @@ mod tests {
     }
 
     fn read(out: &PacketBuf, pt: u8, ssrc: u32) -> Sent {
-        let mut sent = Sent { sizes: vec![], timestamps: vec![], seqs: vec![], joined: vec![] };
-        for i in 0..out.len() {
-            let rtp = RtpReader::new(out.packet(i)).unwrap();
-            assert_eq!(rtp.version(), 2);
-            assert_eq!(rtp.payload_type(), pt);
-            assert_eq!(rtp.ssrc(), ssrc);
-            assert!(!rtp.mark(), "packet {i}: audio carries no marker");
-            assert_eq!(rtp.padding(), None);
-            sent.sizes.push(rtp.payload().len());
-            sent.timestamps.push(rtp.timestamp());
-            sent.seqs.push(u16::from(rtp.sequence_number()));
-            sent.joined.extend_from_slice(rtp.payload());
-        }
-        sent
-    }
-
-    fn samples(seed: u64, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
+        let packets = read_packets(out, pt, ssrc);
+        assert!(packets.markers.iter().all(|m| !m), "audio carries no marker");
+        Sent { sizes: packets.payload_lens(), joined: packets.payloads.concat(), timestamps: packets.timestamps, seqs: packets.seqs }
     }
 
     #[test]
@@ -87,7 +65,7 @@ mod tests {
             (10, 3, &[3, 3, 2, 2]),
         ];
         for (len, max_payload, expected) in cases {
-            let input = samples(len as u64, len);
+            let input = xorshift_bytes(len as u64, len);
             let mut stream = RtpStream::new(PT_PCMU, 0x5eed, 100);
             stream.max_payload = max_payload;
             let mut out = PacketBuf::new();
@@ -100,7 +78,7 @@ mod tests {
 
     #[test]
     fn timestamps_advance_by_samples_and_wrap() {
-        let input = samples(7, 3000);
+        let input = xorshift_bytes(7, 3000);
         let mut stream = RtpStream::new(PT_PCMA, 9, 65535);
         let mut out = PacketBuf::new();
         packetize(&mut stream, &input, u32::MAX - 1500, &mut out);
@@ -126,7 +104,7 @@ mod tests {
         for round in 0..200 {
             let pt = if round % 2 == 0 { PT_PCMU } else { PT_PCMA };
             let max_payload = 1 + (next() % 2000) as usize;
-            let input = samples(next(), (next() % 20_000) as usize);
+            let input = xorshift_bytes(next(), (next() % 20_000) as usize);
             let ts = next() as u32;
             let mut stream = RtpStream::new(pt, round, next() as u16);
             let first_seq = stream.seq;

@@ -78,6 +78,7 @@ const FU_A_OVERHEAD: usize = 2;
 mod tests {
     use super::*;
     use crate::rtp::annexb::nal_units;
+    use crate::rtp::test_support::{read_packets, xorshift_bytes};
     use rtp_rs::RtpReader;
 
     /// Receiver side of RFC 6184 section 5.8, for packetization-mode 1
@@ -150,41 +151,6 @@ mod tests {
         }
     }
 
-    struct Headers {
-        seqs: Vec<u16>,
-        timestamps: Vec<u32>,
-        markers: Vec<bool>,
-        payload_lens: Vec<usize>,
-    }
-
-    fn headers(out: &PacketBuf, pt: u8, ssrc: u32) -> Headers {
-        let mut h = Headers { seqs: vec![], timestamps: vec![], markers: vec![], payload_lens: vec![] };
-        for i in 0..out.len() {
-            let rtp = RtpReader::new(out.packet(i)).unwrap();
-            assert_eq!(rtp.version(), 2);
-            assert_eq!(rtp.payload_type(), pt);
-            assert_eq!(rtp.ssrc(), ssrc);
-            assert_eq!(rtp.padding(), None);
-            h.seqs.push(u16::from(rtp.sequence_number()));
-            h.timestamps.push(rtp.timestamp());
-            h.markers.push(rtp.mark());
-            h.payload_lens.push(rtp.payload().len());
-        }
-        h
-    }
-
-    fn xorshift_bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
-
     /// A NAL unit of `len` random bytes with a valid header: F=0, any NRI, type 1 or 5.
     fn random_nal(seed: u64, len: usize) -> Vec<u8> {
         let mut nal = xorshift_bytes(seed, len);
@@ -221,7 +187,7 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(RtpReader::new(out.packet(0)).unwrap().payload(), &one_byte);
         assert_eq!(RtpReader::new(out.packet(1)).unwrap().payload(), &fits[..]);
-        let h = headers(&out, 96, 0x1111);
+        let h = read_packets(&out, 96, 0x1111);
         assert_eq!(h.seqs, [10, 11]);
         assert_eq!(h.markers, [false, true]);
         assert_eq!(h.timestamps, [5, 5]);
@@ -250,7 +216,7 @@ mod tests {
                     packetize_nal(&mut stream, &nal, 0x8000_0001, marker, &mut out);
 
                     assert_eq!(depacketize(&out).unwrap(), std::slice::from_ref(&nal), "size {size}");
-                    let h = headers(&out, 97, 0xfeed_f00d);
+                    let h = read_packets(&out, 97, 0xfeed_f00d);
                     let count = out.len();
                     assert_eq!(count > 1, size > max_payload, "size {size}");
                     for (k, seq) in h.seqs.iter().enumerate() {
@@ -258,7 +224,7 @@ mod tests {
                     }
                     assert_eq!(stream.seq, 65530u16.wrapping_add(count as u16));
                     assert!(h.timestamps.iter().all(|&ts| ts == 0x8000_0001));
-                    assert!(h.payload_lens.iter().all(|&len| len <= max_payload));
+                    assert!(h.payload_lens().iter().all(|&len| len <= max_payload));
                     for (k, m) in h.markers.iter().enumerate() {
                         assert_eq!(*m, marker && k == count - 1, "size {size} packet {k}");
                     }
@@ -298,8 +264,8 @@ mod tests {
                 let mut out = PacketBuf::new();
                 packetize_nal(&mut stream, &nal, 0, true, &mut out);
                 assert_eq!(depacketize(&out).unwrap(), [nal], "max {max_payload} size {size}");
-                let h = headers(&out, 96, 1);
-                assert!(h.payload_lens.iter().all(|&len| len <= max_payload.max(3)));
+                let h = read_packets(&out, 96, 1);
+                assert!(h.payload_lens().iter().all(|&len| len <= max_payload.max(3)));
             }
         }
     }
@@ -325,8 +291,8 @@ mod tests {
                 packetize_nal(&mut stream, nal, round, k == nals.len() - 1, &mut out);
             }
             assert_eq!(depacketize(&out).unwrap(), nals, "round {round}");
-            let h = headers(&out, 96, 7);
-            assert!(h.payload_lens.iter().all(|&len| len <= max_payload));
+            let h = read_packets(&out, 96, 7);
+            assert!(h.payload_lens().iter().all(|&len| len <= max_payload));
             assert_eq!(h.markers.iter().filter(|&&m| m).count(), 1);
             assert_eq!(h.markers.last(), Some(&true));
             for (k, seq) in h.seqs.iter().enumerate() {
@@ -367,7 +333,7 @@ mod tests {
         }
         // SPS, PPS, then 5000 bytes in FU-A of at most 1398 bytes of fragment.
         assert_eq!(out.len(), 2 + 4);
-        let h = headers(&out, 96, 0xabcd);
+        let h = read_packets(&out, 96, 0xabcd);
         assert_eq!(h.seqs, [65535, 0, 1, 2, 3, 4]);
         assert_eq!(h.markers, [false, false, false, false, false, true]);
         let got = depacketize(&out).unwrap();

@@ -86,6 +86,7 @@ const FU_OVERHEAD: usize = 3;
 mod tests {
     use super::*;
     use crate::rtp::annexb::nal_units;
+    use crate::rtp::test_support::{read_packets, xorshift_bytes};
     use rtp_rs::RtpReader;
 
     /// The fields of an RFC 7798 section 1.1.4 NAL unit header.
@@ -190,43 +191,6 @@ mod tests {
         }
     }
 
-    struct Headers {
-        seqs: Vec<u16>,
-        timestamps: Vec<u32>,
-        markers: Vec<bool>,
-        payloads: Vec<Vec<u8>>,
-    }
-
-    fn headers(out: &PacketBuf, pt: u8, ssrc: u32) -> Headers {
-        let mut h = Headers { seqs: vec![], timestamps: vec![], markers: vec![], payloads: vec![] };
-        for i in 0..out.len() {
-            let rtp = RtpReader::new(out.packet(i)).unwrap();
-            assert_eq!(rtp.version(), 2);
-            assert_eq!(rtp.payload_type(), pt);
-            assert_eq!(rtp.ssrc(), ssrc);
-            assert_eq!(rtp.padding(), None);
-            assert!(rtp.extension().is_none());
-            assert_eq!(rtp.csrc_count(), 0);
-            h.seqs.push(u16::from(rtp.sequence_number()));
-            h.timestamps.push(rtp.timestamp());
-            h.markers.push(rtp.mark());
-            h.payloads.push(rtp.payload().to_vec());
-        }
-        h
-    }
-
-    fn xorshift_bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
-
     /// A NAL unit of `len` random bytes with a valid header: F=0, a slice
     /// type, LayerId and TID (1..=7) drawn from the seed.
     fn random_nal(seed: u64, len: usize) -> Vec<u8> {
@@ -310,7 +274,7 @@ mod tests {
                     let got = depacketize(&out).unwrap();
                     assert_eq!(got, std::slice::from_ref(&nal), "size {size}");
                     assert_eq!(parse_header(got[0][0], got[0][1]), parse_header(nal[0], nal[1]));
-                    let h = headers(&out, 98, 0xfeed_f00d);
+                    let h = read_packets(&out, 98, 0xfeed_f00d);
                     let count = out.len();
                     assert_eq!(count > 1, size > max_payload, "size {size}");
                     for (k, seq) in h.seqs.iter().enumerate() {
@@ -342,7 +306,7 @@ mod tests {
         stream.max_payload = 20;
         let mut out = PacketBuf::new();
         packetize_nal(&mut stream, &nal, 0, true, &mut out);
-        let h = headers(&out, 96, 1);
+        let h = read_packets(&out, 96, 1);
         let fu: Vec<[u8; 3]> = h.payloads.iter().map(|p| [p[0], p[1], p[2]]).collect();
         // PayloadHdr type 49 (0x62 in the first byte), FU header S|E|19.
         assert_eq!(fu, [[0x62, 0x01, 0x93], [0x62, 0x01, 0x13], [0x62, 0x01, 0x53]]);
@@ -354,7 +318,7 @@ mod tests {
         nal[..2].copy_from_slice(&[0x03, 0x0b]);
         let mut out = PacketBuf::new();
         packetize_nal(&mut stream, &nal, 0, false, &mut out);
-        let h = headers(&out, 96, 1);
+        let h = read_packets(&out, 96, 1);
         assert_eq!(&h.payloads[0][..3], [0x63, 0x0b, 0x81]);
         assert_eq!(&h.payloads[1][..3], [0x63, 0x0b, 0x41]);
         assert_eq!(h.markers, [false, false]);
@@ -373,7 +337,7 @@ mod tests {
                 let mut out = PacketBuf::new();
                 packetize_nal(&mut stream, &nal, 0, true, &mut out);
                 assert_eq!(depacketize(&out).unwrap(), [nal], "max {max_payload} size {size}");
-                let h = headers(&out, 96, 1);
+                let h = read_packets(&out, 96, 1);
                 assert!(h.payloads.iter().all(|p| p.len() <= max_payload.max(4)));
                 assert_eq!(h.markers.iter().filter(|&&m| m).count(), 1);
             }
@@ -401,7 +365,7 @@ mod tests {
                 packetize_nal(&mut stream, nal, round, k == nals.len() - 1, &mut out);
             }
             assert_eq!(depacketize(&out).unwrap(), nals, "round {round}");
-            let h = headers(&out, 96, 7);
+            let h = read_packets(&out, 96, 7);
             assert!(h.payloads.iter().all(|p| p.len() <= max_payload));
             assert_eq!(h.markers.iter().filter(|&&m| m).count(), 1);
             assert_eq!(h.markers.last(), Some(&true));
@@ -442,7 +406,7 @@ mod tests {
         }
         // VPS, SPS, PPS, then 4998 body bytes in FUs of at most 1397.
         assert_eq!(out.len(), 3 + 4);
-        let h = headers(&out, 96, 0xabcd);
+        let h = read_packets(&out, 96, 0xabcd);
         assert_eq!(h.seqs, [65535, 0, 1, 2, 3, 4, 5]);
         assert_eq!(h.markers, [false, false, false, false, false, false, true]);
         assert_eq!(h.payloads[0], vps);

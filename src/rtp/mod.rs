@@ -10,5 +10,7 @@ pub mod h265;
 pub mod jpeg;
 pub mod packet;
 pub mod rtcp;
+#[cfg(test)]
+mod test_support;
 
 pub use packet::{PacketBuf, PacketRef, RtpStream};
