@@ -118,7 +118,11 @@ fn valid_session_name(name: &str) -> bool {
         && !name.ends_with('/')
         && !name.contains("//")
         && !name.bytes().any(|b| b <= b' ' || b == 0x7f || matches!(b, b'?' | b'#' | b'%' | b'\\' | b'"'))
-        && !name.split('/').any(|seg| seg == "." || seg == ".." || crate::rtsp::url::parse_target(&alloc::format!("/{}", seg)).is_some_and(|t| t.track.is_some()))
+        && !name.split('/').any(|seg| {
+            seg == "."
+                || seg == ".."
+                || crate::rtsp::url::parse_target(&alloc::format!("/{}", seg)).is_some_and(|t| t.track.is_some())
+        })
 }
 
 /// Binds the RTSP listener (all interfaces, IPv4) on `port`.
@@ -187,12 +191,20 @@ pub unsafe extern "C" fn canmv_rtsp_create_session(
 
 /// Removes a session; its clients' connections are closed. 0 or -ENOENT.
 #[no_mangle]
-pub unsafe extern "C" fn canmv_rtsp_destroy_session(server: *mut CanmvRtspServer, name: *const c_char, name_len: usize) -> i32 {
+pub unsafe extern "C" fn canmv_rtsp_destroy_session(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+) -> i32 {
     // SAFETY: handle and buffer contracts.
     let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }) else {
         return -libc::EINVAL;
     };
-    if rt.with_core(|core| core.destroy_session(name)) { 0 } else { -libc::ENOENT }
+    if rt.with_core(|core| core.destroy_session(name)) {
+        0
+    } else {
+        -libc::ENOENT
+    }
 }
 
 /// A fixed buffer that `write!` fills, failing when full.

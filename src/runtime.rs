@@ -16,7 +16,11 @@ unsafe impl GlobalAlloc for CAlloc {
             let mut p: *mut libc::c_void = core::ptr::null_mut();
             // SAFETY: align is a power of two and a multiple of pointer size here.
             let rc = unsafe { libc::posix_memalign(&mut p, layout.align(), layout.size()) };
-            if rc == 0 { p as *mut u8 } else { core::ptr::null_mut() }
+            if rc == 0 {
+                p as *mut u8
+            } else {
+                core::ptr::null_mut()
+            }
         }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {

@@ -10,9 +10,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
+use crate::rtp::rtcp;
 use crate::rtsp::{self, transport, url, Input, Lower, Method, ParseError, Request, Response};
 use crate::sdp;
-use crate::rtp::rtcp;
 use crate::session::{AudioCodec, Frame, FrameRef, MediaSession, PushError, VideoCodec, TRACK_AUDIO, TRACK_VIDEO};
 
 pub type ConnId = u64;
@@ -51,7 +51,11 @@ const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 enum Chunk {
     Bytes(Vec<u8>),
     /// An RTP packet of a shared frame behind a 4-byte interleaved header.
-    Packet { header: [u8; 4], frame: FrameRef, index: usize },
+    Packet {
+        header: [u8; 4],
+        frame: FrameRef,
+        index: usize,
+    },
 }
 
 impl Chunk {
@@ -390,12 +394,8 @@ impl Server {
 
     fn expire_clients(&mut self, now_us: u64) {
         let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
-        let expired: Vec<ConnId> = self
-            .clients
-            .iter()
-            .filter(|c| now_us.saturating_sub(c.last_seen_us) > limit)
-            .map(|c| c.conn)
-            .collect();
+        let expired: Vec<ConnId> =
+            self.clients.iter().filter(|c| now_us.saturating_sub(c.last_seen_us) > limit).map(|c| c.conn).collect();
         if expired.is_empty() {
             return;
         }
@@ -598,8 +598,12 @@ impl Server {
             .ok_or_else(|| Response::new(461))?;
         let chosen = specs
             .iter()
-            .find(|s| s.unicast && !s.record && acceptable_destination(s.destination.as_deref(), peer.ip())
-                && (s.lower == Lower::Tcp || s.client_port.is_some()))
+            .find(|s| {
+                s.unicast
+                    && !s.record
+                    && acceptable_destination(s.destination.as_deref(), peer.ip())
+                    && (s.lower == Lower::Tcp || s.client_port.is_some())
+            })
             .ok_or_else(|| Response::new(461))?;
         let (tt, reply) = match chosen.lower {
             Lower::Tcp => {
@@ -610,10 +614,7 @@ impl Server {
             Lower::Udp => {
                 let (a, b) = chosen.client_port.ok_or_else(|| Response::new(461))?;
                 let ip = peer.ip();
-                (
-                    TrackTransport::Udp { rtp: SocketAddr::new(ip, a), rtcp: SocketAddr::new(ip, b) },
-                    (0, 0, a, b),
-                )
+                (TrackTransport::Udp { rtp: SocketAddr::new(ip, a), rtcp: SocketAddr::new(ip, b) }, (0, 0, a, b))
             }
         };
         // An existing RTSP session adds a track; a new one gets an unguessable id.
@@ -674,7 +675,12 @@ impl Server {
         let peer_ip = self.conns.get(&id).map(|c| c.peer.ip());
         self.clients
             .iter()
-            .position(|c| c.id == sid && (c.conn == id || Some(c.peer_ip) == peer_ip && c.tracks.iter().flatten().all(|t| matches!(t, TrackTransport::Udp { .. }))))
+            .position(|c| {
+                c.id == sid
+                    && (c.conn == id
+                        || Some(c.peer_ip) == peer_ip
+                            && c.tracks.iter().flatten().all(|t| matches!(t, TrackTransport::Udp { .. })))
+            })
             .ok_or_else(|| Response::new(454))
     }
 
@@ -792,7 +798,13 @@ fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
 }
 
 /// Queues every packet of `frame` for one client's transport.
-fn enqueue(conn: &mut Conn, udp_out: &mut VecDeque<Datagram>, counters: &mut Counters, t: TrackTransport, frame: &FrameRef) {
+fn enqueue(
+    conn: &mut Conn,
+    udp_out: &mut VecDeque<Datagram>,
+    counters: &mut Counters,
+    t: TrackTransport,
+    frame: &FrameRef,
+) {
     for index in 0..frame.packets.len() {
         let len = frame.packets.packet(index).len();
         if !frame.rtcp {

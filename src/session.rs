@@ -172,7 +172,8 @@ impl MediaSession {
     ) -> Self {
         let video_pt = if codec == VideoCodec::Mjpeg { 26 } else { 96 };
         let audio_pt = audio.map_or(g711::PT_PCMU, AudioCodec::payload_type);
-        let streams = [RtpStream::new(video_pt, random(), random() as u16), RtpStream::new(audio_pt, random(), random() as u16)];
+        let streams =
+            [RtpStream::new(video_pt, random(), random() as u16), RtpStream::new(audio_pt, random(), random() as u16)];
         let clocks = [MediaClock::new(90_000, random()), MediaClock::new(g711::CLOCK_RATE, random())];
         MediaSession {
             id,
@@ -214,7 +215,11 @@ impl MediaSession {
     }
 
     pub fn track_count(&self) -> usize {
-        if self.audio.is_some() { 2 } else { 1 }
+        if self.audio.is_some() {
+            2
+        } else {
+            1
+        }
     }
 
     /// Takes one producer call of video and returns the frames to fan out:
@@ -347,8 +352,15 @@ impl MediaSession {
         let first_seq = self.streams[TRACK_AUDIO].seq;
         let mut packets = PacketBuf::new();
         g711::packetize(&mut self.streams[TRACK_AUDIO], data, rtp_time, &mut packets);
-        let frame =
-            Arc::new(Frame { track: TRACK_AUDIO, packets, rtcp: false, rtp_time, time_us, first_seq, gop_start: false });
+        let frame = Arc::new(Frame {
+            track: TRACK_AUDIO,
+            packets,
+            rtcp: false,
+            rtp_time,
+            time_us,
+            first_seq,
+            gop_start: false,
+        });
         self.count_sent(&frame);
         if !self.gop.is_empty() {
             if self.audio_cache.len() >= AUDIO_CACHE_MAX_FRAMES {

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use super::os::{self, Fd, Io};
 use super::sync::Mutex;
 use super::thread::Thread;
-use crate::server::{ConnId, Config, Server};
+use crate::server::{Config, ConnId, Server};
 
 /// Everything the loop thread and the script's calls share, under one lock.
 pub struct State {
@@ -337,7 +337,19 @@ mod tests {
         assert_eq!(rt.start(), 0);
         let url = format!("rtsp://127.0.0.1:{port}/test");
         let probe = Command::new("ffprobe")
-            .args(["-v", "error", "-rtsp_transport", transport, "-select_streams", "v", "-show_entries", "frame=pict_type", "-of", "csv", &url])
+            .args([
+                "-v",
+                "error",
+                "-rtsp_transport",
+                transport,
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "frame=pict_type",
+                "-of",
+                "csv",
+                &url,
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("ffprobe (run `make setup`)");

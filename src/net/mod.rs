@@ -4,9 +4,9 @@
 //! core. Every OS facility sits behind one small function here so that a port
 //! to another POSIX-like system (RT-Smart's musl userland) is a one-file change.
 
+pub mod event_loop;
 pub mod os;
 pub mod sync;
 pub mod thread;
-pub mod event_loop;
 
 pub use event_loop::Runtime;

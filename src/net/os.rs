@@ -192,7 +192,11 @@ pub fn tcp_listen(port: u16) -> Result<Fd, i32> {
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
     let res = bind(fd, &addr).and_then(|_| {
         // SAFETY: listen on a bound socket.
-        if unsafe { libc::listen(fd, 64) } < 0 { Err(-errno()) } else { Ok(()) }
+        if unsafe { libc::listen(fd, 64) } < 0 {
+            Err(-errno())
+        } else {
+            Ok(())
+        }
     });
     match res {
         Ok(()) => Ok(fd),
@@ -312,9 +316,8 @@ pub fn send_to(fd: Fd, data: &[u8], to: &SocketAddr) -> Io {
 pub fn recv_from(fd: Fd, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
     let mut raw = RawAddr::empty();
     // SAFETY: recvfrom writes at most buf.len() bytes and the address into `raw`.
-    let n = unsafe {
-        libc::recvfrom(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, raw.mut_ptr(), &mut raw.len)
-    };
+    let n =
+        unsafe { libc::recvfrom(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, raw.mut_ptr(), &mut raw.len) };
     if n < 0 {
         return None;
     }

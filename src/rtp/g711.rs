@@ -50,7 +50,12 @@ mod tests {
     fn read(out: &PacketBuf, pt: u8, ssrc: u32) -> Sent {
         let packets = read_packets(out, pt, ssrc);
         assert!(packets.markers.iter().all(|m| !m), "audio carries no marker");
-        Sent { sizes: packets.payload_lens(), joined: packets.payloads.concat(), timestamps: packets.timestamps, seqs: packets.seqs }
+        Sent {
+            sizes: packets.payload_lens(),
+            joined: packets.payloads.concat(),
+            timestamps: packets.timestamps,
+            seqs: packets.seqs,
+        }
     }
 
     #[test]

@@ -214,9 +214,9 @@ mod tests {
             ([0x42, 0x01], NAL_SPS, false, false),
             ([0x44, 0x01], NAL_PPS, false, false),
             ([0x4e, 0x01], NAL_PREFIX_SEI, false, false),
-            ([0x26, 0x01], 19, true, true),  // IDR_W_RADL
-            ([0x02, 0x01], 1, true, false),  // TRAIL_R
-            ([0x2a, 0x01], 21, true, true),  // CRA_NUT
+            ([0x26, 0x01], 19, true, true), // IDR_W_RADL
+            ([0x02, 0x01], 1, true, false), // TRAIL_R
+            ([0x2a, 0x01], 21, true, true), // CRA_NUT
         ];
         for (header, ty, vcl, irap) in cases {
             assert_eq!(nal_type(&header), ty, "{header:02x?}");
@@ -323,7 +323,10 @@ mod tests {
         assert_eq!(&h.payloads[1][..3], [0x63, 0x0b, 0x41]);
         assert_eq!(h.markers, [false, false]);
         let got = depacketize(&out).unwrap();
-        assert_eq!(parse_header(got[0][0], got[0][1]), NalHeader { forbidden_zero: false, nal_type: 1, layer_id: 33, tid: 3 });
+        assert_eq!(
+            parse_header(got[0][0], got[0][1]),
+            NalHeader { forbidden_zero: false, nal_type: 1, layer_id: 33, tid: 3 }
+        );
         assert_eq!(got, [nal]);
     }
 
