@@ -30,10 +30,16 @@ CANMV_EXAMPLES = REPO / "examples" / "canmv"
 ASSETS = REPO / "examples" / "assets"
 CLIP = ASSETS / "clip.264"
 CLIP2 = ASSETS / "clip2.264"
+CLIP_H265 = ASSETS / "clip.265"
+CLIP_MJPEG = ASSETS / "clip.mjpeg"
+TONE_ULAW = ASSETS / "tone.ulaw"
+TONE_ALAW = ASSETS / "tone.alaw"
 STREAMER = TESTS / "mpy_streamer.py"
 
 CLIP_SIZE = (640, 360)
 CLIP2_SIZE = (320, 240)
+CLIP_H265_SIZE = (640, 360)
+CLIP_MJPEG_SIZE = (320, 240)
 
 sys.path.insert(0, str(HOST_EXAMPLES))
 import annexb  # noqa: E402  (the same splitter the host demo uses)
@@ -199,11 +205,21 @@ class Streamer(Background):
     """tests/python/mpy_streamer.py in the unix port: see that file for the protocol."""
 
     def __init__(self, port, streams, grouping="au", timestamps="pts", wait_timeout=10,
-                 end="destroysession"):
+                 end="destroysession", fps=30, frames=None, schedule=None, audio=()):
+        """streams: [(name, clip, clients)]; audio: [(name, file, "pcmu"|"pcma")];
+        frames: loop each clip up to this many frames; schedule: a file of
+        per-frame µs timestamps."""
         cmd = [micropython(), str(STREAMER), "--port", str(port), "--grouping", grouping,
-               "--timestamps", timestamps, "--wait-timeout", str(wait_timeout), "--end", end]
+               "--timestamps", timestamps, "--wait-timeout", str(wait_timeout), "--end", end,
+               "--fps", str(fps)]
+        if frames is not None:
+            cmd += ["--frames", str(frames)]
+        if schedule is not None:
+            cmd += ["--schedule", str(schedule)]
         for name, clip, clients in streams:
             cmd += ["--stream", name, str(clip), str(clients)]
+        for name, path, codec in audio:
+            cmd += ["--audio", name, str(path), codec]
         super().__init__(cmd, "streamer")
         self.urls = {}
         for _ in streams:
@@ -259,7 +275,7 @@ def clip_bytes(path):
 
 
 def clip_access_units(path):
-    return annexb.access_units(clip_bytes(path))
+    return annexb.access_units(clip_bytes(path), annexb.codec_from_path(str(path)))
 
 
 def describe(lines, limit=20):
@@ -378,3 +394,84 @@ class RtspConnection:
         status, hdrs, body = self.read_response()
         assert hdrs.get("cseq") == str(self.cseq), f"CSeq {hdrs.get('cseq')} for request {self.cseq}"
         return status, hdrs, body
+
+
+# --- more clients: packets, recordings, GStreamer -------------------------------------
+
+def ffprobe_packets(url, transport, name=None, select="v"):
+    """An ffprobe that lists every packet of the selected streams (no decoding):
+    one CSV line each with stream_index, pts (in the stream's time base), pts_time, size."""
+    need_tool("ffprobe")
+    cmd = ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-timeout", CLIENT_TIMEOUT_US,
+           "-select_streams", select, "-show_entries",
+           "packet=stream_index,pts,pts_time,size:stream=index,codec_name,time_base",
+           "-of", "csv=nokey=0", loopback_url(url)]
+    return Background(cmd, name or f"ffprobe-packets-{transport}")
+
+
+def _csv_records(lines, kind):
+    records = []
+    for line in lines:
+        fields = line.split(",")
+        if fields[0] != kind:
+            continue
+        records.append(dict(f.split("=", 1) for f in fields[1:] if "=" in f))
+    return records
+
+
+def parse_packets(client):
+    """[{"stream_index": int, "pts": int or None, "pts_time": float or None, "size": int}]."""
+    packets = []
+    for kv in _csv_records(client.lines, "packet"):
+        pts = kv.get("pts", "N/A")
+        pts_time = kv.get("pts_time", "N/A")
+        packets.append({"stream_index": int(kv["stream_index"]),
+                        "pts": None if pts == "N/A" else int(pts),
+                        "pts_time": None if pts_time == "N/A" else float(pts_time),
+                        "size": int(kv["size"])})
+    return packets
+
+
+def probe_file(path, entries, select=None):
+    """ffprobe of a local file: CSV records of `entries` (e.g. "packet=pts_time")."""
+    need_tool("ffprobe")
+    cmd = ["ffprobe", "-v", "error"]
+    if select is not None:
+        cmd += ["-select_streams", select]
+    cmd += ["-show_entries", entries, "-of", "csv=nokey=0", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"ffprobe {path}: {proc.stderr}"
+    lines = proc.stdout.splitlines()
+    kind = entries.split("=", 1)[0]
+    return _csv_records(lines, kind)
+
+
+def ffmpeg_client(url, transport, outputs, name=None):
+    """An ffmpeg reading url and writing `outputs` (a list of its output arguments)."""
+    need_tool("ffmpeg")
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport,
+           "-timeout", CLIENT_TIMEOUT_US, "-i", loopback_url(url), *outputs]
+    return Background(cmd, name or f"ffmpeg-{transport}")
+
+
+def gst_client(elements, name):
+    """gst-launch-1.0 -e with the given pipeline elements (a list of arguments).
+    -e: on SIGINT it sends EOS, so decoders flush and wavenc finishes its header."""
+    need_tool("gst-launch-1.0")
+    return Background(["gst-launch-1.0", "-q", "-e", *elements], name)
+
+
+def finish_gst(client, grace=8):
+    """Waits for a gst-launch client after the stream ended; if it did not stop by
+    itself on the server's close, ends it cleanly with SIGINT (EOS)."""
+    if client.wait(grace) is None:
+        client.interrupt()
+        if client.wait(10) is None:
+            client.stop()
+            pytest.fail(f"gst-launch did not end after EOS\n{client.stderr}")
+    return client.proc.returncode
+
+
+def write_schedule(path, timestamps_us):
+    Path(path).write_text("".join(f"{t}\n" for t in timestamps_us))
+    return path

@@ -1,24 +1,34 @@
 # MicroPython (unix port) streamer driven by the pytest suites.
 #
 #   micropython mpy_streamer.py --port P [--grouping au|nal|packs|padded]
-#       [--timestamps pts|const] [--wait-timeout S] [--end destroysession|deinit|destroy]
+#       [--timestamps pts|const] [--fps N] [--frames N] [--schedule FILE]
+#       [--wait-timeout S] [--end destroysession|deinit|destroy]
 #       --stream NAME CLIP CLIENTS [--stream NAME CLIP CLIENTS ...]
+#       [--audio NAME FILE pcmu|pcma ...]
 #
-# Starts one server with one H.264 session per --stream, prints
-# "URL <name> <url>" for each, waits (bounded) until each session has CLIENTS
-# playing clients, then sends every access unit of each clip once at 30 fps
-# (all sessions side by side), sleeps 0.5 s and tears the server down, which
-# closes the clients' connections. Prints "PLAYING ...", "SENT ..." and
-# finally "DONE".
+# Starts one server with one session per --stream (the codec comes from the
+# clip's extension: .264, .265, .mjpeg), prints "URL <name> <url>" for each,
+# waits (bounded) until each session has CLIENTS playing clients, then sends
+# each clip's frames (looped up to --frames, default: each frame once) and any
+# audio, all sessions side by side, each item when its media time comes on the
+# wall clock. Then it sleeps 0.5 s and tears the server down, which closes the
+# clients' connections. Prints "PLAYING ...", "SENT ...", "AUDIO-SENT ...",
+# "STATS ..." and finally "DONE".
 #
-# --grouping: how the clip is cut into sendvideodata calls
-#   au      one access unit per call
+# --grouping: how a clip is cut into sendvideodata calls
+#   au      one access unit (MJPEG: one JPEG) per call
 #   nal     one NAL unit (with its start code) per call
 #   packs   like an encoder's packs: the non-VCL units of an access unit in one
 #           call, its slices in the next
 #   padded  one access unit per call, passed in a longer buffer with `size`
 #           covering the access unit only (the rest is junk that must not be sent)
-# --timestamps: pts (1e6/30 µs apart) or const (1000 on every call, as CanMV's examples)
+# --timestamps: pts (frame k at k*1e6/fps µs) or const (1000 on every call, as
+#   CanMV's examples). --schedule FILE: frame k's timestamp (µs) on line k of
+#   FILE, paced accordingly (so gaps and uneven rates are real).
+# --audio NAME FILE CODEC: the session NAME gets an audio track (CODEC pcmu or
+#   pcma); FILE (raw G.711, 8 kHz) is sent once, in 20 ms chunks of 160 bytes
+#   stamped 0, 20000, 40000... µs (1000 each with --timestamps const), on the
+#   same time line as the video.
 
 import sys
 import time
@@ -34,13 +44,20 @@ def _dir_of(path):
 sys.path.append(_dir_of(sys.argv[0]) + "/../../examples/host")
 import annexb  # noqa: E402
 
-FPS = 30
 JUNK = b"\xff" * 61 + b"\x00\x00\x01\x0c\xff\xff"  # never a valid continuation
+AUDIO_CHUNK = 160  # bytes: 20 ms of 8 kHz G.711
+AUDIO_CHUNK_US = 20000
+VIDEO_TYPES = {
+    annexb.H264: mm.multi_media_type.media_h264,
+    annexb.H265: mm.multi_media_type.media_h265,
+    annexb.MJPEG: mm.multi_media_type.media_mjpeg,
+}
 
 
 def parse(argv):
     opts = {"port": None, "grouping": "au", "timestamps": "pts", "wait-timeout": 10.0,
-            "end": "destroysession", "streams": []}
+            "end": "destroysession", "fps": 30, "frames": None, "schedule": None,
+            "streams": [], "audio": {}}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -48,9 +65,13 @@ def parse(argv):
             opts["streams"].append((argv[i + 1], argv[i + 2], int(argv[i + 3])))
             i += 4
             continue
+        if a == "--audio":
+            opts["audio"][argv[i + 1]] = (argv[i + 2], argv[i + 3])
+            i += 4
+            continue
         key = a[2:]
         val = argv[i + 1]
-        if key == "port":
+        if key in ("port", "fps", "frames"):
             val = int(val)
         elif key == "wait-timeout":
             val = float(val)
@@ -59,54 +80,44 @@ def parse(argv):
     return opts
 
 
-def calls_for(data, grouping):
-    """[(buffer, size)] for each sendvideodata call of one clip."""
-    calls = []
+def calls_for(au, grouping, codec):
+    """[(buffer, size)]: the sendvideodata calls of one access unit."""
+    if grouping == "au":
+        return [(au, None)]
+    if grouping == "padded":
+        return [(bytearray(au) + JUNK, len(au))]
+    nals = annexb.nal_spans(au)
+    units = []
+    for k in range(len(nals)):
+        end = nals[k + 1][0] if k + 1 < len(nals) else len(au)
+        units.append((au[nals[k][0]:end], au[nals[k][1]:nals[k][1] + 2]))
     if grouping == "nal":
-        spans = annexb.nal_spans(data)
-        for k in range(len(spans)):
-            end = spans[k + 1][0] if k + 1 < len(spans) else len(data)
-            calls.append((data[spans[k][0]:end], None))
-        return calls
-    for start, end in annexb.access_unit_spans(data):
-        au = data[start:end]
-        if grouping == "au":
-            calls.append((au, None))
-        elif grouping == "padded":
-            calls.append((bytearray(au) + JUNK, len(au)))
-        elif grouping == "packs":
-            params = b""
-            slices = b""
-            nals = annexb.nal_spans(au)
-            for k in range(len(nals)):
-                u, s, _ = nals[k]
-                e = nals[k + 1][0] if k + 1 < len(nals) else len(au)
-                if annexb.h264_is_vcl(au[s] & 0x1F):
-                    slices += au[u:e]
-                else:
-                    params += au[u:e]
-            if params:
-                calls.append((params, None))
-            calls.append((slices, None))
-        else:
-            raise ValueError("grouping " + grouping)
-    return calls
-
-
-def frames_of(data, grouping):
-    """Calls grouped per frame: [[(buffer, size), ...], ...] so pacing stays per picture."""
-    if grouping == "nal":
-        # one frame's NAL units go out back to back
-        frames = []
-        for start, end in annexb.access_unit_spans(data):
-            frames.append(calls_for(data[start:end], "nal"))
-        return frames
+        return [(u, None) for u, _ in units]
     if grouping == "packs":
-        frames = []
-        for start, end in annexb.access_unit_spans(data):
-            frames.append(calls_for(data[start:end], "packs"))
-        return frames
-    return [[c] for c in calls_for(data, grouping)]
+        params = b""
+        slices = b""
+        for u, head in units:
+            if annexb.is_vcl(head, codec):
+                slices += u
+            else:
+                params += u
+        calls = [(params, None)] if params else []
+        calls.append((slices, None))
+        return calls
+    raise ValueError("grouping " + grouping)
+
+
+def frames_of(data, grouping, codec):
+    """One list of calls per frame, so that pacing stays per picture."""
+    if codec == annexb.MJPEG and grouping not in ("au", "padded"):
+        raise ValueError("MJPEG is sent one JPEG per call")
+    return [calls_for(data[s:e], grouping, codec)
+            for s, e in annexb.access_unit_spans(data, codec)]
+
+
+def read_schedule(path):
+    with open(path) as f:
+        return [int(line) for line in f if line.strip()]
 
 
 def wait_playing(server, streams, timeout_s):
@@ -126,50 +137,102 @@ def wait_playing(server, streams, timeout_s):
     return True
 
 
+def video_events(index, frames, count, fps, schedule, const_ts):
+    """(media_us, order, stream, kind, calls, timestamp) for each video frame."""
+    events = []
+    for k in range(count):
+        if schedule is not None:
+            media_us = schedule[k] - schedule[0]
+            ts = schedule[k]
+        else:
+            media_us = (k * 1000000) // fps
+            ts = media_us
+        events.append((media_us, 0, index, "v", frames[k % len(frames)], 1000 if const_ts else ts))
+    return events
+
+
+def audio_events(index, data, const_ts):
+    events = []
+    mv = memoryview(data)
+    for j in range((len(data) + AUDIO_CHUNK - 1) // AUDIO_CHUNK):
+        media_us = j * AUDIO_CHUNK_US
+        chunk = mv[j * AUDIO_CHUNK:(j + 1) * AUDIO_CHUNK]
+        events.append((media_us, 1, index, "a", chunk, 1000 if const_ts else media_us))
+    return events
+
+
 def main():
     opts = parse(sys.argv[1:])
     streams = opts["streams"]
+    const_ts = opts["timestamps"] == "const"
+    schedule = None if opts["schedule"] is None else read_schedule(opts["schedule"])
     server = mm.rtsp_server()
     ret = server.rtspserver_init(opts["port"])
     if ret != 0:
         print("INIT-FAILED", ret)
         return 1
-    clips = []
-    for name, path, _ in streams:
-        ret = server.rtspserver_createsession(name, mm.multi_media_type.media_h264, False)
+    events = []
+    frame_counts = []
+    for index in range(len(streams)):
+        name, path, _ = streams[index]
+        codec = annexb.codec_from_path(path)
+        audio = opts["audio"].get(name)
+        if audio is None:
+            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], False)
+        elif audio[1] == "pcmu":  # the default codec: no keyword, as CanMV scripts call it
+            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], True)
+        else:
+            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], True,
+                                                  audio_codec=audio[1])
         if ret != 0:
             print("SESSION-FAILED", name, ret)
             return 1
         with open(path, "rb") as f:
-            clips.append(frames_of(f.read(), opts["grouping"]))
+            frames = frames_of(f.read(), opts["grouping"], codec)
+        count = opts["frames"] or (len(schedule) if schedule is not None else len(frames))
+        frame_counts.append(count)
+        events += video_events(index, frames, count, opts["fps"], schedule, const_ts)
+        if audio is not None:
+            with open(audio[0], "rb") as f:
+                events += audio_events(index, f.read(), const_ts)
+    # by media time; at equal times video first, then by stream
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
     server.rtspserver_start()
     for name, _, _ in streams:
         print("URL", name, server.rtspserver_getrtspurl(name))
 
     ok = wait_playing(server, streams, opts["wait-timeout"])
-    const_ts = opts["timestamps"] == "const"
     failures = 0
     calls = [0] * len(streams)
-    longest = max(len(c) for c in clips)
+    chunks = [0] * len(streams)
+    audio_bytes = [0] * len(streams)
     t0 = time.ticks_us()
-    for k in range(longest if ok else 0):
-        pts = 1000 if const_ts else (k * 1000000) // FPS
-        for s in range(len(streams)):
-            if k >= len(clips[s]):
-                continue
-            for buf, size in clips[s][k]:
-                n = len(buf) if size is None else size
-                ret = server.rtspserver_sendvideodata(streams[s][0], buf, n, pts)
-                calls[s] += 1
-                if ret != 0:
-                    failures += 1
-                    print("SEND-FAILED", streams[s][0], k, ret)
-        wait = time.ticks_diff(time.ticks_add(t0, ((k + 1) * 1000000) // FPS), time.ticks_us())
+    for media_us, _, s, kind, payload, ts in (events if ok else ()):
+        wait = time.ticks_diff(time.ticks_add(t0, media_us), time.ticks_us())
         if wait > 0:
             time.sleep_us(wait)
+        name = streams[s][0]
+        if kind == "a":
+            ret = server.rtspserver_sendaudiodata(name, payload, len(payload), ts)
+            chunks[s] += 1
+            audio_bytes[s] += len(payload)
+            if ret != 0:
+                failures += 1
+                print("AUDIO-SEND-FAILED", name, media_us, ret)
+            continue
+        for buf, size in payload:
+            n = len(buf) if size is None else size
+            ret = server.rtspserver_sendvideodata(name, buf, n, ts)
+            calls[s] += 1
+            if ret != 0:
+                failures += 1
+                print("SEND-FAILED", name, media_us, ret)
     for s in range(len(streams)):
-        print("SENT", streams[s][0], "calls", calls[s], "frames", len(clips[s]) if ok else 0)
-        print("STATS", streams[s][0], server.rtspserver_getstats(streams[s][0]))
+        name = streams[s][0]
+        print("SENT", name, "calls", calls[s], "frames", frame_counts[s] if ok else 0)
+        if name in opts["audio"]:
+            print("AUDIO-SENT", name, "chunks", chunks[s], "bytes", audio_bytes[s])
+        print("STATS", name, server.rtspserver_getstats(name))
     time.sleep_ms(500)
 
     end = opts["end"]
