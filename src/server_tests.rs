@@ -1471,3 +1471,182 @@ fn stats_after_a_cut_back_count_only_what_went_out() {
     assert_eq!(st.packets_sent, received.len() as u64, "dropped packets are not counted as sent");
     assert_eq!(st.bytes_sent, received.iter().map(|(_, d)| d.len() as u64).sum::<u64>());
 }
+
+// ------------------------------------------------------------------ RTCP
+
+/// An RTCP sender report's fields (RFC 3550 6.4.1), read by hand.
+#[derive(Debug)]
+struct Sr {
+    ssrc: u32,
+    ntp: u64,
+    rtp_time: u32,
+    packets: u32,
+    octets: u32,
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn read_sr(data: &[u8]) -> Option<Sr> {
+    (data.len() >= 28 && data[0] >> 6 == 2 && data[1] == 200).then(|| Sr {
+        ssrc: be32(&data[4..]),
+        ntp: (u64::from(be32(&data[8..])) << 32) | u64::from(be32(&data[12..])),
+        rtp_time: be32(&data[16..]),
+        packets: be32(&data[20..]),
+        octets: be32(&data[24..]),
+    })
+}
+
+/// The packet types of a compound RTCP packet, in order.
+fn rtcp_types(data: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 4 {
+        types.push(rest[1]);
+        let len = 4 * (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1);
+        rest = &rest[len.min(rest.len())..];
+    }
+    types
+}
+
+/// NTP time of `unix_us`, from RFC 3550 4 and RFC 5905 (seconds since 1900, 32.32 fixed point).
+fn ntp_of(unix_us: u64) -> u64 {
+    let secs = unix_us / 1_000_000 + 2_208_988_800;
+    let frac = ((unix_us % 1_000_000) << 32) / 1_000_000;
+    (secs << 32) | frac
+}
+
+const WALL_AT_START_US: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+fn av_rig() -> Rig {
+    let mut rig = Rig::new();
+    rig.s.create_session("av", VideoCodec::H264, Some(AudioCodec::Pcmu));
+    rig.s.set_wall_clock(rig.now, WALL_AT_START_US);
+    rig
+}
+
+/// A TCP client of `av` with video on channels 0-1 and audio on 2-3, playing.
+fn av_player(rig: &mut Rig, id: ConnId) -> String {
+    rig.open(id);
+    let base = "rtsp://127.0.0.1:8554/av";
+    let r =
+        rig.request(id, "SETUP", &format!("{base}/trackID=0"), &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let sid = r.session();
+    let r = rig.request(
+        id,
+        "SETUP",
+        &format!("{base}/trackID=1"),
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"), ("Session", &sid)],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    rig.play(id, "av", &sid);
+    sid
+}
+
+fn reports_on(rig: &Rig, id: ConnId, channel: u8) -> Vec<Sr> {
+    rig.rtcp.iter().filter(|(to, _)| *to == RtcpTo::Channel(id, channel)).filter_map(|(_, d)| read_sr(d)).collect()
+}
+
+#[test]
+fn a_sender_report_per_track_comes_right_after_play_before_any_media() {
+    let mut rig = av_rig();
+    rig.now += 5_000;
+    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    rig.s.push_audio("av", &[0xff; 160], 0, rig.now).unwrap();
+    av_player(&mut rig, 1);
+    // One report per track, on its odd (RTCP) channel.
+    let out = rig.rtcp.iter().filter(|(to, _)| matches!(to, RtcpTo::Channel(1, _))).count();
+    assert_eq!(out, 2);
+    assert_eq!(reports_on(&rig, 1, 1).len(), 1);
+    assert_eq!(reports_on(&rig, 1, 3).len(), 1);
+    // RFC 3550 6.1: SR first, then SDES with a CNAME.
+    assert!(rig.rtcp.iter().all(|(_, d)| rtcp_types(d) == [200, 202]));
+}
+
+#[test]
+fn sender_reports_map_each_tracks_rtp_clock_to_the_same_wall_clock() {
+    let mut rig = av_rig();
+    // Script timestamps in µs on one clock for both tracks.
+    let t0 = rig.now;
+    rig.s.push_video("av", &annexb(&test_au(0)), 10_000, t0).unwrap();
+    rig.s.push_audio("av", &[0xff; 160], 10_000, t0).unwrap();
+    av_player(&mut rig, 1);
+    let first_video = rig.tcp_packets(1, 0)[0].ts;
+    let first_audio = rig.tcp_packets(1, 2)[0].ts;
+    // 4 s later the next reports fall due.
+    rig.now = t0 + 4_000_000;
+    rig.s.handle_timeout(rig.now);
+    rig.flush();
+    let (video, audio) = (reports_on(&rig, 1, 1), reports_on(&rig, 1, 3));
+    assert_eq!((video.len(), audio.len()), (2, 2), "one at PLAY and one 4 s later");
+    let (v, a) = (&video[1], &audio[1]);
+    // Same instant, same NTP time on both tracks: what lets a player sync them.
+    assert_eq!(v.ntp, a.ntp);
+    assert_eq!(v.ntp, ntp_of(WALL_AT_START_US + 4_000_000));
+    // 4 s after the frames were stamped: 4 s of ticks on each clock (±1 for rounding).
+    let dv = v.rtp_time.wrapping_sub(first_video) as i64;
+    let da = a.rtp_time.wrapping_sub(first_audio) as i64;
+    assert!((dv - 360_000).abs() <= 1, "video ticks {dv}");
+    assert!((da - 32_000).abs() <= 1, "audio ticks {da}");
+    // Counts: every RTP packet and payload octet the stream sent (RFC 3550 6.4.1).
+    let video_pkts = rig.tcp_packets(1, 0);
+    assert_eq!(v.packets as usize, video_pkts.len());
+    assert_eq!(v.octets as usize, video_pkts.iter().map(|p| p.payload.len()).sum::<usize>());
+    assert_eq!((a.packets, a.octets), (1, 160));
+    assert_eq!(v.ssrc, video_pkts[0].ssrc);
+}
+
+#[test]
+fn reports_follow_at_least_every_five_seconds_while_playing() {
+    let mut rig = av_rig();
+    av_player(&mut rig, 1);
+    let start = rig.now;
+    let mut times = vec![start];
+    while rig.now < start + 30_000_000 {
+        rig.now = rig.s.next_deadline().unwrap().max(rig.now + 1);
+        let before = reports_on(&rig, 1, 1).len();
+        rig.s.handle_timeout(rig.now);
+        rig.flush();
+        if reports_on(&rig, 1, 1).len() > before {
+            times.push(rig.now);
+        }
+        // Keep the client alive meanwhile.
+        let sid = rig.s.clients[0].id.clone();
+        rig.request(1, "GET_PARAMETER", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
+    }
+    assert!(times.len() >= 7, "{} reports in 30 s", times.len());
+    assert!(times.windows(2).all(|w| w[1] - w[0] <= 5_000_000), "{times:?}");
+}
+
+#[test]
+fn teardown_and_session_end_say_bye_on_every_track() {
+    let mut rig = av_rig();
+    let sid = av_player(&mut rig, 1);
+    av_player(&mut rig, 2);
+    rig.rtcp.clear();
+    rig.request(1, "TEARDOWN", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
+    rig.flush();
+    let byes: Vec<RtcpTo> = rig.rtcp.iter().filter(|(_, d)| rtcp_types(d).contains(&203)).map(|(to, _)| *to).collect();
+    assert_eq!(byes, [RtcpTo::Channel(1, 1), RtcpTo::Channel(1, 3)]);
+    rig.rtcp.clear();
+    assert!(rig.s.destroy_session("av"));
+    rig.flush();
+    let byes: Vec<RtcpTo> = rig.rtcp.iter().filter(|(_, d)| rtcp_types(d).contains(&203)).map(|(to, _)| *to).collect();
+    assert_eq!(byes, [RtcpTo::Channel(2, 1), RtcpTo::Channel(2, 3)]);
+    // RFC 3550 6.1: a compound packet starts with SR or RR.
+    assert!(rig.rtcp.iter().all(|(_, d)| matches!(rtcp_types(d).first(), Some(200 | 201))));
+}
+
+#[test]
+fn udp_clients_get_reports_on_their_rtcp_port_from_the_rtcp_socket() {
+    let mut rig = Rig::new();
+    rig.s.set_wall_clock(rig.now, WALL_AT_START_US);
+    rig.open(1);
+    let sid = rig.setup_udp(1, "test", 6000);
+    rig.play(1, "test", &sid);
+    rig.flush();
+    let to = SocketAddr::new(peer(1).ip(), 6001);
+    assert_eq!(rig.rtcp.iter().filter(|(t, d)| *t == RtcpTo::Udp(to) && read_sr(d).is_some()).count(), 1);
+}
