@@ -9,7 +9,7 @@
 //!
 //! The crate is `no_std` + `alloc` outside `cfg(test)`: the allocator is the C
 //! `malloc`/`free` and a panic aborts.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 extern crate alloc;
 
@@ -23,5 +23,6 @@ pub mod sdp;
 pub mod server;
 pub mod session;
 
-#[cfg(not(test))]
+// With `std` (the fuzz targets) the host std provides allocator and panic handler.
+#[cfg(not(any(test, feature = "std")))]
 mod runtime;

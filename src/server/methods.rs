@@ -1,0 +1,283 @@
+//! The RTSP methods (RFC 2326 section 10): each request in, one reply out.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::net::{IpAddr, SocketAddr};
+
+use super::{enqueue, push_bytes, Client, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
+use crate::rtsp::{transport, url, Lower, Method, Request, Response};
+use crate::sdp;
+use crate::session::{TRACK_AUDIO, TRACK_VIDEO};
+
+impl Server {
+    pub(super) fn handle_request(&mut self, id: ConnId, req: &Request, now_us: u64) {
+        let Some(cseq) = req.header("CSeq").map(|s| s.to_string()) else {
+            return self.reply(id, Response::new(400), None);
+        };
+        let resp = match req.method {
+            Method::Options => Ok(Response::new(200).header("Public", METHODS)),
+            Method::Describe => self.describe(id, req),
+            Method::Setup => self.setup(id, req, now_us),
+            Method::Play => match self.play(id, req, now_us) {
+                // The reply goes out before the first packet on an interleaved connection.
+                Ok((resp, start)) => {
+                    self.reply(id, resp, Some(&cseq));
+                    if let Some(ci) = start {
+                        self.start_client(ci, now_us);
+                    }
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            Method::Pause => self.pause(id, req, now_us),
+            Method::Teardown => self.teardown(id, req),
+            Method::GetParameter => self.keepalive(id, req, now_us),
+            _ => Err(Response::new(501).header("Public", METHODS)),
+        };
+        let resp = resp.unwrap_or_else(|e| e);
+        self.reply(id, resp, Some(&cseq));
+    }
+
+    pub(super) fn reply(&mut self, id: ConnId, resp: Response, cseq: Option<&str>) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let mut resp = resp;
+        if let Some(cseq) = cseq {
+            resp.headers.insert(0, ("CSeq".into(), cseq.into()));
+        }
+        resp.headers.push(("Server".into(), SERVER_NAME.into()));
+        push_bytes(conn, resp.to_bytes());
+    }
+
+    fn find_media(&self, path: &str) -> Option<usize> {
+        self.sessions.iter().position(|s| s.name == path)
+    }
+
+    fn describe(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
+        let target = url::parse_target(&req.uri).ok_or_else(|| Response::new(400))?;
+        let idx = self.find_media(target.path).ok_or_else(|| Response::new(404))?;
+        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let local_ip = conn.local.ip().to_string();
+        let media = &self.sessions[idx];
+        let tracks = media.track_formats();
+        let body = sdp::build_sdp(&sdp::SdpSession {
+            name: &media.name,
+            id: u64::from(media.id) + 0x1000_0000,
+            version: media.sdp_version,
+            origin_addr: &local_ip,
+            tracks: &tracks,
+        });
+        let authority = host_port(&conn.local);
+        let base = url::content_base(&req.uri, &authority, &media.name);
+        Ok(Response::new(200).header("Content-Base", &base).body("application/sdp", body.into_bytes()))
+    }
+
+    fn setup(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
+        let target = url::parse_target(&req.uri).ok_or_else(|| Response::new(400))?;
+        // `rtsp://host/name/trackID=1`, or the session URL itself for its first track.
+        let idx = self.find_media(target.path).ok_or_else(|| Response::new(404))?;
+        let track = usize::from(target.track.unwrap_or(0));
+        let (media_id, track_count) = (self.sessions[idx].id, self.sessions[idx].track_count());
+        if track >= track_count {
+            return Err(Response::new(404));
+        }
+        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let peer = conn.peer;
+        let specs = req
+            .header("Transport")
+            .and_then(|t| transport::parse_transport(t).ok())
+            .ok_or_else(|| Response::new(461))?;
+        let chosen = specs
+            .iter()
+            .find(|s| {
+                s.unicast
+                    && !s.record
+                    && acceptable_destination(s.destination.as_deref(), peer.ip())
+                    && (s.lower == Lower::Tcp || s.client_port.is_some())
+            })
+            .ok_or_else(|| Response::new(461))?;
+        let (tt, reply) = match chosen.lower {
+            Lower::Tcp => {
+                let base = (track * 2) as u8;
+                let (a, b) = chosen.interleaved.unwrap_or((base, base + 1));
+                (TrackTransport::Tcp { rtp_channel: a, rtcp_channel: b }, (a, b, 0, 0))
+            }
+            Lower::Udp => {
+                let (a, b) = chosen.client_port.ok_or_else(|| Response::new(461))?;
+                let ip = peer.ip();
+                (TrackTransport::Udp { rtp: SocketAddr::new(ip, a), rtcp: SocketAddr::new(ip, b) }, (0, 0, a, b))
+            }
+        };
+        // An existing RTSP session adds a track; a new one gets an unguessable id.
+        let client_idx = match req.header("Session").map(session_id) {
+            Some(sid) => {
+                let pos = self.clients.iter().position(|c| c.id == sid).ok_or_else(|| Response::new(454))?;
+                let c = &self.clients[pos];
+                if c.conn != id {
+                    return Err(Response::new(454));
+                }
+                if c.media != media_id {
+                    return Err(Response::new(459));
+                }
+                pos
+            }
+            None => {
+                let sid = self.new_session_id();
+                self.clients.push(Client {
+                    id: sid,
+                    conn: id,
+                    peer_ip: peer.ip(),
+                    media: media_id,
+                    tracks: [None, None],
+                    playing: false,
+                    waiting_keyframe: true,
+                    last_seen_us: now_us,
+                    frames_dropped: 0,
+                    next_report_us: 0,
+                });
+                self.clients.len() - 1
+            }
+        };
+        let client = &mut self.clients[client_idx];
+        client.tracks[track] = Some(tt);
+        client.last_seen_us = now_us;
+        let ssrc = self.sessions[idx].streams[track].ssrc;
+        let transport_reply = match tt {
+            TrackTransport::Tcp { .. } => transport::format_tcp((reply.0, reply.1), ssrc),
+            TrackTransport::Udp { .. } => transport::format_udp((reply.2, reply.3), self.udp_ports, ssrc),
+        };
+        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
+        Ok(Response::new(200).header("Transport", &transport_reply).header("Session", &session_hdr))
+    }
+
+    fn new_session_id(&self) -> String {
+        let mut b = [0u8; 8];
+        (self.random)(&mut b);
+        let mut s = String::with_capacity(16);
+        for x in b {
+            s.push_str(&format!("{:02X}", x));
+        }
+        s
+    }
+
+    /// The client named by the request's Session header, owned by this connection.
+    fn client_of(&self, id: ConnId, req: &Request) -> Result<usize, Response> {
+        let sid = req.header("Session").map(session_id).ok_or_else(|| Response::new(454))?;
+        let peer_ip = self.conns.get(&id).map(|c| c.peer.ip());
+        self.clients
+            .iter()
+            .position(|c| {
+                c.id == sid
+                    && (c.conn == id
+                        || Some(c.peer_ip) == peer_ip
+                            && c.tracks.iter().flatten().all(|t| matches!(t, TrackTransport::Udp { .. })))
+            })
+            .ok_or_else(|| Response::new(454))
+    }
+
+    /// The PLAY reply, and the client to start when it was not playing yet.
+    fn play(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<(Response, Option<usize>), Response> {
+        let ci = self.client_of(id, req)?;
+        let media_id = self.clients[ci].media;
+        let mi = self.sessions.iter().position(|s| s.id == media_id).ok_or_else(|| Response::new(454))?;
+        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let authority = host_port(&conn.local);
+        let base = url::content_base(&req.uri, &authority, &self.sessions[mi].name);
+        let media = &self.sessions[mi];
+        let mut rtp_info = String::new();
+        for (track, t) in self.clients[ci].tracks.iter().enumerate() {
+            if t.is_none() {
+                continue;
+            }
+            let (seq, rtptime) = media.start_point(track);
+            if !rtp_info.is_empty() {
+                rtp_info.push(',');
+            }
+            rtp_info.push_str(&format!("url={}trackID={};seq={};rtptime={}", base, track, seq, rtptime));
+        }
+        let client = &mut self.clients[ci];
+        client.last_seen_us = now_us;
+        let was_playing = client.playing;
+        client.playing = true;
+        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
+        let resp = Response::new(200)
+            .header("Range", "npt=0.000-")
+            .header("RTP-Info", &rtp_info)
+            .header("Session", &session_hdr);
+        Ok((resp, (!was_playing).then_some(ci)))
+    }
+
+    /// Sends a new player the cached GOP, or makes it wait for the next keyframe.
+    fn start_client(&mut self, ci: usize, now_us: u64) {
+        // Sender reports first: a player maps the first packets to wall-clock time with them.
+        self.send_sender_reports(ci, now_us);
+        let client = &mut self.clients[ci];
+        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
+        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
+        let counters = self.counters.entry(media.id).or_default();
+        let Some(video) = client.tracks[TRACK_VIDEO] else {
+            client.waiting_keyframe = false;
+            return;
+        };
+        if media.start_frames().is_empty() {
+            client.waiting_keyframe = true;
+            counters.keyframe_waits += 1;
+            return;
+        }
+        client.waiting_keyframe = false;
+        for f in media.start_frames() {
+            enqueue(conn, &mut self.udp_out, counters, video, f);
+        }
+        if let Some(audio) = client.tracks[TRACK_AUDIO] {
+            for f in media.start_audio() {
+                enqueue(conn, &mut self.udp_out, counters, audio, f);
+            }
+        }
+    }
+
+    fn pause(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
+        let ci = self.client_of(id, req)?;
+        let client = &mut self.clients[ci];
+        client.playing = false;
+        client.last_seen_us = now_us;
+        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
+        Ok(Response::new(200).header("Session", &session_hdr))
+    }
+
+    fn teardown(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
+        let ci = self.client_of(id, req)?;
+        self.send_bye(ci);
+        self.clients.remove(ci);
+        Ok(Response::new(200))
+    }
+
+    fn keepalive(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
+        if req.header("Session").is_none() {
+            return Ok(Response::new(200));
+        }
+        let ci = self.client_of(id, req)?;
+        let client = &mut self.clients[ci];
+        client.last_seen_us = now_us;
+        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
+        Ok(Response::new(200).header("Session", &session_hdr))
+    }
+}
+
+/// `Session: 0123ABCD;timeout=60` → `0123ABCD`.
+fn session_id(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
+}
+
+/// RTP over UDP goes only to the RTSP peer itself: no reflection to a third host.
+fn acceptable_destination(dest: Option<&str>, peer: IpAddr) -> bool {
+    match dest {
+        None => true,
+        Some(d) => d.trim().parse::<IpAddr>().is_ok_and(|ip| ip == peer),
+    }
+}
+
+fn host_port(addr: &SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}

@@ -1,0 +1,398 @@
+//! The RTSP server state machine, sans-IO. The I/O layer feeds it
+//! connections, bytes, datagrams and time; it answers with bytes to write per
+//! connection, datagrams to send, connections to close and a next deadline.
+//! The media sessions live here too, so a producer call fans a frame out to
+//! every playing client under one lock, sharing the packets by reference.
+//!
+//! - `mod.rs`: the state, media sessions, fan-out, input, timeouts;
+//! - `methods.rs`: the RTSP methods;
+//! - `output.rs`: per-connection output queues and the datagram queue;
+//! - `reports.rs`: RTCP sender reports and BYE.
+
+mod methods;
+mod output;
+mod reports;
+
+use output::{drop_queued_packets, enqueue, push_bytes, Conn};
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+
+use crate::rtp::rtcp;
+use crate::rtsp::{self, Input, ParseError, Response};
+use crate::session::{AudioCodec, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
+
+pub type ConnId = u64;
+
+/// Settings a script may change (keyword-only options, later issues).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub limits: rtsp::Limits,
+    /// Seconds without a request or RTCP report before a client is dropped.
+    pub session_timeout_s: u32,
+    /// Bytes queued for one TCP connection before its client is cut back to the next keyframe.
+    pub max_queued_bytes: usize,
+    /// Interval of RTCP sender reports to each playing client (RFC 3550: at least every 5 s here).
+    pub sender_report_interval_us: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: rtsp::Limits::default(),
+            session_timeout_s: 60,
+            max_queued_bytes: 4 * 1024 * 1024,
+            sender_report_interval_us: 4_000_000,
+        }
+    }
+}
+
+pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
+const SERVER_NAME: &str = "canmv-rtsp";
+/// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
+const CNAME: &str = "canmv-rtsp";
+/// Datagrams queued for the loop thread at most.
+const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackTransport {
+    Udp { rtp: SocketAddr, rtcp: SocketAddr },
+    Tcp { rtp_channel: u8, rtcp_channel: u8 },
+}
+
+/// An RTSP session: one client watching one media session.
+struct Client {
+    id: String,
+    conn: ConnId,
+    peer_ip: IpAddr,
+    media: u32,
+    tracks: [Option<TrackTransport>; 2],
+    playing: bool,
+    /// Skipping frames until a GOP start (joined with no cache, or cut back).
+    waiting_keyframe: bool,
+    last_seen_us: u64,
+    frames_dropped: u64,
+    /// When the next RTCP sender report is due (while playing).
+    next_report_us: u64,
+}
+
+/// A datagram to send from the server's RTP (or RTCP) socket.
+pub struct Datagram {
+    pub to: SocketAddr,
+    pub rtcp: bool,
+    pub frame: FrameRef,
+    pub index: usize,
+}
+
+impl Datagram {
+    pub fn bytes(&self) -> &[u8] {
+        self.frame.packets.packet(self.index)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub clients: u32,
+    pub playing: u32,
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    pub frames_dropped: u64,
+    pub keyframe_waits: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    packets_sent: u64,
+    bytes_sent: u64,
+    frames_dropped: u64,
+    keyframe_waits: u64,
+}
+
+pub struct Server {
+    config: Config,
+    sessions: Vec<MediaSession>,
+    counters: BTreeMap<u32, Counters>,
+    conns: BTreeMap<ConnId, Conn>,
+    clients: Vec<Client>,
+    udp_out: VecDeque<Datagram>,
+    /// RTP/RTCP ports of the server's UDP pair, for SETUP replies.
+    udp_ports: (u16, u16),
+    next_media_id: u32,
+    random: fn(&mut [u8]),
+    /// Wall-clock minus monotonic time, µs (see `set_wall_clock`).
+    wall_offset_us: i64,
+}
+
+impl Server {
+    /// `random` fills a buffer with unpredictable bytes (OS entropy in the I/O layer).
+    pub fn new(config: Config, random: fn(&mut [u8])) -> Self {
+        Server {
+            config,
+            sessions: Vec::new(),
+            counters: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            clients: Vec::new(),
+            udp_out: VecDeque::new(),
+            udp_ports: (0, 0),
+            next_media_id: 1,
+            random,
+            wall_offset_us: 0,
+        }
+    }
+
+    pub fn set_udp_ports(&mut self, rtp: u16) {
+        self.udp_ports = (rtp, rtp.wrapping_add(1));
+    }
+
+    // ---- media sessions (the script's side) ----
+
+    /// Adds a session; an existing name is left unchanged (CanMV behaviour).
+    pub fn create_session(&mut self, name: &str, codec: VideoCodec, audio: Option<AudioCodec>) {
+        if self.sessions.iter().any(|s| s.name == name) {
+            return;
+        }
+        let id = self.next_media_id;
+        self.next_media_id += 1;
+        let random = self.random;
+        let mut next = move || {
+            let mut b = [0u8; 4];
+            random(&mut b);
+            u32::from_ne_bytes(b)
+        };
+        self.sessions.push(MediaSession::new(id, name, codec, audio, &mut next));
+        self.counters.insert(id, Counters::default());
+    }
+
+    /// Removes a session; its clients' connections are flushed and closed. False if unknown.
+    pub fn destroy_session(&mut self, name: &str) -> bool {
+        let Some(pos) = self.sessions.iter().position(|s| s.name == name) else { return false };
+        let media_id = self.sessions[pos].id;
+        let leaving: Vec<usize> = (0..self.clients.len()).filter(|&ci| self.clients[ci].media == media_id).collect();
+        for &ci in &leaving {
+            self.send_bye(ci);
+        }
+        self.sessions.remove(pos);
+        self.counters.remove(&media_id);
+        let conns: Vec<ConnId> = self.clients.iter().filter(|c| c.media == media_id).map(|c| c.conn).collect();
+        self.clients.retain(|c| c.media != media_id);
+        for id in conns {
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.closing = true;
+            }
+        }
+        true
+    }
+
+    pub fn session_names(&self) -> impl Iterator<Item = &str> {
+        self.sessions.iter().map(|s| s.name.as_str())
+    }
+
+    pub fn has_session(&self, name: &str) -> bool {
+        self.sessions.iter().any(|s| s.name == name)
+    }
+
+    /// Packetizes one producer call and queues it for every playing client.
+    pub fn push_video(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
+        let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
+        let frames = media.push_video(data, script_ts, now_us)?;
+        let id = media.id;
+        for frame in &frames {
+            self.fan_out(id, frame);
+        }
+        Ok(())
+    }
+
+    pub fn session_index(&self, name: &str) -> Option<usize> {
+        self.sessions.iter().position(|s| s.name == name)
+    }
+
+    /// Packs one producer call of G.711 audio and queues it for every playing client.
+    pub fn push_audio(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
+        let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
+        let frame = media.push_audio(data, script_ts, now_us)?;
+        let id = media.id;
+        self.fan_out(id, &frame);
+        Ok(())
+    }
+
+    fn fan_out(&mut self, media: u32, frame: &FrameRef) {
+        let Some(session) = self.sessions.iter().find(|s| s.id == media) else { return };
+        let counters = self.counters.entry(media).or_default();
+        for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
+            let Some(transport) = client.tracks[frame.track] else { continue };
+            let Some(conn) = self.conns.get_mut(&client.conn) else { continue };
+            if matches!(transport, TrackTransport::Tcp { .. }) && conn.queued > self.config.max_queued_bytes {
+                // Cut back to the next keyframe rather than send a broken GOP
+                // (which may be this very frame, just below).
+                let (packets, bytes) = drop_queued_packets(conn);
+                counters.packets_sent = counters.packets_sent.saturating_sub(packets);
+                counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
+                client.waiting_keyframe = true;
+                client.frames_dropped += 1;
+                counters.frames_dropped += 1;
+                counters.keyframe_waits += 1;
+            }
+            if frame.track == TRACK_VIDEO && client.waiting_keyframe {
+                if !frame.gop_start {
+                    continue;
+                }
+                // The GOP cache now holds this keyframe and what came ahead of it.
+                client.waiting_keyframe = false;
+                for f in session.start_frames() {
+                    enqueue(conn, &mut self.udp_out, counters, transport, f);
+                }
+                continue;
+            }
+            enqueue(conn, &mut self.udp_out, counters, transport, frame);
+        }
+    }
+
+    pub fn stats(&self, name: Option<&str>) -> Option<Stats> {
+        let ids: Vec<u32> = match name {
+            Some(n) => alloc::vec![self.sessions.iter().find(|s| s.name == n)?.id],
+            None => self.sessions.iter().map(|s| s.id).collect(),
+        };
+        let mut st = Stats::default();
+        for c in self.clients.iter().filter(|c| ids.contains(&c.media)) {
+            st.clients += 1;
+            st.playing += u32::from(c.playing);
+        }
+        for id in &ids {
+            if let Some(k) = self.counters.get(id) {
+                st.packets_sent += k.packets_sent;
+                st.bytes_sent += k.bytes_sent;
+                st.frames_dropped += k.frames_dropped;
+                st.keyframe_waits += k.keyframe_waits;
+            }
+        }
+        Some(st)
+    }
+
+    // ---- connections (the network's side) ----
+
+    pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr) {
+        self.conns.insert(
+            id,
+            Conn { peer, local, input: Vec::new(), out: VecDeque::new(), queued: 0, sent: 0, closing: false },
+        );
+    }
+
+    /// The peer closed or the socket failed: its RTSP sessions end at once.
+    pub fn conn_closed(&mut self, id: ConnId) {
+        self.conns.remove(&id);
+        self.clients.retain(|c| c.conn != id);
+    }
+
+    /// Every connection, for shutdown.
+    pub fn conn_ids(&self) -> Vec<ConnId> {
+        self.conns.keys().copied().collect()
+    }
+
+    /// Bytes received on a connection.
+    pub fn conn_data(&mut self, id: ConnId, data: &[u8], now_us: u64) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        if conn.closing {
+            return;
+        }
+        conn.input.extend_from_slice(data);
+        loop {
+            let Some(conn) = self.conns.get_mut(&id) else { return };
+            match rtsp::parse_input(&conn.input, &self.config.limits) {
+                Ok(None) => return,
+                Ok(Some((input, used))) => {
+                    conn.input.drain(..used);
+                    match input {
+                        Input::Request(req) => self.handle_request(id, &req, now_us),
+                        Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
+                    }
+                }
+                Err(e) => {
+                    let status = if e == ParseError::TooLarge { 413 } else { 400 };
+                    let resp = Response::new(status).header("Server", SERVER_NAME).header("Connection", "close");
+                    conn.input.clear();
+                    push_bytes(conn, resp.to_bytes());
+                    conn.closing = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// RTCP from a client on one of its interleaved RTCP channels: a report keeps it alive.
+    fn interleaved_in(&mut self, id: ConnId, channel: u8, data: &[u8], now_us: u64) {
+        if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
+            return;
+        }
+        for c in self.clients.iter_mut().filter(|c| c.conn == id) {
+            let mine = c
+                .tracks
+                .iter()
+                .flatten()
+                .any(|t| matches!(t, TrackTransport::Tcp { rtcp_channel, .. } if *rtcp_channel == channel));
+            if mine {
+                c.last_seen_us = now_us;
+            }
+        }
+    }
+
+    /// A datagram on the server's RTCP socket: a receiver report from a
+    /// client's own RTCP port keeps that client alive.
+    pub fn rtcp_in(&mut self, from: SocketAddr, data: &[u8], now_us: u64) {
+        if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
+            return;
+        }
+        for c in self.clients.iter_mut() {
+            if c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
+                c.last_seen_us = now_us;
+            }
+        }
+    }
+
+    /// Tells the core the wall-clock time (µs since 1970) at monotonic time
+    /// `now_us`, for the NTP timestamps of sender reports.
+    pub fn set_wall_clock(&mut self, now_us: u64, wall_us: u64) {
+        self.wall_offset_us = wall_us as i64 - now_us as i64;
+    }
+
+    /// Sends RTCP sender reports that are due, and drops clients that were
+    /// silent past the session timeout.
+    pub fn handle_timeout(&mut self, now_us: u64) {
+        for ci in 0..self.clients.len() {
+            let c = &self.clients[ci];
+            if c.playing && c.next_report_us <= now_us {
+                self.send_sender_reports(ci, now_us);
+            }
+        }
+        self.expire_clients(now_us);
+    }
+
+    fn expire_clients(&mut self, now_us: u64) {
+        let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
+        let expired: Vec<ConnId> =
+            self.clients.iter().filter(|c| now_us.saturating_sub(c.last_seen_us) > limit).map(|c| c.conn).collect();
+        if expired.is_empty() {
+            return;
+        }
+        self.clients.retain(|c| now_us.saturating_sub(c.last_seen_us) <= limit);
+        for id in expired {
+            if !self.clients.iter().any(|c| c.conn == id) {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.closing = true;
+                }
+            }
+        }
+    }
+
+    /// When `handle_timeout` next has work: a sender report or a client expiry.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
+        let expiry = self.clients.iter().map(|c| c.last_seen_us + limit + 1);
+        let reports = self.clients.iter().filter(|c| c.playing).map(|c| c.next_report_us);
+        expiry.chain(reports).min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

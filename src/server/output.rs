@@ -1,0 +1,166 @@
+//! What goes out: each TCP connection's queue of RTSP replies and
+//! interleaved packets (shared frames, never copied per client), and the
+//! queue of datagrams for the RTP/RTCP sockets.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BACKLOG};
+use crate::session::FrameRef;
+
+/// One piece of a TCP connection's output.
+pub(super) enum Chunk {
+    Bytes(Vec<u8>),
+    /// An RTP packet of a shared frame behind a 4-byte interleaved header.
+    Packet {
+        header: [u8; 4],
+        frame: FrameRef,
+        index: usize,
+    },
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::Packet { frame, index, .. } => 4 + frame.packets.packet(*index).len(),
+        }
+    }
+}
+
+pub(super) struct Conn {
+    pub(super) peer: SocketAddr,
+    pub(super) local: SocketAddr,
+    pub(super) input: Vec<u8>,
+    pub(super) out: VecDeque<Chunk>,
+    /// Bytes of `out` not yet written (the head chunk's `sent` taken off).
+    pub(super) queued: usize,
+    /// Bytes of the head chunk already written.
+    pub(super) sent: usize,
+    /// Close once the output is flushed.
+    pub(super) closing: bool,
+}
+
+impl Server {
+    /// The output of a connection as slices, for one vectored write.
+    pub fn pending_output<'a>(&'a self, id: ConnId, parts: &mut Vec<&'a [u8]>, max_parts: usize) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        let mut skip = conn.sent;
+        for chunk in conn.out.iter() {
+            if parts.len() + 2 > max_parts {
+                break;
+            }
+            match chunk {
+                Chunk::Bytes(b) => {
+                    parts.push(&b[skip..]);
+                    skip = 0;
+                }
+                Chunk::Packet { header, frame, index } => {
+                    let pkt = frame.packets.packet(*index);
+                    if skip < 4 {
+                        parts.push(&header[skip..]);
+                        parts.push(pkt);
+                    } else {
+                        parts.push(&pkt[skip - 4..]);
+                    }
+                    skip = 0;
+                }
+            }
+        }
+    }
+
+    pub fn has_output(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| !c.out.is_empty())
+    }
+
+    /// `n` bytes of the connection's output were written.
+    pub fn output_written(&mut self, id: ConnId, mut n: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        conn.queued = conn.queued.saturating_sub(n);
+        while let Some(head) = conn.out.front() {
+            let left = head.len() - conn.sent;
+            if n < left {
+                conn.sent += n;
+                return;
+            }
+            n -= left;
+            conn.sent = 0;
+            conn.out.pop_front();
+        }
+    }
+
+    /// Connections to close now: marked closing and fully flushed.
+    pub fn take_finished(&mut self) -> Vec<ConnId> {
+        let done: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| c.closing && c.out.is_empty()).map(|(id, _)| *id).collect();
+        for id in &done {
+            self.conn_closed(*id);
+        }
+        done
+    }
+
+    /// Datagrams to send, oldest first.
+    pub fn pop_datagram(&mut self) -> Option<Datagram> {
+        self.udp_out.pop_front()
+    }
+}
+
+pub(super) fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
+    conn.queued += bytes.len();
+    conn.out.push_back(Chunk::Bytes(bytes));
+}
+
+/// Queues every packet of `frame` for one client's transport.
+pub(super) fn enqueue(
+    conn: &mut Conn,
+    udp_out: &mut VecDeque<Datagram>,
+    counters: &mut Counters,
+    t: TrackTransport,
+    frame: &FrameRef,
+) {
+    for index in 0..frame.packets.len() {
+        let len = frame.packets.packet(index).len();
+        if !frame.rtcp {
+            counters.packets_sent += 1;
+            counters.bytes_sent += len as u64;
+        }
+        match t {
+            TrackTransport::Tcp { rtp_channel, rtcp_channel } => {
+                let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
+                let header = [b'$', channel, (len >> 8) as u8, len as u8];
+                conn.queued += 4 + len;
+                conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
+            }
+            TrackTransport::Udp { rtp, rtcp } => {
+                // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
+                if udp_out.len() < MAX_DATAGRAM_BACKLOG {
+                    let to = if frame.rtcp { rtcp } else { rtp };
+                    udp_out.push_back(Datagram { to, rtcp: frame.rtcp, frame: frame.clone(), index });
+                }
+            }
+        }
+    }
+}
+
+/// Drops every queued packet not yet started; RTSP replies and a half-written packet stay.
+/// Returns the number of RTP packets and RTP bytes dropped (they were counted as sent).
+pub(super) fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
+    let head_started = conn.sent > 0;
+    let mut kept = VecDeque::new();
+    let (mut packets, mut bytes) = (0, 0);
+    for (i, chunk) in conn.out.drain(..).enumerate() {
+        match chunk {
+            Chunk::Packet { frame, index, .. } if !(i == 0 && head_started) => {
+                if !frame.rtcp {
+                    packets += 1;
+                    bytes += frame.packets.packet(index).len() as u64;
+                }
+            }
+            chunk => kept.push_back(chunk),
+        }
+    }
+    conn.queued = kept.iter().map(|c| c.len()).sum::<usize>() - conn.sent;
+    conn.out = kept;
+    (packets, bytes)
+}

@@ -1,0 +1,48 @@
+//! RTCP from the server: sender reports and BYE (RFC 3550 6.4.1, 6.6).
+
+use alloc::vec::Vec;
+
+use super::{enqueue, Server, CNAME};
+use crate::rtp::rtcp;
+use crate::session::Frame;
+
+impl Server {
+    /// RTCP sender reports for each track of a playing client: the NTP time of
+    /// `now` beside the RTP time of `now` on that track's clock, which is what
+    /// lets a player line audio up with video.
+    pub(super) fn send_sender_reports(&mut self, ci: usize, now_us: u64) {
+        let wall_us = (now_us as i64 + self.wall_offset_us).max(0) as u64;
+        let client = &mut self.clients[ci];
+        client.next_report_us = now_us.saturating_add(self.config.sender_report_interval_us);
+        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
+        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
+        let counters = self.counters.entry(media.id).or_default();
+        for (track, transport) in client.tracks.iter().enumerate() {
+            let Some(transport) = *transport else { continue };
+            let info = rtcp::SenderInfo {
+                ssrc: media.streams[track].ssrc,
+                ntp: rtcp::ntp_from_unix_us(wall_us),
+                rtp_time: media.clocks[track].rtp_time(now_us),
+                packets: media.sent[track].packets,
+                octets: media.sent[track].octets,
+            };
+            let mut bytes = Vec::new();
+            rtcp::sender_report(&mut bytes, &info, CNAME);
+            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+        }
+    }
+
+    /// RTCP BYE on each of a client's tracks: its stream ends here.
+    pub(super) fn send_bye(&mut self, ci: usize) {
+        let client = &self.clients[ci];
+        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
+        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
+        let counters = self.counters.entry(media.id).or_default();
+        for (track, transport) in client.tracks.iter().enumerate() {
+            let Some(transport) = *transport else { continue };
+            let mut bytes = Vec::new();
+            rtcp::bye(&mut bytes, media.streams[track].ssrc, CNAME);
+            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+        }
+    }
+}
