@@ -9,7 +9,7 @@ use core::ffi::c_char;
 use core::fmt::Write;
 
 use crate::net::{os, Runtime};
-use crate::server::Stats;
+use crate::server::{CreateError, Stats};
 use crate::session::{AudioCodec, PushError, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
@@ -166,7 +166,8 @@ pub unsafe extern "C" fn canmv_rtsp_stop(server: *mut CanmvRtspServer) -> i32 {
 /// Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
 /// no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
 /// `audio_codec`: a `canmv_rtsp_audio_codec` (0: no audio track).
-/// 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio codec.
+/// 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio
+/// codec, -ENOSPC when the server has its maximum of sessions.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_create_session(
     server: *mut CanmvRtspServer,
@@ -185,8 +186,10 @@ pub unsafe extern "C" fn canmv_rtsp_create_session(
     if !valid_session_name(name) {
         return -libc::EINVAL;
     }
-    rt.with_core(|core| core.create_session(name, codec, audio));
-    0
+    match rt.with_core(|core| core.create_session(name, codec, audio)) {
+        Ok(()) => 0,
+        Err(CreateError::TooMany) => -libc::ENOSPC,
+    }
 }
 
 /// Removes a session; its clients' connections are closed. 0 or -ENOENT.

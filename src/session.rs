@@ -151,6 +151,8 @@ pub struct MediaSession {
     pub pps: Option<Vec<u8>>,
     /// Bumped whenever the SDP changes (new parameter sets).
     pub sdp_version: u64,
+    /// Keep the current GOP for late joiners (else they wait for the next keyframe).
+    gop_cache: bool,
     /// The current GOP from its keyframe on; empty when none is cached.
     gop: Vec<FrameRef>,
     gop_bytes: usize,
@@ -188,6 +190,7 @@ impl MediaSession {
             sps: None,
             pps: None,
             sdp_version: 1,
+            gop_cache: true,
             gop: Vec::new(),
             gop_bytes: 0,
             audio_cache: VecDeque::new(),
@@ -414,35 +417,73 @@ impl MediaSession {
         }
     }
 
+    pub fn set_gop_cache(&mut self, enabled: bool) {
+        self.gop_cache = enabled;
+    }
+
     /// The video frames a client starting now receives first: parameter sets and the GOP so far.
     pub fn start_frames(&self) -> &[FrameRef] {
+        if self.gop_cache {
+            &self.gop
+        } else {
+            &[]
+        }
+    }
+
+    /// The GOP so far, from its keyframe: what a client waiting for a keyframe
+    /// gets when one arrives (the keyframe frame and the parameter sets sent
+    /// ahead of it), whether or not late joiners are served from the cache.
+    pub fn current_gop(&self) -> &[FrameRef] {
         &self.gop
     }
 
     /// The audio a client starting now receives first: what was sent since the cached GOP began.
     pub fn start_audio(&self) -> impl Iterator<Item = &FrameRef> {
-        self.audio_cache.iter()
+        self.audio_cache.iter().filter(|_| self.gop_cache)
+    }
+
+    /// The video frames a client gets when it starts (`resume_from` None) or
+    /// resumes after a pause before sequence number `resume_from`: the
+    /// cached frames from there on. Empty when the cache cannot serve it.
+    pub fn start_frames_from(&self, resume_from: Option<u16>) -> &[FrameRef] {
+        let frames = self.start_frames();
+        match resume_from {
+            None => frames,
+            // Sequence numbers wrap: "at or after" is a signed 16-bit distance (RFC 3550 A.1).
+            Some(seq) => match frames.iter().position(|f| f.first_seq.wrapping_sub(seq) as i16 >= 0) {
+                Some(i) => &frames[i..],
+                None => &[],
+            },
+        }
     }
 
     /// Sequence number and RTP time of the first packet a client that starts
-    /// now receives on `track` (PLAY's RTP-Info). Video: the cached GOP's
-    /// first packet; with no GOP cached the client waits for the next
-    /// keyframe, which brings along the parameter sets already sent for its
-    /// access unit. Audio: the first cached chunk, else the next one.
-    pub fn start_point(&self, track: usize) -> (u16, u32) {
+    /// (or resumes, see `start_frames_from`) now receives on `track`, for
+    /// PLAY's RTP-Info. Video: the first cached frame it gets; with none the
+    /// client waits for the next keyframe, which brings along the parameter
+    /// sets already sent for its access unit. Audio: the first cached chunk
+    /// for a new player, else the next one.
+    pub fn start_point(&self, track: usize, resume_from: Option<u16>) -> (u16, u32) {
         let first = if track == TRACK_VIDEO {
             let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
-            self.gop.first().or(pending_au)
+            self.start_frames_from(resume_from).first().or(pending_au)
+        } else if resume_from.is_none() {
+            self.start_audio().next()
         } else {
-            self.audio_cache.front()
+            None
         };
         match first {
             Some(f) => (f.first_seq, f.rtp_time),
-            None => match (track, self.audio_next) {
-                (TRACK_AUDIO, Some((rtp, _))) => (self.streams[track].seq, rtp),
-                // Not known yet: a lower bound, which the next packets cannot precede.
-                _ => (self.streams[track].seq, self.clocks[track].rtp_time(self.clocks[track].last_us())),
-            },
+            None => self.live_point(track),
+        }
+    }
+
+    /// Sequence number and RTP time of the next packet on `track`: a lower
+    /// bound for where a client that does not get the cache starts.
+    pub fn live_point(&self, track: usize) -> (u16, u32) {
+        match (track, self.audio_next) {
+            (TRACK_AUDIO, Some((rtp, _))) => (self.streams[track].seq, rtp),
+            _ => (self.streams[track].seq, self.clocks[track].rtp_time(self.clocks[track].last_us())),
         }
     }
 }

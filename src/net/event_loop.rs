@@ -211,7 +211,7 @@ fn run(shared: &Shared) {
             }
             match *src {
                 Source::Wake => os::drain(shared.wake_read),
-                Source::Listener => accept_all(&mut st),
+                Source::Listener => accept_all(&mut st, now),
                 Source::Rtp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
                 Source::Rtcp => {
                     while let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) {
@@ -230,12 +230,12 @@ fn run(shared: &Shared) {
     }
 }
 
-fn accept_all(st: &mut State) {
+fn accept_all(st: &mut State, now: u64) {
     while let Some((fd, peer, local)) = os::accept(st.sockets.listener) {
         let id = st.sockets.next_conn;
         st.sockets.next_conn += 1;
         st.sockets.conns.insert(id, fd);
-        st.core.conn_opened(id, peer, local);
+        st.core.conn_opened(id, peer, local, now);
     }
 }
 
@@ -333,7 +333,7 @@ mod tests {
         let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/assets/clip.264")).unwrap();
         let aus = access_units(&clip);
         let (rt, port) = runtime_on_free_port();
-        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, None));
+        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, None)).unwrap();
         assert_eq!(rt.start(), 0);
         let url = format!("rtsp://127.0.0.1:{port}/test");
         let probe = Command::new("ffprobe")

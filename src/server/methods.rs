@@ -92,7 +92,7 @@ impl Server {
                 s.unicast
                     && !s.record
                     && acceptable_destination(s.destination.as_deref(), peer.ip())
-                    && (s.lower == Lower::Tcp || s.client_port.is_some())
+                    && (s.lower == Lower::Tcp || (s.client_port.is_some() && !self.config.tcp_only))
             })
             .ok_or_else(|| Response::new(461))?;
         let (tt, reply) = match chosen.lower {
@@ -121,6 +121,12 @@ impl Server {
                 pos
             }
             None => {
+                if self.clients.len() >= self.config.max_clients {
+                    return Err(Response::new(503));
+                }
+                if self.clients.iter().filter(|c| c.media == media_id).count() >= self.config.max_clients_per_session {
+                    return Err(Response::new(453));
+                }
                 let sid = self.new_session_id();
                 self.clients.push(Client {
                     id: sid,
@@ -133,6 +139,7 @@ impl Server {
                     last_seen_us: now_us,
                     frames_dropped: 0,
                     next_report_us: 0,
+                    resume_from: None,
                 });
                 self.clients.len() - 1
             }
@@ -188,7 +195,7 @@ impl Server {
             if t.is_none() {
                 continue;
             }
-            let (seq, rtptime) = media.start_point(track);
+            let (seq, rtptime) = media.start_point(track, self.clients[ci].resume_from);
             if !rtp_info.is_empty() {
                 rtp_info.push(',');
             }
@@ -211,6 +218,7 @@ impl Server {
         // Sender reports first: a player maps the first packets to wall-clock time with them.
         self.send_sender_reports(ci, now_us);
         let client = &mut self.clients[ci];
+        let resume_from = client.resume_from.take();
         let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
         let Some(conn) = self.conns.get_mut(&client.conn) else { return };
         let counters = self.counters.entry(media.id).or_default();
@@ -218,16 +226,18 @@ impl Server {
             client.waiting_keyframe = false;
             return;
         };
-        if media.start_frames().is_empty() {
+        let start = media.start_frames_from(resume_from);
+        if start.is_empty() {
             client.waiting_keyframe = true;
             counters.keyframe_waits += 1;
             return;
         }
         client.waiting_keyframe = false;
-        for f in media.start_frames() {
+        for f in start {
             enqueue(conn, &mut self.udp_out, counters, video, f);
         }
-        if let Some(audio) = client.tracks[TRACK_AUDIO] {
+        // Audio is live again at once after a pause; a new player gets the audio since the GOP began.
+        if let (Some(audio), None) = (client.tracks[TRACK_AUDIO], resume_from) {
             for f in media.start_audio() {
                 enqueue(conn, &mut self.udp_out, counters, audio, f);
             }
@@ -236,7 +246,12 @@ impl Server {
 
     fn pause(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
         let ci = self.client_of(id, req)?;
+        let next_video_seq =
+            self.sessions.iter().find(|s| s.id == self.clients[ci].media).map(|s| s.streams[TRACK_VIDEO].seq);
         let client = &mut self.clients[ci];
+        if client.playing {
+            client.resume_from = next_video_seq;
+        }
         client.playing = false;
         client.last_seen_us = now_us;
         let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);

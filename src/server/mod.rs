@@ -26,16 +26,30 @@ use crate::session::{AudioCodec, FrameRef, MediaSession, PushError, VideoCodec, 
 
 pub type ConnId = u64;
 
-/// Settings a script may change (keyword-only options, later issues).
+/// Settings a script may change (keyword-only options of `rtspserver_init`).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub limits: rtsp::Limits,
-    /// Seconds without a request or RTCP report before a client is dropped.
+    /// Seconds without a request or RTCP report before a client is dropped;
+    /// also how long a connection may sit without a request and without a client.
     pub session_timeout_s: u32,
     /// Bytes queued for one TCP connection before its client is cut back to the next keyframe.
     pub max_queued_bytes: usize,
+    /// A cut-back connection whose queue has not drained for this long is dropped.
+    pub stuck_timeout_us: u64,
     /// Interval of RTCP sender reports to each playing client (RFC 3550: at least every 5 s here).
     pub sender_report_interval_us: u64,
+    /// RTSP sessions (clients) on the whole server; SETUP past it: 503.
+    pub max_clients: usize,
+    /// Clients of one media session; SETUP past it: 453.
+    pub max_clients_per_session: usize,
+    /// Media sessions (`createsession`) on the server.
+    pub max_sessions: usize,
+    /// TCP connections; past it the oldest connection without a client makes
+    /// room, else the newcomer gets 503.
+    pub max_connections: usize,
+    /// RTP over the RTSP connection only: a UDP SETUP gets 461 (players then retry over TCP).
+    pub tcp_only: bool,
 }
 
 impl Default for Config {
@@ -44,9 +58,22 @@ impl Default for Config {
             limits: rtsp::Limits::default(),
             session_timeout_s: 60,
             max_queued_bytes: 4 * 1024 * 1024,
+            stuck_timeout_us: 10_000_000,
             sender_report_interval_us: 4_000_000,
+            max_clients: 32,
+            max_clients_per_session: 16,
+            max_sessions: 16,
+            max_connections: 64,
+            tcp_only: false,
         }
     }
+}
+
+/// Why a media session could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateError {
+    /// `Config::max_sessions` reached.
+    TooMany,
 }
 
 pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
@@ -76,6 +103,9 @@ struct Client {
     frames_dropped: u64,
     /// When the next RTCP sender report is due (while playing).
     next_report_us: u64,
+    /// Paused: the video sequence number it stopped before. A PLAY then
+    /// resumes there from the GOP cache (no packet twice), else at the next keyframe.
+    resume_from: Option<u16>,
 }
 
 /// A datagram to send from the server's RTP (or RTCP) socket.
@@ -149,9 +179,17 @@ impl Server {
     // ---- media sessions (the script's side) ----
 
     /// Adds a session; an existing name is left unchanged (CanMV behaviour).
-    pub fn create_session(&mut self, name: &str, codec: VideoCodec, audio: Option<AudioCodec>) {
+    pub fn create_session(
+        &mut self,
+        name: &str,
+        codec: VideoCodec,
+        audio: Option<AudioCodec>,
+    ) -> Result<(), CreateError> {
         if self.sessions.iter().any(|s| s.name == name) {
-            return;
+            return Ok(());
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(CreateError::TooMany);
         }
         let id = self.next_media_id;
         self.next_media_id += 1;
@@ -163,6 +201,29 @@ impl Server {
         };
         self.sessions.push(MediaSession::new(id, name, codec, audio, &mut next));
         self.counters.insert(id, Counters::default());
+        Ok(())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Changes the settings; limits apply to what comes next (nobody is dropped).
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Whether a late joiner of `name` gets the cached GOP (true, the default)
+    /// or waits for the next keyframe. False if there is no such session.
+    pub fn set_gop_cache(&mut self, name: &str, enabled: bool) -> bool {
+        self.sessions.iter_mut().find(|s| s.name == name).map(|s| s.set_gop_cache(enabled)).is_some()
+    }
+
+    /// Whether a playing client of `name` waits for a keyframe that no cache
+    /// can give it: the script should ask its encoder for one. None if unknown.
+    pub fn need_keyframe(&self, name: &str) -> Option<bool> {
+        let media = self.sessions.iter().find(|s| s.name == name)?;
+        Some(self.clients.iter().any(|c| c.media == media.id && c.playing && c.waiting_keyframe))
     }
 
     /// Removes a session; its clients' connections are flushed and closed. False if unknown.
@@ -199,7 +260,7 @@ impl Server {
         let frames = media.push_video(data, script_ts, now_us)?;
         let id = media.id;
         for frame in &frames {
-            self.fan_out(id, frame);
+            self.fan_out(id, frame, now_us);
         }
         Ok(())
     }
@@ -213,11 +274,11 @@ impl Server {
         let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
         let frame = media.push_audio(data, script_ts, now_us)?;
         let id = media.id;
-        self.fan_out(id, &frame);
+        self.fan_out(id, &frame, now_us);
         Ok(())
     }
 
-    fn fan_out(&mut self, media: u32, frame: &FrameRef) {
+    fn fan_out(&mut self, media: u32, frame: &FrameRef, now_us: u64) {
         let Some(session) = self.sessions.iter().find(|s| s.id == media) else { return };
         let counters = self.counters.entry(media).or_default();
         for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
@@ -230,6 +291,7 @@ impl Server {
                 counters.packets_sent = counters.packets_sent.saturating_sub(packets);
                 counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
                 client.waiting_keyframe = true;
+                conn.stalled_since.get_or_insert(now_us);
                 client.frames_dropped += 1;
                 counters.frames_dropped += 1;
                 counters.keyframe_waits += 1;
@@ -240,7 +302,7 @@ impl Server {
                 }
                 // The GOP cache now holds this keyframe and what came ahead of it.
                 client.waiting_keyframe = false;
-                for f in session.start_frames() {
+                for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
                 continue;
@@ -272,11 +334,36 @@ impl Server {
 
     // ---- connections (the network's side) ----
 
-    pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr) {
-        self.conns.insert(
-            id,
-            Conn { peer, local, input: Vec::new(), out: VecDeque::new(), queued: 0, sent: 0, closing: false },
-        );
+    /// A new TCP connection. Past `max_connections`, the connection that has
+    /// waited longest without a client is closed to make room; when there is
+    /// none, the newcomer gets 503 and is closed.
+    pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr, now_us: u64) {
+        let open = self.conns.values().filter(|c| !c.closing).count();
+        let mut conn = Conn::new(peer, local, now_us);
+        if open >= self.config.max_connections {
+            let idle = self
+                .conns
+                .iter()
+                .filter(|(cid, c)| !c.closing && !self.clients.iter().any(|cl| cl.conn == **cid))
+                .min_by_key(|(_, c)| c.last_request_us)
+                .map(|(cid, _)| *cid);
+            match idle {
+                Some(victim) => {
+                    if let Some(v) = self.conns.get_mut(&victim) {
+                        v.closing = true;
+                        v.out.clear();
+                        v.queued = 0;
+                        v.sent = 0;
+                    }
+                }
+                None => {
+                    let resp = Response::new(503).header("Server", SERVER_NAME).header("Connection", "close");
+                    push_bytes(&mut conn, resp.to_bytes());
+                    conn.closing = true;
+                }
+            }
+        }
+        self.conns.insert(id, conn);
     }
 
     /// The peer closed or the socket failed: its RTSP sessions end at once.
@@ -303,6 +390,9 @@ impl Server {
                 Ok(None) => return,
                 Ok(Some((input, used))) => {
                     conn.input.drain(..used);
+                    if matches!(input, Input::Request(_)) {
+                        conn.last_request_us = now_us;
+                    }
                     match input {
                         Input::Request(req) => self.handle_request(id, &req, now_us),
                         Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
@@ -366,6 +456,34 @@ impl Server {
             }
         }
         self.expire_clients(now_us);
+        self.close_dead_connections(now_us);
+    }
+
+    /// Closes connections stuck behind a peer that stopped reading, and
+    /// connections that have neither a client nor sent a request for a session timeout.
+    fn close_dead_connections(&mut self, now_us: u64) {
+        let idle_limit = u64::from(self.config.session_timeout_s) * 1_000_000;
+        let dead: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| {
+                let stuck = c.stalled_since.is_some_and(|t| now_us.saturating_sub(t) > self.config.stuck_timeout_us);
+                let idle = now_us.saturating_sub(c.last_request_us) > idle_limit
+                    && !self.clients.iter().any(|cl| cl.conn == **id);
+                !c.closing && (stuck || idle)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            self.clients.retain(|c| c.conn != id);
+            if let Some(conn) = self.conns.get_mut(&id) {
+                // Nothing more will be read from it: drop what is queued.
+                conn.out.clear();
+                conn.queued = 0;
+                conn.sent = 0;
+                conn.closing = true;
+            }
+        }
     }
 
     fn expire_clients(&mut self, now_us: u64) {
@@ -390,7 +508,9 @@ impl Server {
         let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
         let expiry = self.clients.iter().map(|c| c.last_seen_us + limit + 1);
         let reports = self.clients.iter().filter(|c| c.playing).map(|c| c.next_report_us);
-        expiry.chain(reports).min()
+        let idle = self.conns.values().map(|c| c.last_request_us + limit + 1);
+        let stuck = self.conns.values().filter_map(|c| c.stalled_since).map(|t| t + self.config.stuck_timeout_us + 1);
+        expiry.chain(reports).chain(idle).chain(stuck).min()
     }
 }
 

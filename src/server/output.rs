@@ -40,6 +40,27 @@ pub(super) struct Conn {
     pub(super) sent: usize,
     /// Close once the output is flushed.
     pub(super) closing: bool,
+    /// Last request from the peer (or when it connected).
+    pub(super) last_request_us: u64,
+    /// Since when a client of this connection has been cut back and its
+    /// queue has not drained: past `Config::stuck_timeout_us` it is dropped.
+    pub(super) stalled_since: Option<u64>,
+}
+
+impl Conn {
+    pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64) -> Conn {
+        Conn {
+            peer,
+            local,
+            input: Vec::new(),
+            out: VecDeque::new(),
+            queued: 0,
+            sent: 0,
+            closing: false,
+            last_request_us: now_us,
+            stalled_since: None,
+        }
+    }
 }
 
 impl Server {
@@ -78,6 +99,10 @@ impl Server {
     pub fn output_written(&mut self, id: ConnId, mut n: usize) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         conn.queued = conn.queued.saturating_sub(n);
+        // Draining again: the peer is slow, not stuck.
+        if conn.queued <= self.config.max_queued_bytes {
+            conn.stalled_since = None;
+        }
         while let Some(head) = conn.out.front() {
             let left = head.len() - conn.sent;
             if n < left {

@@ -165,7 +165,7 @@ impl Rig {
     fn with(config: Config, random: fn(&mut [u8])) -> Rig {
         let mut s = Server::new(config, random);
         s.set_udp_ports(SERVER_RTP_PORT);
-        s.create_session("test", VideoCodec::H264, None);
+        s.create_session("test", VideoCodec::H264, None).unwrap();
         Rig {
             s,
             now: 1_000_000,
@@ -184,7 +184,7 @@ impl Rig {
     }
 
     fn open_from(&mut self, id: ConnId, from: SocketAddr) {
-        self.s.conn_opened(id, from, LOCAL.parse().unwrap());
+        self.s.conn_opened(id, from, LOCAL.parse().unwrap(), self.now);
     }
 
     /// Everything the connection has to write, written in full.
@@ -1179,7 +1179,7 @@ fn get_parameter_with_and_without_session() {
 }
 
 #[test]
-fn pause_stops_packets_and_play_resumes_at_a_decodable_point() {
+fn pause_stops_packets_and_play_resumes_where_it_stopped() {
     let mut rig = Rig::new();
     let sid = rig.tcp_player(1);
     for k in 0..3 {
@@ -1189,22 +1189,42 @@ fn pause_stops_packets_and_play_resumes_at_a_decodable_point() {
     assert_eq!(r.status, 200);
     assert_eq!(rig.stats().playing, 0);
     assert_eq!(rig.stats().clients, 1);
-    let before = rig.tcp_packets(1, 0).len();
+    let before = rig.tcp_packets(1, 0);
     rig.push_au(3);
     rig.push_au(4);
-    assert_eq!(rig.tcp_packets(1, 0).len(), before, "no packets while paused");
+    assert_eq!(rig.tcp_packets(1, 0).len(), before.len(), "no packets while paused");
     let r = rig.play(1, "test", &sid);
     let (seq, rtptime) = rtp_info_start(&r);
     rig.push_au(5);
     rig.push_au(6);
+    let resumed = rig.tcp_packets(1, 0).split_off(before.len());
+    assert_eq!((resumed[0].seq, resumed[0].ts), (seq, rtptime), "RTP-Info of the resumed PLAY");
+    // The same GOP goes on: the frames sent during the pause come from the
+    // cache, with no packet twice and none missing.
+    assert_eq!(resumed[0].seq, before.last().unwrap().seq.wrapping_add(1));
+    assert_consecutive(&resumed);
+    assert_eq!(depacketize(&resumed), rig.sent_nals(3..7));
+}
+
+#[test]
+fn a_pause_over_a_gop_boundary_resumes_at_the_new_keyframe() {
+    let mut rig = Rig::new();
+    let sid = rig.tcp_player(1);
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    rig.request(1, "PAUSE", URL, &[("Session", &sid)]);
+    let before = rig.tcp_packets(1, 0).len();
+    for k in 3..GOP_LEN + 2 {
+        rig.push_au(k);
+    }
+    let r = rig.play(1, "test", &sid);
+    let (seq, rtptime) = rtp_info_start(&r);
     let resumed = rig.tcp_packets(1, 0).split_off(before);
     assert_eq!((resumed[0].seq, resumed[0].ts), (seq, rtptime), "RTP-Info of the resumed PLAY");
     assert_consecutive(&resumed);
-    let nals = depacketize(&resumed);
-    assert!(matches!(nal_type(&nals[0]), 5 | 7), "resumes with SPS or IDR, not {}", nal_type(&nals[0]));
-    // And it ends with everything pushed since.
-    let tail = rig.sent_nals(3..7);
-    assert!(nals.ends_with(&tail), "resumed stream misses frames");
+    // The frames of the GOP it missed are not in the cache: it starts at the keyframe.
+    assert_eq!(depacketize(&resumed), rig.sent_nals(GOP_LEN..GOP_LEN + 2));
 }
 
 // ------------------------------------------------------------- timeouts
@@ -1301,7 +1321,7 @@ fn conn_closed_removes_its_clients() {
 #[test]
 fn destroy_session_closes_its_clients_and_spares_the_others() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, None);
+    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
     rig.tcp_player(1);
     rig.open(2);
     let sid = rig.setup_tcp(2, "other");
@@ -1332,9 +1352,9 @@ fn destroy_session_closes_its_clients_and_spares_the_others() {
 #[test]
 fn sessions_have_separate_streams() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, None);
+    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
     // Creating an existing name again changes nothing.
-    rig.s.create_session("test", VideoCodec::H264, None);
+    rig.s.create_session("test", VideoCodec::H264, None).unwrap();
     assert_eq!(rig.s.session_names().collect::<Vec<_>>(), vec!["test", "other"]);
     rig.tcp_player(1);
     rig.open(2);
@@ -1521,7 +1541,7 @@ const WALL_AT_START_US: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
 
 fn av_rig() -> Rig {
     let mut rig = Rig::new();
-    rig.s.create_session("av", VideoCodec::H264, Some(AudioCodec::Pcmu));
+    rig.s.create_session("av", VideoCodec::H264, Some(AudioCodec::Pcmu)).unwrap();
     rig.s.set_wall_clock(rig.now, WALL_AT_START_US);
     rig
 }
@@ -1649,4 +1669,147 @@ fn udp_clients_get_reports_on_their_rtcp_port_from_the_rtcp_socket() {
     rig.flush();
     let to = SocketAddr::new(peer(1).ip(), 6001);
     assert_eq!(rig.rtcp.iter().filter(|(t, d)| *t == RtcpTo::Udp(to) && read_sr(d).is_some()).count(), 1);
+}
+
+// ------------------------------------------------------------------ limits
+
+fn setup_reply(rig: &mut Rig, id: ConnId, transport: &str) -> Reply {
+    rig.open(id);
+    rig.request(id, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", transport)])
+}
+
+#[test]
+fn clients_past_the_server_limit_get_503_and_past_the_session_limit_453() {
+    let config = Config { max_clients: 3, max_clients_per_session: 2, ..Config::default() };
+    let mut rig = Rig::with(config, test_random);
+    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    let tcp = "RTP/AVP/TCP;unicast;interleaved=0-1";
+    assert_eq!(setup_reply(&mut rig, 1, tcp).status, 200);
+    assert_eq!(setup_reply(&mut rig, 2, tcp).status, 200);
+    assert_eq!(setup_reply(&mut rig, 3, tcp).status, 453, "third client of one session");
+    rig.open(4);
+    let r = rig.request(4, "SETUP", "rtsp://127.0.0.1:8554/other/trackID=0", &[("Transport", tcp)]);
+    assert_eq!(r.status, 200);
+    rig.open(5);
+    let r = rig.request(5, "SETUP", "rtsp://127.0.0.1:8554/other/trackID=0", &[("Transport", tcp)]);
+    assert_eq!(r.status, 503, "fourth client of the server");
+    // Nothing else is disturbed: the first clients are still there and answered.
+    assert_eq!(rig.request(1, "GET_PARAMETER", URL, &[]).status, 200);
+    assert_eq!(rig.stats().clients, 2);
+}
+
+#[test]
+fn sessions_past_the_limit_are_refused_and_existing_names_still_succeed() {
+    let mut s = Server::new(Config { max_sessions: 2, ..Config::default() }, test_random);
+    assert_eq!(s.create_session("a", VideoCodec::H264, None), Ok(()));
+    assert_eq!(s.create_session("b", VideoCodec::H265, None), Ok(()));
+    assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None), Err(CreateError::TooMany));
+    assert_eq!(s.create_session("a", VideoCodec::Mjpeg, None), Ok(()), "an existing name: 0, unchanged");
+    assert!(s.destroy_session("a"));
+    assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None), Ok(()));
+}
+
+#[test]
+fn tcp_only_answers_udp_with_461_and_picks_tcp_among_alternatives() {
+    let mut rig = Rig::with(Config { tcp_only: true, ..Config::default() }, test_random);
+    assert_eq!(setup_reply(&mut rig, 1, "RTP/AVP;unicast;client_port=5000-5001").status, 461);
+    let r = setup_reply(&mut rig, 2, "RTP/AVP;unicast;client_port=5000-5001,RTP/AVP/TCP;unicast;interleaved=0-1");
+    assert_eq!(r.status, 200);
+    assert!(r.header("Transport").unwrap().starts_with("RTP/AVP/TCP"), "{r:?}");
+}
+
+#[test]
+fn past_the_connection_limit_the_oldest_idle_connection_makes_room() {
+    let mut rig = Rig::with(Config { max_connections: 3, ..Config::default() }, test_random);
+    rig.tcp_player(1);
+    rig.now += 1_000;
+    rig.open(2); // idle, oldest without a client
+    rig.now += 1_000;
+    rig.open(3); // idle
+    rig.now += 1_000;
+    rig.open(4); // over the limit: 2 goes
+    rig.flush();
+    assert_eq!(rig.s.take_finished(), vec![2]);
+    // A newcomer can still talk.
+    assert_eq!(rig.request(4, "OPTIONS", URL, &[]).status, 200);
+    // All with clients: a newcomer is refused with 503, and the players are untouched.
+    let mut rig = Rig::with(Config { max_connections: 2, ..Config::default() }, test_random);
+    rig.tcp_player(1);
+    rig.tcp_player(2);
+    rig.open(3);
+    let out = rig.read(3);
+    assert!(matches!(&out[..], [Out::Reply(r)] if r.status == 503), "{out:?}");
+    assert_eq!(rig.s.take_finished(), vec![3]);
+    rig.push_au(0);
+    assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..1));
+    assert_eq!(depacketize(&rig.tcp_packets(2, 0)), rig.sent_nals(0..1));
+}
+
+#[test]
+fn a_connection_that_never_asks_for_anything_is_closed_after_the_session_timeout() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let sid = rig.tcp_player(2);
+    let t0 = rig.now;
+    for step in 1..=7u64 {
+        rig.now = t0 + step * 10_000_000;
+        rig.request(2, "GET_PARAMETER", URL, &[("Session", &sid)]);
+        rig.s.handle_timeout(rig.now);
+        rig.flush();
+    }
+    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.stats().clients, 1);
+}
+
+#[test]
+fn a_client_that_stays_stuck_is_dropped_and_the_others_keep_everything() {
+    let config = Config { max_queued_bytes: 20_000, stuck_timeout_us: 3_000_000, ..Config::default() };
+    let mut rig = Rig::with(config, test_random);
+    let sid1 = rig.tcp_player(1);
+    rig.tcp_player(2);
+    rig.stalled.insert(2);
+    for k in 0..150 {
+        rig.push_au(k);
+        if k % 30 == 0 {
+            // Both stay alive as far as RTSP goes.
+            rig.request(1, "GET_PARAMETER", URL, &[("Session", &sid1)]);
+            rig.s.handle_timeout(rig.now);
+        }
+    }
+    rig.flush();
+    assert_eq!(rig.s.take_finished(), vec![2], "the stuck connection is closed");
+    assert_eq!(rig.stats().clients, 1);
+    assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..150));
+}
+
+#[test]
+fn without_the_gop_cache_a_late_joiner_waits_and_the_script_is_told() {
+    let mut rig = Rig::new();
+    assert!(rig.s.set_gop_cache("test", false));
+    assert!(!rig.s.set_gop_cache("nope", false));
+    for k in 0..2 {
+        rig.push_au(k);
+    }
+    assert_eq!(rig.s.need_keyframe("test"), Some(false), "nobody waits yet");
+    rig.tcp_player(1);
+    assert!(rig.tcp_packets(1, 0).is_empty(), "no cached GOP is sent");
+    assert_eq!(rig.s.need_keyframe("test"), Some(true));
+    for k in 2..GOP_LEN + 1 {
+        rig.push_au(k);
+    }
+    assert_eq!(rig.s.need_keyframe("test"), Some(false));
+    let got = depacketize(&rig.tcp_packets(1, 0));
+    assert_eq!(got, rig.sent_nals(GOP_LEN..GOP_LEN + 1), "starts at the next keyframe with its parameter sets");
+    assert_eq!(rig.s.need_keyframe("nope"), None);
+}
+
+#[test]
+fn with_the_gop_cache_a_late_joiner_needs_no_keyframe() {
+    let mut rig = Rig::new();
+    for k in 0..3 {
+        rig.push_au(k);
+    }
+    rig.tcp_player(1);
+    assert_eq!(rig.s.need_keyframe("test"), Some(false));
+    assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..3));
 }
