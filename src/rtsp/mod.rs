@@ -1,7 +1,8 @@
 //! RTSP 1.0 (RFC 2326) message handling, sans-IO: parse requests and
 //! interleaved frames from bytes, format responses, parse Transport headers
-//! and request URLs.
+//! and request URLs; check Basic/Digest authentication.
 
+pub mod auth;
 pub mod request;
 pub mod response;
 pub mod transport;
