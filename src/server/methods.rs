@@ -140,6 +140,7 @@ impl Server {
                     frames_dropped: 0,
                     next_report_us: 0,
                     resume_from: None,
+                    cut_back: false,
                 });
                 self.clients.len() - 1
             }

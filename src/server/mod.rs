@@ -103,6 +103,8 @@ struct Client {
     frames_dropped: u64,
     /// When the next RTCP sender report is due (while playing).
     next_report_us: u64,
+    /// Waiting for a keyframe because its queue was cut back (frames it skips are lost to it).
+    cut_back: bool,
     /// Paused: the video sequence number it stopped before. A PLAY then
     /// resumes there from the GOP cache (no packet twice), else at the next keyframe.
     resume_from: Option<u16>,
@@ -130,6 +132,18 @@ pub struct Stats {
     pub bytes_sent: u64,
     pub frames_dropped: u64,
     pub keyframe_waits: u64,
+}
+
+/// What `getstats` tells about one client.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientStats {
+    pub peer: SocketAddr,
+    /// RTP over the RTSP connection (else UDP).
+    pub tcp: bool,
+    pub playing: bool,
+    pub waiting_keyframe: bool,
+    /// Times its queue was cut back to the next keyframe.
+    pub frames_dropped: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -287,21 +301,28 @@ impl Server {
             if matches!(transport, TrackTransport::Tcp { .. }) && conn.queued > self.config.max_queued_bytes {
                 // Cut back to the next keyframe rather than send a broken GOP
                 // (which may be this very frame, just below).
-                let (packets, bytes) = drop_queued_packets(conn);
-                counters.packets_sent = counters.packets_sent.saturating_sub(packets);
-                counters.bytes_sent = counters.bytes_sent.saturating_sub(bytes);
+                let dropped = drop_queued_packets(conn);
+                counters.packets_sent = counters.packets_sent.saturating_sub(dropped.packets);
+                counters.bytes_sent = counters.bytes_sent.saturating_sub(dropped.bytes);
                 client.waiting_keyframe = true;
+                client.cut_back = true;
                 conn.stalled_since.get_or_insert(now_us);
-                client.frames_dropped += 1;
-                counters.frames_dropped += 1;
+                client.frames_dropped += dropped.video_frames;
+                counters.frames_dropped += dropped.video_frames;
                 counters.keyframe_waits += 1;
             }
             if frame.track == TRACK_VIDEO && client.waiting_keyframe {
                 if !frame.gop_start {
+                    // A frame lost to the cut-back (a new player's wait loses nothing it had).
+                    if client.cut_back {
+                        client.frames_dropped += 1;
+                        counters.frames_dropped += 1;
+                    }
                     continue;
                 }
                 // The GOP cache now holds this keyframe and what came ahead of it.
                 client.waiting_keyframe = false;
+                client.cut_back = false;
                 for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
@@ -330,6 +351,23 @@ impl Server {
             }
         }
         Some(st)
+    }
+
+    /// One client of a session (or of any session, `name` None), by position.
+    pub fn client_stats(&self, name: Option<&str>, index: usize) -> Option<ClientStats> {
+        let media = match name {
+            Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
+            None => None,
+        };
+        let c = self.clients.iter().filter(|c| media.is_none_or(|m| c.media == m)).nth(index)?;
+        let peer = self.conns.get(&c.conn).map(|conn| conn.peer)?;
+        Some(ClientStats {
+            peer,
+            tcp: c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. })),
+            playing: c.playing,
+            waiting_keyframe: c.waiting_keyframe,
+            frames_dropped: c.frames_dropped,
+        })
     }
 
     // ---- connections (the network's side) ----

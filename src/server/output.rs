@@ -170,16 +170,23 @@ pub(super) fn enqueue(
 
 /// Drops every queued packet not yet started; RTSP replies and a half-written packet stay.
 /// Returns the number of RTP packets and RTP bytes dropped (they were counted as sent).
-pub(super) fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
+pub(super) fn drop_queued_packets(conn: &mut Conn) -> Dropped {
     let head_started = conn.sent > 0;
     let mut kept = VecDeque::new();
-    let (mut packets, mut bytes) = (0, 0);
+    let mut dropped = Dropped::default();
+    let mut last_video: Option<*const crate::session::Frame> = None;
     for (i, chunk) in conn.out.drain(..).enumerate() {
         match chunk {
             Chunk::Packet { frame, index, .. } if !(i == 0 && head_started) => {
                 if !frame.rtcp {
-                    packets += 1;
-                    bytes += frame.packets.packet(index).len() as u64;
+                    dropped.packets += 1;
+                    dropped.bytes += frame.packets.packet(index).len() as u64;
+                }
+                // A frame's packets sit together in the queue: count each frame once.
+                let this = alloc::sync::Arc::as_ptr(&frame);
+                if frame.track == crate::session::TRACK_VIDEO && !frame.rtcp && last_video != Some(this) {
+                    dropped.video_frames += 1;
+                    last_video = Some(this);
                 }
             }
             chunk => kept.push_back(chunk),
@@ -187,5 +194,14 @@ pub(super) fn drop_queued_packets(conn: &mut Conn) -> (u64, u64) {
     }
     conn.queued = kept.iter().map(|c| c.len()).sum::<usize>() - conn.sent;
     conn.out = kept;
-    (packets, bytes)
+    dropped
+}
+
+/// What a cut-back threw away: RTP packets and bytes (they were counted as
+/// sent) and whole video frames (for the stats).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Dropped {
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+    pub(super) video_frames: u64,
 }

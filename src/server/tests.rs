@@ -1770,6 +1770,14 @@ fn a_client_that_stays_stuck_is_dropped_and_the_others_keep_everything() {
     rig.stalled.insert(2);
     for k in 0..150 {
         rig.push_au(k);
+        if k == 60 {
+            // Before it goes, the stats name it: frames lost, waiting for a keyframe.
+            let stuck = rig.s.client_stats(Some("test"), 1).unwrap();
+            assert_eq!(stuck.peer, peer(2));
+            assert!(stuck.tcp && stuck.playing && stuck.frames_dropped > 0, "{stuck:?}");
+            assert_eq!(rig.s.client_stats(Some("test"), 0).unwrap().frames_dropped, 0);
+            assert!(rig.s.client_stats(Some("test"), 2).is_none());
+        }
         if k % 30 == 0 {
             // Both stay alive as far as RTSP goes.
             rig.request(1, "GET_PARAMETER", URL, &[("Session", &sid1)]);
