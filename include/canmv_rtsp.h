@@ -57,6 +57,67 @@ typedef struct canmv_rtsp_stats {
   uint64_t keyframe_waits;
 } canmv_rtsp_stats;
 
+/**
+ * Server settings (keyword-only options of `rtspserver_init`). Counts must be at least 1.
+ */
+typedef struct canmv_rtsp_options {
+  /**
+   * RTSP sessions (clients) on the server; past it SETUP gets 503.
+   */
+  uint32_t max_clients;
+  /**
+   * Clients of one media session; past it SETUP gets 453.
+   */
+  uint32_t max_clients_per_session;
+  /**
+   * Media sessions (`createsession` past it: -ENOSPC).
+   */
+  uint32_t max_sessions;
+  /**
+   * TCP connections (past it the oldest one without a client is closed, else 503).
+   */
+  uint32_t max_connections;
+  /**
+   * Seconds a client may stay silent (no request, no RTCP report).
+   */
+  uint32_t session_timeout_s;
+  /**
+   * RTP over the RTSP connection only: UDP SETUP gets 461.
+   */
+  bool tcp_only;
+} canmv_rtsp_options;
+
+/**
+ * One user for `canmv_rtsp_set_auth`.
+ */
+typedef struct canmv_rtsp_user {
+  const char *name;
+  uintptr_t name_len;
+  const char *password;
+  uintptr_t password_len;
+} canmv_rtsp_user;
+
+/**
+ * One client, for the per-client part of `getstats`.
+ */
+typedef struct canmv_rtsp_client_stats {
+  /**
+   * The peer's address as text, NUL-terminated.
+   */
+  char peer[48];
+  uint16_t peer_port;
+  /**
+   * RTP over the RTSP connection (else UDP).
+   */
+  bool tcp;
+  bool playing;
+  bool waiting_keyframe;
+  /**
+   * Video frames it lost to cut-backs (it could not keep up).
+   */
+  uint64_t frames_dropped;
+} canmv_rtsp_client_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -96,7 +157,8 @@ int32_t canmv_rtsp_stop(struct canmv_rtsp_server *server);
  * Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
  * no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
  * `audio_codec`: a `canmv_rtsp_audio_codec` (0: no audio track).
- * 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio codec.
+ * 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio
+ * codec, -ENOSPC when the server has its maximum of sessions.
  */
 int32_t canmv_rtsp_create_session(struct canmv_rtsp_server *server,
                                   const char *name,
@@ -155,6 +217,56 @@ int32_t canmv_rtsp_get_stats(struct canmv_rtsp_server *server,
                              const char *name,
                              uintptr_t name_len,
                              struct canmv_rtsp_stats *out);
+
+/**
+ * Reads the current settings into `out`. 0 or -EINVAL.
+ */
+int32_t canmv_rtsp_get_options(struct canmv_rtsp_server *server, struct canmv_rtsp_options *out);
+
+/**
+ * Applies settings; they hold for what comes next (nobody is dropped) until
+ * `canmv_rtsp_deinit`, which restores the defaults. 0, or -EINVAL for a zero count.
+ */
+int32_t canmv_rtsp_set_options(struct canmv_rtsp_server *server,
+                               const struct canmv_rtsp_options *options);
+
+/**
+ * Requires one of `users` (Digest SHA-256/MD5, and Basic when `allow_basic`)
+ * for every request but OPTIONS; `count` 0 turns authentication off.
+ * 0, or -EINVAL (a name that is empty or not UTF-8, a password not UTF-8).
+ */
+int32_t canmv_rtsp_set_auth(struct canmv_rtsp_server *server,
+                            const struct canmv_rtsp_user *users,
+                            uintptr_t count,
+                            bool allow_basic);
+
+/**
+ * Whether late joiners of a session get the cached GOP (the default) or wait
+ * for the next keyframe. 0 or -ENOENT.
+ */
+int32_t canmv_rtsp_set_gop_cache(struct canmv_rtsp_server *server,
+                                 const char *name,
+                                 uintptr_t name_len,
+                                 bool enabled);
+
+/**
+ * 1 while a playing client of the session (`name` NULL: of any session)
+ * waits for a keyframe no cache can give it, so the script should ask its
+ * encoder for an IDR; 0 otherwise; -ENOENT for an unknown session.
+ */
+int32_t canmv_rtsp_need_keyframe(struct canmv_rtsp_server *server,
+                                 const char *name,
+                                 uintptr_t name_len);
+
+/**
+ * Fills `out` with client number `index` of a session (`name` NULL: of the
+ * server). 0, or -ENOENT past the last client or for an unknown session.
+ */
+int32_t canmv_rtsp_get_client_stats(struct canmv_rtsp_server *server,
+                                    const char *name,
+                                    uintptr_t name_len,
+                                    uintptr_t index,
+                                    struct canmv_rtsp_client_stats *out);
 
 /**
  * Rust's prebuilt `core`/`alloc` for host targets are compiled for unwinding,

@@ -9,6 +9,7 @@ use core::ffi::c_char;
 use core::fmt::Write;
 
 use crate::net::{os, Runtime};
+use crate::rtsp::auth::Authenticator;
 use crate::server::{CreateError, Stats};
 use crate::session::{AudioCodec, PushError, VideoCodec};
 
@@ -360,6 +361,207 @@ pub unsafe extern "C" fn canmv_rtsp_get_stats(
         bytes_sent: st.bytes_sent,
         frames_dropped: st.frames_dropped,
         keyframe_waits: st.keyframe_waits,
+    };
+    0
+}
+
+/// Server settings (keyword-only options of `rtspserver_init`). Counts must be at least 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CanmvRtspOptions {
+    /// RTSP sessions (clients) on the server; past it SETUP gets 503.
+    pub max_clients: u32,
+    /// Clients of one media session; past it SETUP gets 453.
+    pub max_clients_per_session: u32,
+    /// Media sessions (`createsession` past it: -ENOSPC).
+    pub max_sessions: u32,
+    /// TCP connections (past it the oldest one without a client is closed, else 503).
+    pub max_connections: u32,
+    /// Seconds a client may stay silent (no request, no RTCP report).
+    pub session_timeout_s: u32,
+    /// RTP over the RTSP connection only: UDP SETUP gets 461.
+    pub tcp_only: bool,
+}
+
+/// Reads the current settings into `out`. 0 or -EINVAL.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_get_options(server: *mut CanmvRtspServer, out: *mut CanmvRtspOptions) -> i32 {
+    // SAFETY: handle contract; `out` is checked for NULL.
+    let (Some(rt), Some(out)) = (unsafe { server_ref(server) }, unsafe { out.as_mut() }) else { return -libc::EINVAL };
+    let c = rt.with_core(|core| core.config().clone());
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    *out = CanmvRtspOptions {
+        max_clients: count(c.max_clients),
+        max_clients_per_session: count(c.max_clients_per_session),
+        max_sessions: count(c.max_sessions),
+        max_connections: count(c.max_connections),
+        session_timeout_s: c.session_timeout_s,
+        tcp_only: c.tcp_only,
+    };
+    0
+}
+
+/// Applies settings; they hold for what comes next (nobody is dropped) until
+/// `canmv_rtsp_deinit`, which restores the defaults. 0, or -EINVAL for a zero count.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_set_options(server: *mut CanmvRtspServer, options: *const CanmvRtspOptions) -> i32 {
+    // SAFETY: handle contract; `options` is checked for NULL.
+    let (Some(rt), Some(o)) = (unsafe { server_ref(server) }, unsafe { options.as_ref() }) else {
+        return -libc::EINVAL;
+    };
+    let counts = [o.max_clients, o.max_clients_per_session, o.max_sessions, o.max_connections, o.session_timeout_s];
+    if counts.contains(&0) {
+        return -libc::EINVAL;
+    }
+    rt.with_core(|core| {
+        let mut c = core.config().clone();
+        c.max_clients = o.max_clients as usize;
+        c.max_clients_per_session = o.max_clients_per_session as usize;
+        c.max_sessions = o.max_sessions as usize;
+        c.max_connections = o.max_connections as usize;
+        c.session_timeout_s = o.session_timeout_s;
+        c.tcp_only = o.tcp_only;
+        core.set_config(c);
+    });
+    0
+}
+
+/// One user for `canmv_rtsp_set_auth`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CanmvRtspUser {
+    pub name: *const c_char,
+    pub name_len: usize,
+    pub password: *const c_char,
+    pub password_len: usize,
+}
+
+/// Requires one of `users` (Digest SHA-256/MD5, and Basic when `allow_basic`)
+/// for every request but OPTIONS; `count` 0 turns authentication off.
+/// 0, or -EINVAL (a name that is empty or not UTF-8, a password not UTF-8).
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_set_auth(
+    server: *mut CanmvRtspServer,
+    users: *const CanmvRtspUser,
+    count: usize,
+    allow_basic: bool,
+) -> i32 {
+    // SAFETY: handle contract.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    if count == 0 {
+        rt.with_core(|core| core.set_auth(None));
+        return 0;
+    }
+    if users.is_null() {
+        return -libc::EINVAL;
+    }
+    // SAFETY: the caller passes `count` readable entries at `users`.
+    let users = unsafe { core::slice::from_raw_parts(users, count) };
+    let mut pairs = alloc::vec::Vec::with_capacity(count);
+    for u in users {
+        // SAFETY: each entry's pointers cover their lengths (caller's contract).
+        let (name, password) = unsafe { (name_arg(u.name, u.name_len), optional_text(u.password, u.password_len)) };
+        match (name, password) {
+            (Some(n), Some(p)) if !n.is_empty() => pairs.push((n, p)),
+            _ => return -libc::EINVAL,
+        }
+    }
+    let auth = Authenticator::new("canmv-rtsp", &pairs, allow_basic);
+    rt.with_core(|core| core.set_auth(Some(auth)));
+    0
+}
+
+/// Text from C that may be empty (and then NULL).
+unsafe fn optional_text<'a>(text: *const c_char, len: usize) -> Option<&'a str> {
+    if len == 0 {
+        return Some("");
+    }
+    // SAFETY: forwarded contract.
+    unsafe { name_arg(text, len) }
+}
+
+/// Whether late joiners of a session get the cached GOP (the default) or wait
+/// for the next keyframe. 0 or -ENOENT.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_set_gop_cache(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+    enabled: bool,
+) -> i32 {
+    // SAFETY: handle and buffer contracts.
+    let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }) else {
+        return -libc::EINVAL;
+    };
+    if rt.with_core(|core| core.set_gop_cache(name, enabled)) {
+        0
+    } else {
+        -libc::ENOENT
+    }
+}
+
+/// 1 while a playing client of the session (`name` NULL: of any session)
+/// waits for a keyframe no cache can give it, so the script should ask its
+/// encoder for an IDR; 0 otherwise; -ENOENT for an unknown session.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_need_keyframe(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+) -> i32 {
+    // SAFETY: handle and buffer contracts.
+    let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
+    // SAFETY: buffer contract.
+    let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
+    match rt.with_core(|core| core.need_keyframe(wanted)) {
+        Some(need) => i32::from(need),
+        None => -libc::ENOENT,
+    }
+}
+
+/// One client, for the per-client part of `getstats`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CanmvRtspClientStats {
+    /// The peer's address as text, NUL-terminated.
+    pub peer: [c_char; 48],
+    pub peer_port: u16,
+    /// RTP over the RTSP connection (else UDP).
+    pub tcp: bool,
+    pub playing: bool,
+    pub waiting_keyframe: bool,
+    /// Video frames it lost to cut-backs (it could not keep up).
+    pub frames_dropped: u64,
+}
+
+/// Fills `out` with client number `index` of a session (`name` NULL: of the
+/// server). 0, or -ENOENT past the last client or for an unknown session.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_get_client_stats(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+    index: usize,
+    out: *mut CanmvRtspClientStats,
+) -> i32 {
+    // SAFETY: handle contract; `out` is checked for NULL.
+    let (Some(rt), Some(out)) = (unsafe { server_ref(server) }, unsafe { out.as_mut() }) else { return -libc::EINVAL };
+    // SAFETY: buffer contract.
+    let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
+    let Some(c) = rt.with_core(|core| core.client_stats(wanted, index)) else { return -libc::ENOENT };
+    let mut peer = [0 as c_char; 48];
+    let mut text = CBuf { buf: &mut [0u8; 47], len: 0 };
+    let _ = write!(text, "{}", c.peer.ip());
+    for (dst, src) in peer.iter_mut().zip(text.buf[..text.len].iter()) {
+        *dst = *src as c_char;
+    }
+    *out = CanmvRtspClientStats {
+        peer,
+        peer_port: c.peer.port(),
+        tcp: c.tcp,
+        playing: c.playing,
+        waiting_keyframe: c.waiting_keyframe,
+        frames_dropped: c.frames_dropped,
     };
     0
 }

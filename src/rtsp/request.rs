@@ -85,6 +85,26 @@ fn is_forbidden_in_head(b: u8) -> bool {
     (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f
 }
 
+impl Method {
+    /// The method's name as on the request line (what Digest authentication hashes).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Options => "OPTIONS",
+            Method::Describe => "DESCRIBE",
+            Method::Setup => "SETUP",
+            Method::Play => "PLAY",
+            Method::Pause => "PAUSE",
+            Method::Teardown => "TEARDOWN",
+            Method::GetParameter => "GET_PARAMETER",
+            Method::SetParameter => "SET_PARAMETER",
+            Method::Announce => "ANNOUNCE",
+            Method::Record => "RECORD",
+            Method::Redirect => "REDIRECT",
+            Method::Other(name) => name,
+        }
+    }
+}
+
 fn method_from(name: &str) -> Method {
     match name {
         "OPTIONS" => Method::Options,

@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use core::net::{IpAddr, SocketAddr};
 
 use super::{enqueue, push_bytes, Client, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
-use crate::rtsp::{transport, url, Lower, Method, Request, Response};
+use crate::rtsp::{auth, transport, url, Lower, Method, Request, Response};
 use crate::sdp;
 use crate::session::{TRACK_AUDIO, TRACK_VIDEO};
 
@@ -14,6 +14,12 @@ impl Server {
         let Some(cseq) = req.header("CSeq").map(|s| s.to_string()) else {
             return self.reply(id, Response::new(400), None);
         };
+        // OPTIONS stays open (players ask it first); everything else needs a user when auth is on.
+        if req.method != Method::Options {
+            if let Some(challenge) = self.unauthorized(id, req) {
+                return self.reply(id, challenge, Some(&cseq));
+            }
+        }
         let resp = match req.method {
             Method::Options => Ok(Response::new(200).header("Public", METHODS)),
             Method::Describe => self.describe(id, req),
@@ -36,6 +42,27 @@ impl Server {
         };
         let resp = resp.unwrap_or_else(|e| e);
         self.reply(id, resp, Some(&cseq));
+    }
+
+    /// A 401 with fresh challenges when authentication is on and the request
+    /// does not answer this connection's nonce; None when it may go on.
+    fn unauthorized(&mut self, id: ConnId, req: &Request) -> Option<Response> {
+        let auth = self.auth.as_ref()?;
+        let conn = self.conns.get_mut(&id)?;
+        if let (Some(nonce), Some(answer)) = (&conn.nonce, req.header("Authorization")) {
+            if auth.check(req.method.as_str(), answer, nonce) {
+                return None;
+            }
+        }
+        let mut random = [0u8; 16];
+        (self.random)(&mut random);
+        let nonce = auth::nonce_from(&random);
+        let mut resp = Response::new(401);
+        for challenge in auth.challenges(&nonce) {
+            resp = resp.header("WWW-Authenticate", &challenge);
+        }
+        conn.nonce = Some(nonce);
+        Some(resp)
     }
 
     pub(super) fn reply(&mut self, id: ConnId, resp: Response, cseq: Option<&str>) {

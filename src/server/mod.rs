@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 use crate::rtp::rtcp;
+use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, Input, ParseError, Response};
 use crate::session::{AudioCodec, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
 
@@ -167,6 +168,8 @@ pub struct Server {
     random: fn(&mut [u8]),
     /// Wall-clock minus monotonic time, µs (see `set_wall_clock`).
     wall_offset_us: i64,
+    /// Users who may watch, when authentication is on.
+    auth: Option<Authenticator>,
 }
 
 impl Server {
@@ -183,6 +186,7 @@ impl Server {
             next_media_id: 1,
             random,
             wall_offset_us: 0,
+            auth: None,
         }
     }
 
@@ -218,6 +222,11 @@ impl Server {
         Ok(())
     }
 
+    /// Turns authentication on (Some) or off (None) for requests from now on.
+    pub fn set_auth(&mut self, auth: Option<Authenticator>) {
+        self.auth = auth;
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -235,9 +244,13 @@ impl Server {
 
     /// Whether a playing client of `name` waits for a keyframe that no cache
     /// can give it: the script should ask its encoder for one. None if unknown.
-    pub fn need_keyframe(&self, name: &str) -> Option<bool> {
-        let media = self.sessions.iter().find(|s| s.name == name)?;
-        Some(self.clients.iter().any(|c| c.media == media.id && c.playing && c.waiting_keyframe))
+    /// `name` None: any session.
+    pub fn need_keyframe(&self, name: Option<&str>) -> Option<bool> {
+        let media = match name {
+            Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
+            None => None,
+        };
+        Some(self.clients.iter().any(|c| media.is_none_or(|m| c.media == m) && c.playing && c.waiting_keyframe))
     }
 
     /// Removes a session; its clients' connections are flushed and closed. False if unknown.

@@ -3,6 +3,7 @@
 //! queue of datagrams for the RTP/RTCP sockets.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
@@ -45,6 +46,8 @@ pub(super) struct Conn {
     /// Since when a client of this connection has been cut back and its
     /// queue has not drained: past `Config::stuck_timeout_us` it is dropped.
     pub(super) stalled_since: Option<u64>,
+    /// The nonce this connection was challenged with (authentication on).
+    pub(super) nonce: Option<String>,
 }
 
 impl Conn {
@@ -59,6 +62,7 @@ impl Conn {
             closing: false,
             last_request_us: now_us,
             stalled_since: None,
+            nonce: None,
         }
     }
 }

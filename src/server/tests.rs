@@ -4,6 +4,7 @@
 //! or API.md, never from the server's own output.
 
 use super::*;
+use crate::rtsp::auth::Authenticator;
 use crate::session::VideoCodec;
 use rtp_rs::RtpReader;
 use std::collections::{BTreeMap, BTreeSet};
@@ -1798,17 +1799,17 @@ fn without_the_gop_cache_a_late_joiner_waits_and_the_script_is_told() {
     for k in 0..2 {
         rig.push_au(k);
     }
-    assert_eq!(rig.s.need_keyframe("test"), Some(false), "nobody waits yet");
+    assert_eq!(rig.s.need_keyframe(Some("test")), Some(false), "nobody waits yet");
     rig.tcp_player(1);
     assert!(rig.tcp_packets(1, 0).is_empty(), "no cached GOP is sent");
-    assert_eq!(rig.s.need_keyframe("test"), Some(true));
+    assert_eq!(rig.s.need_keyframe(Some("test")), Some(true));
     for k in 2..GOP_LEN + 1 {
         rig.push_au(k);
     }
-    assert_eq!(rig.s.need_keyframe("test"), Some(false));
+    assert_eq!(rig.s.need_keyframe(Some("test")), Some(false));
     let got = depacketize(&rig.tcp_packets(1, 0));
     assert_eq!(got, rig.sent_nals(GOP_LEN..GOP_LEN + 1), "starts at the next keyframe with its parameter sets");
-    assert_eq!(rig.s.need_keyframe("nope"), None);
+    assert_eq!(rig.s.need_keyframe(Some("nope")), None);
 }
 
 #[test]
@@ -1818,6 +1819,110 @@ fn with_the_gop_cache_a_late_joiner_needs_no_keyframe() {
         rig.push_au(k);
     }
     rig.tcp_player(1);
-    assert_eq!(rig.s.need_keyframe("test"), Some(false));
+    assert_eq!(rig.s.need_keyframe(Some("test")), Some(false));
     assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..3));
+}
+
+// ------------------------------------------------------------ authentication
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The nonce of the first Digest challenge of a 401.
+fn nonce_of(reply: &Reply) -> String {
+    let challenge = reply.header("WWW-Authenticate").expect("a challenge");
+    let start = challenge.find("nonce=\"").unwrap() + 7;
+    challenge[start..].split('"').next().unwrap().to_string()
+}
+
+/// An RFC 2069-form Digest answer (what GStreamer sends), computed from RFC 2617 3.2.2.
+fn digest_answer(user: &str, password: &str, method: &str, uri: &str, nonce: &str) -> String {
+    let ha1 = md5_hex(&format!("{user}:canmv-rtsp:{password}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+    format!(
+        "Digest username=\"{user}\", realm=\"canmv-rtsp\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\""
+    )
+}
+
+fn auth_rig(allow_basic: bool) -> Rig {
+    let mut rig = Rig::new();
+    rig.s.set_auth(Some(Authenticator::new("canmv-rtsp", &[("viewer", "s3cret")], allow_basic)));
+    rig
+}
+
+#[test]
+fn with_authentication_on_only_options_is_open_and_a_401_offers_digest() {
+    let mut rig = auth_rig(false);
+    rig.open(1);
+    assert_eq!(rig.request(1, "OPTIONS", URL, &[]).status, 200);
+    let r = rig.request(1, "DESCRIBE", URL, &[]);
+    assert_eq!(r.status, 401);
+    let challenges: Vec<&str> =
+        r.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("WWW-Authenticate")).map(|(_, v)| v.as_str()).collect();
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    assert!(challenges.iter().all(|c| c.starts_with("Digest ")));
+    assert!(challenges[1].contains("algorithm=MD5"), "MD5 last: ffmpeg keeps the last Digest challenge");
+    // Nothing but OPTIONS gets through without a user.
+    for method in ["SETUP", "PLAY", "GET_PARAMETER", "TEARDOWN", "PAUSE"] {
+        assert_eq!(rig.request(1, method, URL, &[("Transport", "RTP/AVP/TCP;interleaved=0-1")]).status, 401);
+    }
+    assert_eq!(rig.stats().clients, 0);
+}
+
+#[test]
+fn the_right_digest_answer_plays_and_a_wrong_password_gets_401_and_no_media() {
+    let mut rig = auth_rig(false);
+    rig.open(1);
+    let nonce = nonce_of(&rig.request(1, "DESCRIBE", URL, &[]));
+    let answer = |method: &str, uri: &str| digest_answer("viewer", "s3cret", method, uri, &nonce);
+    assert_eq!(rig.request(1, "DESCRIBE", URL, &[("Authorization", &answer("DESCRIBE", URL))]).status, 200);
+    let setup_uri = format!("{URL}/trackID=0");
+    let r = rig.request(
+        1,
+        "SETUP",
+        &setup_uri,
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"), ("Authorization", &answer("SETUP", &setup_uri))],
+    );
+    assert_eq!(r.status, 200);
+    let sid = r.session();
+    let r = rig.request(1, "PLAY", URL, &[("Session", &sid), ("Authorization", &answer("PLAY", URL))]);
+    assert_eq!(r.status, 200);
+    rig.push_au(0);
+    assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..1));
+
+    // Another connection with the wrong password: 401 at every step, no client, no packet.
+    rig.open(2);
+    let nonce = nonce_of(&rig.request(2, "DESCRIBE", URL, &[]));
+    let wrong = |method: &str, uri: &str| digest_answer("viewer", "guess", method, uri, &nonce);
+    assert_eq!(rig.request(2, "DESCRIBE", URL, &[("Authorization", &wrong("DESCRIBE", URL))]).status, 401);
+    let r = rig.request(
+        2,
+        "SETUP",
+        &setup_uri,
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"), ("Authorization", &wrong("SETUP", &setup_uri))],
+    );
+    assert_eq!(r.status, 401);
+    // A right answer to a nonce this connection was never given is refused too.
+    let r = rig.request(2, "DESCRIBE", URL, &[("Authorization", &answer("DESCRIBE", URL))]);
+    assert_eq!(r.status, 401);
+    rig.push_au(1);
+    assert!(rig.tcp_packets(2, 0).is_empty());
+    assert_eq!(rig.stats().clients, 1);
+}
+
+#[test]
+fn basic_is_accepted_only_when_allowed() {
+    let basic = format!("Basic {}", crate::sdp::base64(b"viewer:s3cret"));
+    let mut rig = auth_rig(false);
+    rig.open(1);
+    rig.request(1, "DESCRIBE", URL, &[]);
+    assert_eq!(rig.request(1, "DESCRIBE", URL, &[("Authorization", &basic)]).status, 401);
+    let mut rig = auth_rig(true);
+    rig.open(1);
+    let r = rig.request(1, "DESCRIBE", URL, &[]);
+    assert!(r.headers.iter().any(|(k, v)| k == "WWW-Authenticate" && v.starts_with("Basic ")));
+    assert_eq!(rig.request(1, "DESCRIBE", URL, &[("Authorization", &basic)]).status, 200);
 }
