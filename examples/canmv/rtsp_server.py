@@ -49,6 +49,7 @@ class CameraRtsp:
         # The sensor's output goes straight into the encoder channel.
         self.link = MediaManager.link(self.sensor.bind_info()["src"],
                                       (VIDEO_ENCODE_MOD_ID, VENC_DEV_ID, self.chn))
+        MediaManager.init()  # the media buffers, once the link is made
         attr = ChnAttrStr(self.encoder.PAYLOAD_TYPE_H264, self.encoder.H264_PROFILE_MAIN,
                           self.width, self.height)
         self.encoder.Create(self.chn, attr)
@@ -63,6 +64,7 @@ class CameraRtsp:
             self.encoder.Stop(self.chn)
             self.encoder.Destroy(self.chn)
             self.encoder = None
+            MediaManager.deinit()
 
     # --- RTSP ----------------------------------------------------------------
 

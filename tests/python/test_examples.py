@@ -14,7 +14,8 @@ EXAMPLES = sorted(CANMV_EXAMPLES.glob("*.py")) + sorted(HOST_EXAMPLES.glob("*.py
 
 def test_there_are_examples():
     names = {p.name for p in EXAMPLES}
-    assert {"rtsp_server.py", "stream_file.py", "annexb.py"} <= names, names
+    assert {"rtsp_server.py", "rtsp_server_h265.py", "rtsp_server_audio.py", "stream_file.py",
+            "annexb.py"} <= names, names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -96,6 +97,8 @@ def test_stream_file_options(port, background):
     (["--bogus", "1"], "unknown option"),
     (["clip.avi"], "unknown file type"),
     (["missing.264"], "cannot read"),
+    (["--alaw"], "needs --audio"),
+    (["--audio", "missing.ulaw"], "cannot read"),
 ])
 def test_stream_file_bad_arguments(args, message):
     proc = subprocess.run([helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), *args],
@@ -116,3 +119,44 @@ def test_stream_file_stops_cleanly_on_ctrl_c(port, background):
     import socket
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("", port))
+
+
+@pytest.mark.parametrize("clip,size", [
+    (helpers.CLIP_H265, helpers.CLIP_H265_SIZE),
+    (helpers.CLIP_MJPEG, helpers.CLIP_MJPEG_SIZE),
+], ids=["h265", "mjpeg"])
+def test_stream_file_streams_each_codec(port, background, clip, size):
+    helpers.need_tool("ffprobe")
+    demo = background(helpers.Background(
+        [helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), str(clip),
+         "--port", str(port), "--seconds", "2"], "stream_file.py"))
+    url = demo.wait_line("rtsp://", 15)
+    client = background(helpers.ffprobe_frames(url, "tcp"))
+    assert demo.wait(15) == 0, demo.stdout + demo.stderr
+    helpers.finish_client(client)
+    frames = helpers.parse_frames(client)
+    assert 30 <= len(frames) <= 61, f"{len(frames)} frames decoded\n{client.stderr}"
+    assert {(w, h) for w, h, _ in frames} == {size}
+
+
+@pytest.mark.parametrize("tone,flags,fmt", [
+    (helpers.TONE_ULAW, [], "mulaw"),
+    (helpers.TONE_ALAW, ["--alaw"], "alaw"),
+], ids=["ulaw", "alaw"])
+def test_stream_file_with_audio(port, background, tmp_path, tone, flags, fmt):
+    """--audio: the recorded audio is one unbroken stretch of the looped file."""
+    out = tmp_path / f"audio.{fmt}"
+    demo = background(helpers.Background(
+        [helpers.micropython(), str(HOST_EXAMPLES / "stream_file.py"), "--port", str(port),
+         "--audio", str(tone), *flags, "--seconds", "3"], "stream_file.py"))
+    url = demo.wait_line("rtsp://", 15)
+    client = background(helpers.ffmpeg_client(url, "tcp", ["-map", "0:a", "-c", "copy",
+                                                           "-f", fmt, str(out)]))
+    assert demo.wait(15) == 0, demo.stdout + demo.stderr
+    assert not any("refused" in line for line in demo.lines), demo.stdout
+    helpers.finish_client(client)
+    got = out.read_bytes() if out.exists() else b""
+    sent = helpers.clip_bytes(tone)
+    assert len(got) >= 8000, f"only {len(got)} bytes of audio recorded\n{client.stderr}"
+    assert len(got) % 160 == 0, f"{len(got)} bytes: not whole 20 ms chunks"
+    assert got in sent * 2, "the recorded audio is not a contiguous stretch of the file"
