@@ -1,0 +1,398 @@
+//! The whole sans-IO server driven by the fuzzer: up to four connections get
+//! arbitrary bytes split at arbitrary points, well-formed requests as players
+//! send them (with the session IDs the server handed out, its own and other
+//! connections'), interleaved frames; the producer pushes frames; time moves;
+//! connections close and reopen; output is written back in pieces of any size.
+//! The limits are small (picked by the input) so queues overflow and limits
+//! bite; authentication may be on (for `user:pass`, or for nobody).
+//!
+//! Checked: nothing panics; each connection's output is a sequence of whole
+//! RTSP responses and `$` frames holding RTP/RTCP version 2 (a connection the
+//! server closed may end inside one, not one still open after a full drain);
+//! every datagram goes to the address of a connected peer and is RTP/RTCP
+//! version 2; client counts stay within the configured limits; with
+//! authentication on and no user, no media, session or body reaches anyone.
+#![no_main]
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use canmv_rtsp::rtsp::auth::Authenticator;
+use canmv_rtsp::rtsp::Limits;
+use canmv_rtsp::server::{Config, ConnId, Server};
+use canmv_rtsp::session::{AudioCodec, VideoCodec};
+use canmv_rtsp_fuzz::{read_messages, Cursor, Message};
+use libfuzzer_sys::fuzz_target;
+
+const SLOTS: usize = 4;
+const MAX_STEPS: usize = 300;
+const SESSION: &str = "cam";
+/// A JPEG the MJPEG session can be fed (also a seed of the `jpeg` target).
+const JPEG: &[u8] = include_bytes!("../corpus/jpeg/420-dri.jpg");
+
+/// Deterministic "entropy", restarted for each input so a crash reproduces.
+static RANDOM: AtomicU64 = AtomicU64::new(0);
+
+fn fake_random(buf: &mut [u8]) {
+    for b in buf {
+        let x = RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        *b = (x >> 56) as u8 ^ (x >> 13) as u8;
+    }
+}
+
+struct Slot {
+    id: ConnId,
+    open: bool,
+    peer: SocketAddr,
+    /// What the server wrote to this connection that is not read yet.
+    received: Vec<u8>,
+    cseq: u32,
+    /// Session IDs the server gave this connection.
+    sessions: Vec<String>,
+    /// Authentication lets nobody in: no media, no session may reach this peer.
+    locked: bool,
+}
+
+fuzz_target!(|data: &[u8]| {
+    RANDOM.store(1, Ordering::Relaxed);
+    let mut input = Cursor::new(data);
+    let codec = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Mjpeg][usize::from(input.byte() % 3)];
+    let audio = [None, Some(AudioCodec::Pcmu), Some(AudioCodec::Pcma)][usize::from(input.byte() % 3)];
+    let (config, auth) = small_config(&mut input);
+    let (max_clients, per_session) = (config.max_clients, config.max_clients_per_session);
+    let mut server = Server::new(config, fake_random);
+    let locked = auth == Auth::Locked;
+    match auth {
+        Auth::Off => {}
+        // No user at all: whatever a request carries, nobody gets in.
+        Auth::Locked => server.set_auth(Some(Authenticator::new("canmv", &[], true))),
+        Auth::User => server.set_auth(Some(Authenticator::new("canmv", &[("user", "pass")], true))),
+    }
+    server.set_udp_ports(6970);
+    let _ = server.create_session(SESSION, codec, audio);
+
+    let mut next_id: ConnId = 1;
+    let mut peers: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut slots: Vec<Slot> = (0..SLOTS)
+        .map(|i| {
+            let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + i as u8)), 40000 + i as u16);
+            Slot { id: 0, open: false, peer, received: Vec::new(), cseq: 0, sessions: Vec::new(), locked }
+        })
+        .collect();
+    let mut now: u64 = 1_000_000;
+    let mut frame_no: u64 = 0;
+    open(&mut server, &mut slots[0], &mut next_id, &mut peers, now);
+
+    for _ in 0..MAX_STEPS {
+        if input.is_empty() {
+            break;
+        }
+        let op = input.byte();
+        let s = usize::from(op >> 4) % SLOTS;
+        now += 1_000;
+        match op & 0x0f {
+            // Raw bytes, in two pieces.
+            0 | 1 => {
+                let n = usize::from(input.byte());
+                let bytes = input.take(n);
+                let cut = usize::from(input.byte()).min(bytes.len());
+                server.conn_data(slots[s].id, &bytes[..cut], now);
+                server.conn_data(slots[s].id, &bytes[cut..], now);
+            }
+            // A request as a player sends it, split at a point the input picks.
+            2 | 3 => {
+                let kind = input.byte();
+                let foreign = usize::from(input.byte()) % SLOTS;
+                let sid = slots[foreign].sessions.last().cloned();
+                slots[s].cseq += 1;
+                let text = request(kind, slots[s].cseq, sid.as_deref(), auth != Auth::Off);
+                let cut = usize::from(input.byte()) % (text.len() + 1);
+                server.conn_data(slots[s].id, &text.as_bytes()[..cut], now);
+                server.conn_data(slots[s].id, &text.as_bytes()[cut..], now);
+            }
+            4 => {
+                frame_no += 1;
+                let size = usize::from(input.byte()) * 24;
+                let frame = video_frame(codec, input.byte(), size);
+                let _ = server.push_video(SESSION, &frame, frame_no * 33_333, now);
+            }
+            5 => {
+                let n = usize::from(input.byte());
+                let _ = server.push_video(SESSION, input.take(n), frame_no * 33_333, now);
+            }
+            6 => {
+                let n = usize::from(input.byte()) * 4;
+                let _ = server.push_audio(SESSION, &vec![0xd5; n], frame_no * 33_333, now);
+            }
+            7 => {
+                now += u64::from(input.byte()) * 100_000;
+                server.handle_timeout(now);
+            }
+            8 => {
+                let max_parts = 1 + usize::from(input.byte() % 8);
+                let budget = usize::from(input.u16());
+                drain(&mut server, &mut slots[s], max_parts, budget);
+            }
+            9 => drain_all(&mut server, &mut slots),
+            10 => {
+                if slots[s].open {
+                    server.conn_closed(slots[s].id);
+                    slots[s].open = false;
+                } else {
+                    open(&mut server, &mut slots[s], &mut next_id, &mut peers, now);
+                }
+            }
+            11 => finish(&mut server, &mut slots),
+            12 => {
+                let n = usize::from(input.byte());
+                let port = 5001 + 2 * u16::from(input.byte() % 4);
+                server.rtcp_in(SocketAddr::new(slots[s].peer.ip(), port), input.take(n), now);
+            }
+            13 => {
+                let channel = input.byte();
+                let n = input.byte();
+                let mut frame = vec![b'$', channel, 0, n];
+                frame.extend_from_slice(input.take(usize::from(n)));
+                server.conn_data(slots[s].id, &frame, now);
+            }
+            14 => check_datagrams(&mut server, &peers, locked),
+            _ => {
+                if input.byte() & 1 == 0 {
+                    server.destroy_session(SESSION);
+                } else {
+                    let _ = server.create_session(SESSION, codec, audio);
+                }
+            }
+        }
+        if let Some(st) = server.stats(None) {
+            assert!(st.clients as usize <= max_clients, "{} clients, limit {max_clients}", st.clients);
+        }
+        if let Some(st) = server.stats(Some(SESSION)) {
+            assert!(st.clients as usize <= per_session, "{} clients in a session, limit {per_session}", st.clients);
+        }
+    }
+
+    // Let every connection drain fully, then read what each received.
+    for _ in 0..4 {
+        drain_all(&mut server, &mut slots);
+        finish(&mut server, &mut slots);
+    }
+    check_datagrams(&mut server, &peers, locked);
+    for slot in &mut slots {
+        read_new(slot);
+        if slot.open {
+            assert!(slot.received.is_empty(), "connection {} drained, but its output ends inside a message", slot.id);
+        }
+    }
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Off,
+    /// Authentication on with no user: only OPTIONS may succeed.
+    Locked,
+    /// Authentication on for `user:pass`, which the canned requests send (Basic).
+    User,
+}
+
+fn small_config(input: &mut Cursor<'_>) -> (Config, Auth) {
+    let mut config = Config::default();
+    let knobs = input.byte();
+    if knobs & 1 != 0 {
+        config.max_queued_bytes = 512 + usize::from(input.byte()) * 64;
+    }
+    if knobs & 2 != 0 {
+        config.limits = Limits {
+            max_head: 64 + usize::from(input.byte()) * 8,
+            max_body: usize::from(input.byte()),
+            max_headers: 1 + usize::from(input.byte() % 16),
+        };
+    }
+    if knobs & 4 != 0 {
+        config.max_connections = 1 + usize::from(input.byte() % SLOTS as u8);
+        config.max_clients = 1 + usize::from(input.byte() % 4);
+        config.max_clients_per_session = 1 + usize::from(input.byte() % 4);
+    }
+    if knobs & 8 != 0 {
+        config.session_timeout_s = 1 + u32::from(input.byte() % 8);
+        config.stuck_timeout_us = 100_000 * (1 + u64::from(input.byte()));
+        config.sender_report_interval_us = 100_000 * (1 + u64::from(input.byte()));
+    }
+    config.tcp_only = knobs & 16 != 0;
+    let auth = match (knobs >> 5) & 3 {
+        1 => Auth::Locked,
+        2 => Auth::User,
+        _ => Auth::Off,
+    };
+    (config, auth)
+}
+
+fn open(server: &mut Server, slot: &mut Slot, next_id: &mut ConnId, peers: &mut BTreeSet<IpAddr>, now: u64) {
+    slot.id = *next_id;
+    *next_id += 1;
+    slot.open = true;
+    slot.received.clear();
+    slot.sessions.clear();
+    peers.insert(slot.peer.ip());
+    server.conn_opened(slot.id, slot.peer, SocketAddr::from((Ipv4Addr::LOCALHOST, 8554)), now);
+}
+
+/// Writes up to `budget` bytes of the connection's output, as a socket would.
+fn drain(server: &mut Server, slot: &mut Slot, max_parts: usize, budget: usize) {
+    if !slot.open {
+        return;
+    }
+    let mut parts = Vec::new();
+    server.pending_output(slot.id, &mut parts, max_parts);
+    let mut written = 0;
+    for part in parts {
+        let n = part.len().min(budget - written);
+        slot.received.extend_from_slice(&part[..n]);
+        written += n;
+        if written == budget {
+            break;
+        }
+    }
+    server.output_written(slot.id, written);
+    read_new(slot);
+}
+
+fn drain_all(server: &mut Server, slots: &mut [Slot]) {
+    for slot in slots.iter_mut() {
+        // Bounded: each round writes at least one chunk while there is output.
+        for _ in 0..10_000 {
+            if !slot.open || !server.has_output(slot.id) {
+                break;
+            }
+            drain(server, slot, 64, usize::MAX);
+        }
+    }
+}
+
+fn finish(server: &mut Server, slots: &mut [Slot]) {
+    for id in server.take_finished() {
+        let slot = slots.iter_mut().find(|s| s.open && s.id == id);
+        let slot = slot.unwrap_or_else(|| panic!("take_finished gave {id}, which is not an open connection"));
+        slot.open = false;
+    }
+}
+
+/// Reads the whole messages received since last time (the output must be
+/// nothing else) and remembers the Session IDs they give, for later requests.
+/// Only the start of an unfinished message is kept in `received`.
+fn read_new(slot: &mut Slot) {
+    let locked = slot.locked;
+    let (messages, left) = read_messages(&slot.received).unwrap_or_else(|e| panic!("connection {}: {e}", slot.id));
+    slot.received.drain(..slot.received.len() - left);
+    for m in &messages {
+        match m {
+            Message::Interleaved { data, .. } => {
+                assert!(data.first().is_some_and(|b| b >> 6 == 2), "interleaved frame that is not RTP/RTCP v2");
+                assert!(!locked, "media sent while authentication lets nobody in");
+            }
+            Message::Response { status, body, .. } => {
+                if locked && *status < 300 {
+                    assert!(
+                        body.is_empty() && m.header("Session").is_none(),
+                        "{status} with a session or a body to a stranger"
+                    );
+                }
+            }
+        }
+        if let Some(value) = m.header("Session") {
+            let id = value.split(';').next().unwrap_or("").trim().to_string();
+            if !slot.sessions.contains(&id) {
+                slot.sessions.push(id);
+            }
+        }
+    }
+    if slot.sessions.len() > 8 {
+        slot.sessions.drain(..slot.sessions.len() - 8);
+    }
+}
+
+fn check_datagrams(server: &mut Server, peers: &BTreeSet<IpAddr>, locked: bool) {
+    while let Some(d) = server.pop_datagram() {
+        assert!(!locked, "datagram sent while authentication lets nobody in");
+        assert!(peers.contains(&d.to.ip()), "datagram to {}, which no RTSP peer is (reflection)", d.to);
+        assert_ne!(d.to.port(), 0, "datagram to port 0");
+        let bytes = d.bytes();
+        assert!(bytes.len() >= 8 && bytes[0] >> 6 == 2, "datagram that is not RTP/RTCP v2: {bytes:02x?}");
+    }
+}
+
+/// What ffmpeg, GStreamer and VLC send, one of them picked by `kind`.
+fn request(kind: u8, cseq: u32, session: Option<&str>, credentials: bool) -> String {
+    let url = "rtsp://127.0.0.1:8554/cam";
+    let session_line = session.map(|s| format!("Session: {s}\r\n")).unwrap_or_default();
+    let (line, extra) = match kind % 12 {
+        0 => (format!("OPTIONS {url} RTSP/1.0"), "User-Agent: Lavf60.16.100\r\n".to_string()),
+        1 => (format!("DESCRIBE {url} RTSP/1.0"), "Accept: application/sdp\r\n".to_string()),
+        2 => (
+            format!("SETUP {url}/trackID=0 RTSP/1.0"),
+            format!("Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n{session_line}"),
+        ),
+        3 => (
+            format!("SETUP {url}/trackID=1 RTSP/1.0"),
+            format!("Transport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n{session_line}"),
+        ),
+        4 => (
+            format!("SETUP {url}/trackID=0 RTSP/1.0"),
+            format!("Transport: RTP/AVP;unicast;client_port=5000-5001\r\n{session_line}"),
+        ),
+        5 => (
+            format!("SETUP {url}/trackID=1 RTSP/1.0"),
+            format!("Transport: RTP/AVP;unicast;client_port=5002-5003\r\n{session_line}"),
+        ),
+        // Reflection attempt: RTP to a host that is not the peer.
+        6 => (
+            format!("SETUP {url}/trackID=0 RTSP/1.0"),
+            format!("Transport: RTP/AVP;unicast;destination=127.0.0.200;client_port=5000-5001\r\n{session_line}"),
+        ),
+        7 => (format!("PLAY {url}/ RTSP/1.0"), format!("Range: npt=0.000-\r\n{session_line}")),
+        8 => (format!("PAUSE {url}/ RTSP/1.0"), session_line),
+        9 => (format!("TEARDOWN {url}/ RTSP/1.0"), session_line),
+        10 => (format!("GET_PARAMETER {url}/ RTSP/1.0"), session_line),
+        _ => (
+            format!("SET_PARAMETER {url} RTSP/1.0"),
+            format!("Content-Type: text/parameters\r\nContent-Length: 10\r\n{session_line}"),
+        ),
+    };
+    let body = if kind % 12 == 11 { "ping: 1\r\n\r\n" } else { "" };
+    let body = &body[..body.len().min(10)];
+    // `user:pass`, as ffmpeg sends it for rtsp://user:pass@host/ after a 401 offering Basic.
+    let authorization = if credentials { "Authorization: Basic dXNlcjpwYXNz\r\n" } else { "" };
+    format!("{line}\r\nCSeq: {cseq}\r\n{authorization}{extra}\r\n{body}")
+}
+
+/// A frame the session can packetize: parameter sets and a keyframe, or a
+/// predicted picture (H.264/H.265 NAL units with `size` bytes of slice data),
+/// or a JPEG.
+fn video_frame(codec: VideoCodec, kind: u8, size: usize) -> Vec<u8> {
+    let keyframe = kind & 1 == 0;
+    let mut out = Vec::new();
+    let mut nal = |header: &[u8], len: usize| {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(header);
+        // 0xAA: no start code can appear in the slice bytes.
+        out.extend(std::iter::repeat_n(0xaa, len));
+    };
+    match codec {
+        VideoCodec::H264 if keyframe => {
+            nal(&[0x67, 0x42, 0xc0, 0x1e], 8);
+            nal(&[0x68, 0xce, 0x3c, 0x80], 0);
+            nal(&[0x65, 0x88], size);
+        }
+        VideoCodec::H264 => nal(&[0x41, 0x9a], size),
+        VideoCodec::H265 if keyframe => {
+            nal(&[0x40, 0x01, 0x0c], 8);
+            nal(&[0x42, 0x01, 0x01], 8);
+            nal(&[0x44, 0x01, 0xc1], 4);
+            nal(&[0x26, 0x01, 0xaf], size);
+        }
+        VideoCodec::H265 => nal(&[0x02, 0x01, 0xd0], size),
+        VideoCodec::Mjpeg => out.extend_from_slice(JPEG),
+    }
+    out
+}
