@@ -463,7 +463,7 @@ impl MediaSession {
     /// client waits for the next keyframe, which brings along the parameter
     /// sets already sent for its access unit. Audio: the first cached chunk
     /// for a new player, else the next one.
-    pub fn start_point(&self, track: usize, resume_from: Option<u16>) -> (u16, u32) {
+    pub fn start_point(&self, track: usize, resume_from: Option<u16>, now_us: u64) -> (u16, u32) {
         let first = if track == TRACK_VIDEO {
             let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
             self.start_frames_from(resume_from).first().or(pending_au)
@@ -474,16 +474,17 @@ impl MediaSession {
         };
         match first {
             Some(f) => (f.first_seq, f.rtp_time),
-            None => self.live_point(track),
+            None => self.live_point(track, now_us),
         }
     }
 
-    /// Sequence number and RTP time of the next packet on `track`: a lower
-    /// bound for where a client that does not get the cache starts.
-    pub fn live_point(&self, track: usize) -> (u16, u32) {
+    /// Sequence number and RTP time of the next packet on `track` (the time a
+    /// lower bound): where a client that does not get the cache starts.
+    pub fn live_point(&self, track: usize, now_us: u64) -> (u16, u32) {
+        let clock = &self.clocks[track];
         match (track, self.audio_next) {
             (TRACK_AUDIO, Some((rtp, _))) => (self.streams[track].seq, rtp),
-            _ => (self.streams[track].seq, self.clocks[track].rtp_time(self.clocks[track].last_us())),
+            _ => (self.streams[track].seq, clock.rtp_time(clock.next_lower_bound(now_us))),
         }
     }
 }

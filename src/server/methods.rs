@@ -223,7 +223,7 @@ impl Server {
             if t.is_none() {
                 continue;
             }
-            let (seq, rtptime) = media.start_point(track, self.clients[ci].resume_from);
+            let (seq, rtptime) = media.start_point(track, self.clients[ci].resume_from, now_us);
             if !rtp_info.is_empty() {
                 rtp_info.push(',');
             }
