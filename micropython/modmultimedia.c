@@ -236,6 +236,132 @@ static int32_t mm_get_audio_codec(mp_obj_t o) {
     mp_raise_ValueError(MP_ERROR_TEXT("audio_codec must be \"pcmu\" or \"pcma\""));
 }
 
+// Keyword-only arguments: values[i] is the value given for names[i], or
+// MP_OBJ_NULL. Any other keyword is a TypeError that lists the allowed ones.
+static void mm_get_keywords(mp_map_t *kw_args, const qstr *names, mp_obj_t *values, size_t n, const char *allowed) {
+    for (size_t k = 0; k < n; k++) {
+        values[k] = MP_OBJ_NULL;
+    }
+    for (size_t i = 0; i < kw_args->alloc; i++) {
+        if (!mp_map_slot_is_filled(kw_args, i)) {
+            continue;
+        }
+        size_t len;
+        const char *key = mp_obj_str_get_data(kw_args->table[i].key, &len);
+        size_t k = 0;
+        while (k < n) {
+            size_t name_len;
+            const byte *name = qstr_data(names[k], &name_len);
+            if (len == name_len && memcmp(key, name, len) == 0) {
+                break;
+            }
+            k++;
+        }
+        if (k == n) {
+            mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("unexpected keyword argument (only %s)"), allowed);
+        }
+        values[k] = kw_args->table[i].value;
+    }
+}
+
+// The server's count options: at least 1, and they travel as uint32_t.
+static uint32_t mm_get_count(mp_obj_t o, const char *what) {
+    mm_require_int(o, what);
+    if (mp_obj_is_small_int(o)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
+        if (v >= 1 && (uint64_t)v <= UINT32_MAX) {
+            return (uint32_t)v;
+        }
+    }
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s must be 1..%u"), what, (unsigned int)UINT32_MAX);
+}
+
+// One user of the `users` keyword: two str, the name non-empty and free of ':'
+// (Basic carries "name:password", RFC 7617) and control characters (it travels
+// in a header).
+static void mm_get_user(mp_obj_t name_in, mp_obj_t password_in, canmv_rtsp_user *out) {
+    if (!mp_obj_is_str(name_in) || !mp_obj_is_str(password_in)) {
+        mm_raise_type("users: names and passwords must be str");
+    }
+    size_t name_len, password_len;
+    const char *name = mp_obj_str_get_data(name_in, &name_len);
+    const char *password = mp_obj_str_get_data(password_in, &password_len);
+    if (name_len == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("users: a name is empty"));
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == ':' || c < 0x20 || c == 0x7f) {
+            mp_raise_ValueError(MP_ERROR_TEXT("users: a name contains ':' or a control character"));
+        }
+    }
+    out->name = name;
+    out->name_len = name_len;
+    out->password = password;
+    out->password_len = password_len;
+}
+
+static bool mm_is_user_pair(mp_obj_t o, size_t *len, mp_obj_t **items) {
+    if (!mp_obj_is_type(o, &mp_type_tuple) && !mp_obj_is_type(o, &mp_type_list)) {
+        return false;
+    }
+    mp_obj_get_array(o, len, items);
+    return true;
+}
+
+// The `users` keyword of init: a (name, password) tuple, a list or tuple of
+// such pairs, or a dict name -> password. Returns how many users were written
+// to *out (allocated on the GC heap; the caller frees it with m_del).
+static size_t mm_get_users(mp_obj_t users_in, canmv_rtsp_user **out) {
+    size_t n;
+    mp_obj_t *items;
+    *out = NULL;
+    if (mp_obj_is_type(users_in, &mp_type_dict)) {
+        mp_map_t *map = mp_obj_dict_get_map(users_in);
+        n = map->used;
+        if (n == 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("users is empty"));
+        }
+        canmv_rtsp_user *users = m_new(canmv_rtsp_user, n);
+        size_t k = 0;
+        for (size_t i = 0; i < map->alloc && k < n; i++) {
+            if (mp_map_slot_is_filled(map, i)) {
+                mm_get_user(map->table[i].key, map->table[i].value, &users[k++]);
+            }
+        }
+        *out = users;
+        return k;
+    }
+    if (!mm_is_user_pair(users_in, &n, &items)) {
+        mm_raise_type("users must be a (name, password) tuple, a list of them, or a dict");
+    }
+    if (n == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("users is empty"));
+    }
+    // ("name", "password"): one user.
+    if (mp_obj_is_type(users_in, &mp_type_tuple) && n == 2 && mp_obj_is_str(items[0])) {
+        canmv_rtsp_user *users = m_new(canmv_rtsp_user, 1);
+        mm_get_user(items[0], items[1], &users[0]);
+        *out = users;
+        return 1;
+    }
+    // A raise part way leaves the array to the garbage collector.
+    canmv_rtsp_user *users = m_new(canmv_rtsp_user, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t pair_len;
+        mp_obj_t *pair;
+        if (!mm_is_user_pair(items[i], &pair_len, &pair)) {
+            mm_raise_type("users: each entry must be a (name, password) tuple");
+        }
+        if (pair_len != 2) {
+            mp_raise_ValueError(MP_ERROR_TEXT("users: each entry must be a (name, password) tuple"));
+        }
+        mm_get_user(pair[0], pair[1], &users[i]);
+    }
+    *out = users;
+    return n;
+}
+
 /******************************************************************************/
 // Results.
 
@@ -271,8 +397,94 @@ static mp_obj_t mm_destroy(mm_rtsp_server_obj_t *self) {
     return mp_obj_new_int(mm_server_destroy(self));
 }
 
-static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+// The keyword-only options of init, in the order of mm_init_keywords.
+enum {
+    MM_OPT_MAX_CLIENTS,
+    MM_OPT_MAX_CLIENTS_PER_SESSION,
+    MM_OPT_MAX_SESSIONS,
+    MM_OPT_MAX_CONNECTIONS,
+    MM_OPT_SESSION_TIMEOUT,
+    MM_OPT_TCP_ONLY,
+    MM_OPT_USERS,
+    MM_OPT_AUTH_BASIC,
+    MM_OPT_COUNT,
+};
+
+static const qstr mm_init_keywords[MM_OPT_COUNT] = {
+    MP_QSTR_max_clients,
+    MP_QSTR_max_clients_per_session,
+    MP_QSTR_max_sessions,
+    MP_QSTR_max_connections,
+    MP_QSTR_session_timeout,
+    MP_QSTR_tcp_only,
+    MP_QSTR_users,
+    MP_QSTR_auth_basic,
+};
+
+// Settings given as keywords; the others keep the library's defaults.
+typedef struct _mm_init_options_t {
+    uint32_t counts[MM_OPT_SESSION_TIMEOUT + 1];
+    bool given[MM_OPT_SESSION_TIMEOUT + 1];
+    int8_t tcp_only; // -1: not given
+    canmv_rtsp_user *users;
+    size_t user_count;
+    bool auth_basic;
+} mm_init_options_t;
+
+static void mm_get_init_options(const mp_obj_t *values, mm_init_options_t *o) {
+    static const char *const count_names[] = {
+        "max_clients", "max_clients_per_session", "max_sessions", "max_connections", "session_timeout",
+    };
+    for (size_t k = 0; k <= MM_OPT_SESSION_TIMEOUT; k++) {
+        o->given[k] = values[k] != MP_OBJ_NULL;
+        o->counts[k] = o->given[k] ? mm_get_count(values[k], count_names[k]) : 0;
+    }
+    o->tcp_only = values[MM_OPT_TCP_ONLY] == MP_OBJ_NULL ? -1 : mp_obj_is_true(values[MM_OPT_TCP_ONLY]);
+    o->users = NULL;
+    o->user_count = 0;
+    if (values[MM_OPT_USERS] != MP_OBJ_NULL && values[MM_OPT_USERS] != mp_const_none) {
+        o->user_count = mm_get_users(values[MM_OPT_USERS], &o->users);
+    }
+    // Without users it has no effect (as audio_codec without audio).
+    o->auth_basic = values[MM_OPT_AUTH_BASIC] != MP_OBJ_NULL && mp_obj_is_true(values[MM_OPT_AUTH_BASIC]);
+}
+
+// Applies the options to a server that was just bound: its loop thread is not
+// running yet, so no client ever sees the defaults in between. 0 or -errno.
+static int32_t mm_apply_init_options(canmv_rtsp_server *server, const mm_init_options_t *o) {
+    canmv_rtsp_options options;
+    int32_t rc = canmv_rtsp_get_options(server, &options);
+    if (rc != 0) {
+        return rc;
+    }
+    uint32_t *fields[] = {
+        &options.max_clients, &options.max_clients_per_session, &options.max_sessions,
+        &options.max_connections, &options.session_timeout_s,
+    };
+    for (size_t k = 0; k <= MM_OPT_SESSION_TIMEOUT; k++) {
+        if (o->given[k]) {
+            *fields[k] = o->counts[k];
+        }
+    }
+    if (o->tcp_only >= 0) {
+        options.tcp_only = o->tcp_only != 0;
+    }
+    rc = canmv_rtsp_set_options(server, &options);
+    if (rc != 0) {
+        return rc;
+    }
+    return canmv_rtsp_set_auth(server, o->users, o->user_count, o->auth_basic);
+}
+
+// init(port, *, max_clients, max_clients_per_session, max_sessions,
+// max_connections, session_timeout, tcp_only, users, auth_basic). Every
+// argument is checked before anything happens; the options are applied only
+// once the port is bound, so a failed init (-EADDRINUSE, -EALREADY...) leaves
+// the server as it was. deinit restores the defaults.
+static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_obj_t *values) {
     uint16_t port = (uint16_t)mm_get_int_in_range(args[0], 1, 65535, "port");
+    mm_init_options_t opts;
+    mm_get_init_options(values, &opts);
     int err;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
     if (server == NULL) {
@@ -280,8 +492,17 @@ static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
     }
     MM_RELEASE_GIL();
     int32_t rc = canmv_rtsp_init(server, port);
+    if (rc == 0) {
+        rc = mm_apply_init_options(server, &opts);
+        if (rc != 0) {
+            canmv_rtsp_deinit(server);
+        }
+    }
     MM_ACQUIRE_GIL();
     mm_server_leave(self);
+    if (opts.users != NULL) {
+        m_del(canmv_rtsp_user, opts.users, opts.user_count);
+    }
     return mp_obj_new_int(rc);
 }
 
@@ -299,10 +520,13 @@ static mp_obj_t mm_state_call(mm_rtsp_server_obj_t *self, int32_t (*call)(canmv_
     return mm_none_or_raise(rc);
 }
 
-// args: name, video_type, enable_audio; audio_codec_in: the keyword's value
-// or MP_OBJ_NULL. The codec is checked even when audio is off (a typo is a
-// mistake either way) but only used when it is on.
-static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_obj_t audio_codec_in) {
+// args: name, video_type, enable_audio; audio_codec_in and gop_cache_in: the
+// keywords' values or MP_OBJ_NULL. The codec is checked even when audio is off
+// (a typo is a mistake either way) but only used when it is on. gop_cache
+// false applies to a session made by this call only: an existing one is left
+// unchanged, as CanMV leaves it.
+static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_obj_t audio_codec_in,
+    mp_obj_t gop_cache_in) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     int32_t video_type = mm_get_video_type(args[1]);
@@ -310,13 +534,22 @@ static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *arg
     if (!mp_obj_is_true(args[2])) {
         audio_codec = CANMV_RTSP_AUDIO_NONE;
     }
+    bool gop_cache = gop_cache_in == MP_OBJ_NULL || mp_obj_is_true(gop_cache_in);
     int err;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
     if (server == NULL) {
         return mp_obj_new_int(-err);
     }
     MM_RELEASE_GIL();
+    bool existed = false;
+    if (!gop_cache) {
+        canmv_rtsp_stats stats;
+        existed = canmv_rtsp_get_stats(server, name, name_len, &stats) == 0;
+    }
     int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec);
+    if (rc == 0 && !gop_cache && !existed) {
+        rc = canmv_rtsp_set_gop_cache(server, name, name_len, false);
+    }
     MM_ACQUIRE_GIL();
     mm_server_leave(self);
     return mp_obj_new_int(rc);
@@ -407,6 +640,42 @@ static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_
     #endif
 }
 
+static mp_obj_t mm_needkeyframe(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_optional_name(n_args, args, &name_len);
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        mp_raise_OSError(err);
+    }
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_need_keyframe(server, name, name_len);
+    MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    if (rc == -ENOENT) {
+        mp_raise_ValueError(MP_ERROR_TEXT("no session with that name"));
+    }
+    mm_none_or_raise(rc);
+    return mp_obj_new_bool(rc > 0);
+}
+
+// Past this many, getstats stops listing clients (the server's own limit on
+// clients is far below it; this only bounds the loop).
+#define MM_MAX_LISTED_CLIENTS (65536)
+
+static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
+    mp_obj_t dict = mp_obj_new_dict(6);
+    size_t peer_len = strnlen(c->peer, sizeof(c->peer));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_peer), mp_obj_new_str(c->peer, peer_len));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_port), MP_OBJ_NEW_SMALL_INT(c->peer_port));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_transport),
+        MP_OBJ_NEW_QSTR(c->tcp ? MP_QSTR_tcp : MP_QSTR_udp));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_bool(c->playing));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_waiting_keyframe), mp_obj_new_bool(c->waiting_keyframe));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(c->frames_dropped));
+    return dict;
+}
+
 static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args) {
     size_t name_len;
     const char *name = mm_get_optional_name(n_args, args, &name_len);
@@ -425,13 +694,34 @@ static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_
         mp_raise_ValueError(MP_ERROR_TEXT("no session with that name"));
     }
     mm_none_or_raise(rc);
-    mp_obj_t dict = mp_obj_new_dict(6);
+    mp_obj_t dict = mp_obj_new_dict(7);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_clients), mp_obj_new_int_from_uint(stats.clients));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_int_from_uint(stats.playing));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_packets_sent), mp_obj_new_int_from_ull(stats.packets_sent));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_bytes_sent), mp_obj_new_int_from_ull(stats.bytes_sent));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(stats.frames_dropped));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_keyframe_waits), mp_obj_new_int_from_ull(stats.keyframe_waits));
+    // One call per client, each its own visit to the server so that no Python
+    // allocation (which may raise) happens while it is marked busy. Clients may
+    // come and go in between: the list is what the server had at each moment.
+    mp_obj_t per_client = mp_obj_new_list(0, NULL);
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_per_client), per_client);
+    for (size_t index = 0; index < MM_MAX_LISTED_CLIENTS; index++) {
+        canmv_rtsp_client_stats c;
+        memset(&c, 0, sizeof(c));
+        server = mm_server_enter(self, &err);
+        if (server == NULL) {
+            break;
+        }
+        MM_RELEASE_GIL();
+        rc = canmv_rtsp_get_client_stats(server, name, name_len, index, &c);
+        MM_ACQUIRE_GIL();
+        mm_server_leave(self);
+        if (rc != 0) {
+            break;
+        }
+        mp_obj_list_append(per_client, mm_client_dict(&c));
+    }
     return dict;
 }
 
@@ -439,8 +729,6 @@ static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, cons
     switch (op) {
         case MP_QSTR_rtspserver_destroy:
             return mm_destroy(self);
-        case MP_QSTR_rtspserver_init:
-            return mm_init(self, args);
         case MP_QSTR_rtspserver_deinit:
             return mm_state_call(self, canmv_rtsp_deinit);
         case MP_QSTR_rtspserver_start:
@@ -459,6 +747,8 @@ static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, cons
             return mm_sendvideodata_byphyaddr(self, args);
         case MP_QSTR_rtspserver_getstats:
             return mm_getstats(self, n_args, args);
+        case MP_QSTR_rtspserver_needkeyframe:
+            return mm_needkeyframe(self, n_args, args);
         default:
             return mp_const_none;
     }
@@ -531,7 +821,6 @@ static mp_obj_t mm_method(qstr op, size_t n_args, const mp_obj_t *args) {
     } \
     static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_module_##NAME##_obj, N_MIN, N_MAX, mm_module_##NAME)
 
-MM_DEFINE_CALL(init, 1, 1);
 MM_DEFINE_CALL(deinit, 0, 0);
 MM_DEFINE_CALL(start, 0, 0);
 MM_DEFINE_CALL(stop, 0, 0);
@@ -541,41 +830,50 @@ MM_DEFINE_CALL(sendvideodata, 4, 4);
 MM_DEFINE_CALL(sendaudiodata, 4, 4);
 MM_DEFINE_CALL(sendvideodata_byphyaddr, 4, 4);
 MM_DEFINE_CALL(getstats, 0, 1);
+MM_DEFINE_CALL(needkeyframe, 0, 1);
 
-// createsession(name, video_type, enable_audio, *, audio_codec="pcmu"): three
-// positional arguments as in CanMV, plus the one keyword-only extension.
-static mp_obj_t mm_createsession_kw(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
-    if (n_args != 3) {
-        mp_raise_msg_varg(&mp_type_TypeError,
-            MP_ERROR_TEXT("rtspserver_createsession takes 3 positional arguments but %d were given"), (int)n_args);
-    }
-    mp_obj_t audio_codec = MP_OBJ_NULL;
-    for (size_t i = 0; i < kw_args->alloc; i++) {
-        if (!mp_map_slot_is_filled(kw_args, i)) {
-            continue;
-        }
-        size_t len;
-        const char *key = mp_obj_str_get_data(kw_args->table[i].key, &len);
-        if (len != 11 || memcmp(key, "audio_codec", 11) != 0) {
-            mm_raise_type("unexpected keyword argument (only audio_codec)");
-        }
-        audio_codec = kw_args->table[i].value;
-    }
-    return mm_createsession(self, args, audio_codec);
-}
+// Calls with keyword-only extensions: N positional arguments as in CanMV,
+// then the keywords. NAME: the Python name after `rtspserver_`; the work is
+// done by mm_NAME_kw(self, args, kw_args).
+#define MM_DEFINE_KW_CALL(NAME, N) \
+    static mp_obj_t mm_kw_##NAME(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) { \
+        if (n_args != (N)) { \
+            mp_raise_msg_varg(&mp_type_TypeError, \
+                MP_ERROR_TEXT("rtspserver_" #NAME " takes %d positional arguments but %d were given"), (N), (int)n_args); \
+        } \
+        return mm_##NAME##_kw(self, args, kw_args); \
+    } \
+    static mp_obj_t mm_method_##NAME(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) { \
+        if (!mp_obj_is_type(args[0], &mm_rtsp_server_type)) { \
+            mm_raise_type("self must be an rtsp_server"); \
+        } \
+        return mm_kw_##NAME(MP_OBJ_TO_PTR(args[0]), n_args - 1, args + 1, kw_args); \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_KW(mm_method_##NAME##_obj, 1, mm_method_##NAME); \
+    static mp_obj_t mm_module_##NAME(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) { \
+        return mm_kw_##NAME(mm_default_server(), n_args, args, kw_args); \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_KW(mm_module_##NAME##_obj, 0, mm_module_##NAME)
 
-static mp_obj_t mm_method_createsession(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
-    if (!mp_obj_is_type(args[0], &mm_rtsp_server_type)) {
-        mm_raise_type("self must be an rtsp_server");
-    }
-    return mm_createsession_kw(MP_OBJ_TO_PTR(args[0]), n_args - 1, args + 1, kw_args);
+// init(port, *, max_clients, max_clients_per_session, max_sessions,
+//      max_connections, session_timeout, tcp_only, users, auth_basic)
+static mp_obj_t mm_init_kw(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_map_t *kw_args) {
+    mp_obj_t values[MM_OPT_COUNT];
+    mm_get_keywords(kw_args, mm_init_keywords, values, MM_OPT_COUNT,
+        "max_clients, max_clients_per_session, max_sessions, max_connections, session_timeout, "
+        "tcp_only, users, auth_basic");
+    return mm_init(self, args, values);
 }
-static MP_DEFINE_CONST_FUN_OBJ_KW(mm_method_createsession_obj, 1, mm_method_createsession);
+MM_DEFINE_KW_CALL(init, 1);
 
-static mp_obj_t mm_module_createsession(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
-    return mm_createsession_kw(mm_default_server(), n_args, args, kw_args);
+// createsession(name, video_type, enable_audio, *, audio_codec="pcmu", gop_cache=True)
+static mp_obj_t mm_createsession_kw(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_map_t *kw_args) {
+    static const qstr names[] = { MP_QSTR_audio_codec, MP_QSTR_gop_cache };
+    mp_obj_t values[MP_ARRAY_SIZE(names)];
+    mm_get_keywords(kw_args, names, values, MP_ARRAY_SIZE(names), "audio_codec, gop_cache");
+    return mm_createsession(self, args, values[0], values[1]);
 }
-static MP_DEFINE_CONST_FUN_OBJ_KW(mm_module_createsession_obj, 0, mm_module_createsession);
+MM_DEFINE_KW_CALL(createsession, 3);
 
 static mp_obj_t mm_method_create(mp_obj_t self_in) {
     if (!mp_obj_is_type(self_in, &mm_rtsp_server_type)) {
@@ -635,6 +933,7 @@ static const mp_rom_map_elem_t mm_rtsp_server_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_method_sendaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_method_sendvideodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_method_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_method_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_method_test_obj) },
 };
 static MP_DEFINE_CONST_DICT(mm_rtsp_server_locals_dict, mm_rtsp_server_locals_dict_table);
@@ -687,6 +986,7 @@ static const mp_rom_map_elem_t mm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_module_sendaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_module_sendvideodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_module_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_module_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_test_obj) },
 };
 static MP_DEFINE_CONST_DICT(mm_module_globals, mm_module_globals_table);
