@@ -47,3 +47,10 @@ def background():
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def long_gop_clip(tmp_path_factory):
+    """8 s of 640x360 at 30 fps with an IDR every 4 s (frames 0 and 120 of 240),
+    made by ffmpeg's libx264 for this run."""
+    return helpers.make_h264_clip(tmp_path_factory.mktemp("clips") / "gop4s.264", 8, 120)

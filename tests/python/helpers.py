@@ -9,6 +9,7 @@ import errno
 import fcntl
 import os
 import queue
+import select
 import shutil
 import signal
 import socket
@@ -102,11 +103,13 @@ def local_ipv4_addresses():
     return addrs
 
 
-def loopback_url(url):
-    """The same RTSP URL with its host replaced by 127.0.0.1 (tests stay on loopback)."""
+def loopback_url(url, userinfo=None):
+    """The same RTSP URL with its host replaced by 127.0.0.1 (tests stay on loopback);
+    userinfo "user:pass" is put in front of the host, as players take credentials."""
     parts = urlsplit(url)
     port = parts.port or 554
-    return f"rtsp://127.0.0.1:{port}{parts.path}"
+    auth = f"{userinfo}@" if userinfo else ""
+    return f"rtsp://{auth}127.0.0.1:{port}{parts.path}"
 
 
 # --- MicroPython ---------------------------------------------------------------
@@ -130,6 +133,8 @@ class Background:
         self.name = name
         self.cmd = cmd
         self.lines = []
+        self.line_times = []  # time.monotonic() when each stdout line arrived
+        self.last_line_time = None  # arrival of the line wait_line returned last
         self._queue = queue.Queue()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, start_new_session=True)
@@ -143,8 +148,10 @@ class Background:
         for line in stream:
             line = line.rstrip("\n")
             if is_out:
+                now = time.monotonic()
                 self.lines.append(line)
-                self._queue.put(line)
+                self.line_times.append(now)
+                self._queue.put((line, now))
             else:
                 self._err.append(line)
         if is_out:
@@ -168,13 +175,14 @@ class Background:
                 pytest.fail(f"{self.name}: no line starting with {prefix!r} within {timeout} s\n"
                             f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
             try:
-                line = self._queue.get(timeout=left)
+                item = self._queue.get(timeout=left)
             except queue.Empty:
                 continue
-            if line is None:
+            if item is None:
                 self.wait(5)
                 pytest.fail(f"{self.name} exited ({self.proc.returncode}) before printing "
                             f"{prefix!r}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+            line, self.last_line_time = item
             if line.startswith(prefix):
                 return line
 
@@ -205,13 +213,34 @@ class Streamer(Background):
     """tests/python/mpy_streamer.py in the unix port: see that file for the protocol."""
 
     def __init__(self, port, streams, grouping="au", timestamps="pts", wait_timeout=10,
-                 end="destroysession", fps=30, frames=None, schedule=None, audio=()):
+                 end="destroysession", fps=30, frames=None, schedule=None, audio=(),
+                 options=None, users=None, users_form=None, auth_basic=False, gop_cache=True,
+                 try_sessions=(), watch=False):
         """streams: [(name, clip, clients)]; audio: [(name, file, "pcmu"|"pcma")];
         frames: loop each clip up to this many frames; schedule: a file of
-        per-frame µs timestamps."""
+        per-frame µs timestamps. options: init's keyword options {name: int or
+        bool}; users: [(name, password)] passed as users= in users_form ("tuple",
+        "list" or "dict"), with auth_basic; gop_cache False: every session is
+        made with gop_cache=False; try_sessions: names createsession is tried
+        with once the streams exist ("TRY-SESSION name ret"); watch: "WATCH"
+        lines whenever the server's clients, players or needkeyframe() change."""
         cmd = [micropython(), str(STREAMER), "--port", str(port), "--grouping", grouping,
                "--timestamps", timestamps, "--wait-timeout", str(wait_timeout), "--end", end,
                "--fps", str(fps)]
+        for key, value in (options or {}).items():
+            cmd += ["--opt", key, str(value)]
+        for name, password in users or ():
+            cmd += ["--user", name, password]
+        if users_form is not None:
+            cmd += ["--users-form", users_form]
+        if auth_basic:
+            cmd += ["--auth-basic"]
+        if not gop_cache:
+            cmd += ["--no-gop-cache"]
+        for name in try_sessions:
+            cmd += ["--try-session", name]
+        if watch:
+            cmd += ["--watch"]
         if frames is not None:
             cmd += ["--frames", str(frames)]
         if schedule is not None:
@@ -240,13 +269,17 @@ class Streamer(Background):
 CLIENT_TIMEOUT_US = "5000000"  # ffmpeg gives up when the server sends nothing for 5 s
 
 
-def ffprobe_frames(url, transport, name=None):
-    """An ffprobe that decodes every video frame of url and prints one CSV line each."""
+def ffprobe_frames(url, transport, name=None, userinfo=None, loglevel="error"):
+    """An ffprobe that decodes every video frame of url and prints one CSV line each.
+    transport None: ffprobe's own choice (UDP first, then TCP); userinfo: "user:pass"."""
     need_tool("ffprobe")
-    cmd = ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-timeout", CLIENT_TIMEOUT_US,
-           "-select_streams", "v", "-show_entries", "frame=pict_type,width,height",
-           "-of", "csv=nokey=0", loopback_url(url)]
-    return Background(cmd, name or f"ffprobe-{transport}")
+    cmd = ["ffprobe", "-v", loglevel]
+    if transport is not None:
+        cmd += ["-rtsp_transport", transport]
+    cmd += ["-timeout", CLIENT_TIMEOUT_US,
+            "-select_streams", "v", "-show_entries", "frame=pict_type,width,height",
+            "-of", "csv=nokey=0", loopback_url(url, userinfo)]
+    return Background(cmd, name or f"ffprobe-{transport or 'default'}")
 
 
 def parse_frames(client):
@@ -331,6 +364,11 @@ class RtspConnection:
     """One RTSP connection to 127.0.0.1: requests in order, responses parsed,
     interleaved ($) frames skipped and counted."""
 
+    # called with (channel, payload) for each interleaved frame read while
+    # waiting for a response; None: they are only counted
+    on_interleaved = None
+    sent_at = None  # time.monotonic() when the last request went out
+
     def __init__(self, port, timeout=5):
         self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -367,6 +405,8 @@ class RtspConnection:
                 length = struct.unpack(">H", self.buf[2:4])[0]
                 while len(self.buf) < 4 + length:
                     self._fill()
+                if self.on_interleaved is not None:
+                    self.on_interleaved(self.buf[1], self.buf[4:4 + length])
                 self.buf = self.buf[4 + length:]
                 self.interleaved_frames += 1
                 continue
@@ -390,6 +430,7 @@ class RtspConnection:
         self.cseq += 1
         lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.sent_at = time.monotonic()  # when the request went out
         self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode())
         status, hdrs, body = self.read_response()
         assert hdrs.get("cseq") == str(self.cseq), f"CSeq {hdrs.get('cseq')} for request {self.cseq}"
@@ -475,3 +516,277 @@ def finish_gst(client, grace=8):
 def write_schedule(path, timestamps_us):
     Path(path).write_text("".join(f"{t}\n" for t in timestamps_us))
     return path
+
+
+# --- a raw player: RTP packets with arrival times, H.264 depacketized -------------------
+
+def udp_port_pair():
+    """Two bound UDP sockets on 127.0.0.1, an even port and the next one, as RTP/RTCP want."""
+    for _ in range(50):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        p = rtp.getsockname()[1]
+        if p % 2 == 0:
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind(("127.0.0.1", p + 1))
+                return rtp, rtcp
+            except OSError:
+                rtcp.close()
+        rtp.close()
+    raise RuntimeError("no free UDP port pair")
+
+
+def parse_rtp(data):
+    """(seq, timestamp, marker, payload) of an RTP packet (RFC 3550 5.1), or None."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        return None
+    csrc, has_ext, has_pad = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
+    seq, ts = struct.unpack(">HI", data[2:8])
+    pos = 12 + 4 * csrc
+    if has_ext:
+        if len(data) < pos + 4:
+            return None
+        pos += 4 + 4 * struct.unpack(">H", data[pos + 2:pos + 4])[0]
+    end = len(data) - (data[-1] if has_pad else 0)
+    if pos > end:
+        return None
+    return seq, ts, data[1] >> 7, data[pos:end]
+
+
+class RtpPacket:
+    __slots__ = ("arrival", "seq", "ts", "marker", "payload")
+
+    def __init__(self, arrival, seq, ts, marker, payload):
+        self.arrival, self.seq, self.ts, self.marker, self.payload = arrival, seq, ts, marker, payload
+
+
+class AccessUnit:
+    """One picture as a player reassembles it: its NAL units, its RTP timestamp,
+    and the arrival of its last packet (when a decoder could have it)."""
+
+    def __init__(self, ts, first_seq):
+        self.ts = ts
+        self.first_seq = first_seq
+        self.nals = []
+        self.arrival = None
+        self.complete = False  # marker bit seen and no packet missing
+        self.damaged = False
+
+    def annexb(self):
+        return b"".join(b"\x00\x00\x00\x01" + n for n in self.nals)
+
+    def nal_types(self):
+        return [n[0] & 0x1F for n in self.nals]
+
+    def is_idr(self):
+        return 5 in self.nal_types()
+
+
+def h264_access_units(packets):
+    """RFC 6184 depacketization (single NAL unit, STAP-A, FU-A) of packets in
+    arrival order into AccessUnits: a new one at each new timestamp; one with a
+    sequence gap or a broken fragment is marked damaged."""
+    units = []
+    fu = None
+    last_seq = None
+    for p in packets:
+        if not units or units[-1].ts != p.ts or units[-1].complete:
+            units.append(AccessUnit(p.ts, p.seq))
+            fu = None
+        au = units[-1]
+        if last_seq is not None and p.seq != (last_seq + 1) & 0xFFFF:
+            au.damaged = True
+            fu = None
+        last_seq = p.seq
+        au.arrival = p.arrival
+        data = p.payload
+        kind = data[0] & 0x1F if data else 0
+        if 1 <= kind <= 23:
+            au.nals.append(bytes(data))
+        elif kind == 24:  # STAP-A: 16-bit sizes
+            pos = 1
+            while pos + 2 <= len(data):
+                size = struct.unpack(">H", data[pos:pos + 2])[0]
+                au.nals.append(bytes(data[pos + 2:pos + 2 + size]))
+                pos += 2 + size
+        elif kind == 28 and len(data) >= 2:  # FU-A
+            start, end = data[1] & 0x80, data[1] & 0x40
+            if start:
+                fu = bytearray([(data[0] & 0xE0) | (data[1] & 0x1F)])
+            if fu is None:
+                au.damaged = True
+            else:
+                fu += data[2:]
+                if end:
+                    au.nals.append(bytes(fu))
+                    fu = None
+        else:
+            au.damaged = True
+        if p.marker:
+            au.complete = not au.damaged
+    return units
+
+
+class RtpPlayer:
+    """A raw RTSP client that plays the video track (the first in the SDP) of a
+    session over TCP (interleaved 0-1) or UDP, and keeps every RTP packet with
+    its arrival time. Between play() and stop() a thread reads; requests in the
+    middle (pause(), request()) stop it, talk, and start it again."""
+
+    def __init__(self, port, path="test", transport="tcp", timeout=10):
+        self.conn = RtspConnection(port, timeout=timeout)
+        self.conn.on_interleaved = self._interleaved
+        self.base = self.conn.url(path)
+        self.transport = transport
+        self.packets = []
+        self.rtcp_packets = 0
+        self.session = None
+        self.session_header = None
+        self.udp = None
+        self.closed = False  # the server closed the connection
+        self.play_sent = None
+        self._thread = None
+        self._stop = threading.Event()
+        self._deadline = None
+
+    # requests
+
+    def request(self, method, url=None, headers=None):
+        """(status, headers, body); the reading thread pauses meanwhile."""
+        running = self._thread is not None
+        self.stop()
+        h = dict(headers or {})
+        if self.session and "Session" not in h:
+            h["Session"] = self.session
+        try:
+            return self.conn.request(method, url or self.base, h)
+        finally:
+            if running and not self.closed:
+                self._start()
+
+    def setup(self, transport=None, headers=None):
+        """DESCRIBE, then SETUP of the video track; (status, headers) of the SETUP
+        (or of the DESCRIBE when that failed). transport: the Transport header,
+        by default interleaved=0-1 or client_port= of a fresh UDP pair."""
+        status, hdrs, sdp = self.request("DESCRIBE", self.base, {"Accept": "application/sdp", **(headers or {})})
+        if status != 200:
+            return status, hdrs
+        video = sdp.split("\nm=video", 1)[1] if "\nm=video" in sdp else ""
+        control = next((line[len("a=control:"):].strip() for line in video.splitlines()
+                        if line.startswith("a=control:")), "")
+        base = hdrs.get("content-base", self.base + "/")
+        track = control if control.startswith("rtsp:") else base.rstrip("/") + "/" + control
+        if transport is None:
+            if self.transport == "tcp":
+                transport = "RTP/AVP/TCP;unicast;interleaved=0-1"
+            else:
+                self.udp = udp_port_pair()
+                self.udp[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                p = self.udp[0].getsockname()[1]
+                transport = f"RTP/AVP;unicast;client_port={p}-{p + 1}"
+        status, hdrs, _ = self.request("SETUP", track, {"Transport": transport, **(headers or {})})
+        if status == 200:
+            self.session_header = hdrs.get("session", "")
+            self.session = self.session_header.split(";")[0].strip()
+        return status, hdrs
+
+    def play(self, seconds=60):
+        """PLAY; reads packets from then on for at most `seconds`. (status, headers)."""
+        self._deadline = time.monotonic() + seconds
+        status, hdrs, _ = self.conn.request("PLAY", self.base, {"Session": self.session})
+        self.play_sent = self.conn.sent_at
+        if status == 200:
+            self._start()
+        return status, hdrs
+
+    def pause(self):
+        status, hdrs, _ = self.request("PAUSE")
+        return status, hdrs
+
+    # reading
+
+    def _start(self):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        """Stops the reading thread (packets keep queueing in the sockets)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(10)
+            self._thread = None
+
+    def wait_closed(self, timeout):
+        """True once the server closed the connection, within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline and self._thread is not None:
+            time.sleep(0.05)
+        return self.closed
+
+    def close(self):
+        self.stop()
+        self.conn.close()
+        for s in self.udp or ():
+            s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _rtp(self, data):
+        parsed = parse_rtp(data)
+        if parsed is not None:
+            self.packets.append(RtpPacket(time.monotonic(), *parsed))
+
+    def _interleaved(self, channel, payload):
+        if channel == 0:
+            self._rtp(payload)
+        else:
+            self.rtcp_packets += 1
+
+    def _run(self):
+        sock = self.conn.sock
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            watched = [sock] + ([self.udp[0]] if self.udp else [])
+            readable, _, _ = select.select(watched, [], [], 0.05)
+            for s in readable:
+                if s is not sock:
+                    self._rtp(s.recv(65536))
+                    continue
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self.closed = True
+                    return
+                self.conn.buf += chunk
+                buf = self.conn.buf
+                while len(buf) >= 4 and buf[:1] == b"$":
+                    length = struct.unpack(">H", buf[2:4])[0]
+                    if len(buf) < 4 + length:
+                        break
+                    self._interleaved(buf[1], buf[4:4 + length])
+                    buf = buf[4 + length:]
+                self.conn.buf = buf
+
+    def access_units(self):
+        return h264_access_units(self.packets)
+
+
+def make_h264_clip(path, seconds, gop_frames, size=(640, 360), fps=30):
+    """An H.264 Annex-B test pattern with a fixed GOP (IDR every gop_frames, no
+    B-frames, no scene cuts), made by ffmpeg's libx264."""
+    need_tool("ffmpeg")
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+           "-i", f"testsrc=size={size[0]}x{size[1]}:rate={fps}:duration={seconds}",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "0",
+           "-x264-params", f"keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0",
+           "-f", "h264", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"ffmpeg could not make {path}: {proc.stderr}"
+    return Path(path)

@@ -29,6 +29,19 @@
 #   pcma); FILE (raw G.711, 8 kHz) is sent once, in 20 ms chunks of 160 bytes
 #   stamped 0, 20000, 40000... µs (1000 each with --timestamps const), on the
 #   same time line as the video.
+#
+# Server options (issue 4's keyword-only extensions):
+#   --opt KEY VALUE     an init keyword (max_clients, session_timeout, tcp_only...):
+#                       VALUE an int, or true/false
+#   --user NAME PASS    one user (repeatable); --users-form tuple|list|dict says how
+#                       they are passed as users= (default: a tuple for one, else a list)
+#   --auth-basic        auth_basic=True
+#   --no-gop-cache      every session is made with gop_cache=False
+#   --try-session NAME  once the streams' sessions exist, createsession(NAME, 0, False)
+#                       is tried and "TRY-SESSION NAME RET" printed (repeatable)
+#   --watch             while sending, "WATCH <ms> clients <n> playing <n> needkeyframe <b>"
+#                       each time one of them changes (ms since "START")
+# "START" is printed when the first frame is about to go out.
 
 import sys
 import time
@@ -57,10 +70,31 @@ VIDEO_TYPES = {
 def parse(argv):
     opts = {"port": None, "grouping": "au", "timestamps": "pts", "wait-timeout": 10.0,
             "end": "destroysession", "fps": 30, "frames": None, "schedule": None,
-            "streams": [], "audio": {}}
+            "streams": [], "audio": {}, "init": {}, "users": [], "users-form": None,
+            "auth-basic": False, "gop-cache": True, "try": [], "watch": False}
+    flags = {"--auth-basic": ("auth-basic", True), "--no-gop-cache": ("gop-cache", False),
+             "--watch": ("watch", True)}
     i = 0
     while i < len(argv):
         a = argv[i]
+        if a in flags:
+            key, value = flags[a]
+            opts[key] = value
+            i += 1
+            continue
+        if a == "--opt":
+            value = argv[i + 2].lower()
+            opts["init"][argv[i + 1]] = value == "true" if value in ("true", "false") else int(value)
+            i += 3
+            continue
+        if a == "--user":
+            opts["users"].append((argv[i + 1], argv[i + 2]))
+            i += 3
+            continue
+        if a == "--try-session":
+            opts["try"].append(argv[i + 1])
+            i += 2
+            continue
         if a == "--stream":
             opts["streams"].append((argv[i + 1], argv[i + 2], int(argv[i + 3])))
             i += 4
@@ -161,13 +195,45 @@ def audio_events(index, data, const_ts):
     return events
 
 
+def users_argument(users, form):
+    if form is None:
+        form = "tuple" if len(users) == 1 else "list"
+    if form == "tuple":
+        return users[0]
+    if form == "dict":
+        return {name: password for name, password in users}
+    return list(users)
+
+
+class Watch:
+    """Prints the server's client count, players and need for a keyframe when they change."""
+
+    def __init__(self, server, t0):
+        self.server = server
+        self.t0 = t0
+        self.last = None
+
+    def poll(self):
+        stats = self.server.rtspserver_getstats()
+        now = (stats["clients"], stats["playing"], self.server.rtspserver_needkeyframe())
+        if now != self.last:
+            self.last = now
+            ms = time.ticks_diff(time.ticks_us(), self.t0) // 1000
+            print("WATCH", ms, "clients", now[0], "playing", now[1], "needkeyframe", now[2])
+
+
 def main():
     opts = parse(sys.argv[1:])
     streams = opts["streams"]
     const_ts = opts["timestamps"] == "const"
     schedule = None if opts["schedule"] is None else read_schedule(opts["schedule"])
     server = mm.rtsp_server()
-    ret = server.rtspserver_init(opts["port"])
+    init_kw = dict(opts["init"])
+    if opts["users"]:
+        init_kw["users"] = users_argument(opts["users"], opts["users-form"])
+    if opts["auth-basic"]:
+        init_kw["auth_basic"] = True
+    ret = server.rtspserver_init(opts["port"], **init_kw)
     if ret != 0:
         print("INIT-FAILED", ret)
         return 1
@@ -177,13 +243,15 @@ def main():
         name, path, _ = streams[index]
         codec = annexb.codec_from_path(path)
         audio = opts["audio"].get(name)
+        # keywords only when asked for, so the plain calls stay as CanMV scripts make them
+        session_kw = {} if opts["gop-cache"] else {"gop_cache": False}
         if audio is None:
-            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], False)
+            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], False, **session_kw)
         elif audio[1] == "pcmu":  # the default codec: no keyword, as CanMV scripts call it
-            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], True)
+            ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], True, **session_kw)
         else:
             ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], True,
-                                                  audio_codec=audio[1])
+                                                  audio_codec=audio[1], **session_kw)
         if ret != 0:
             print("SESSION-FAILED", name, ret)
             return 1
@@ -195,6 +263,8 @@ def main():
         if audio is not None:
             with open(audio[0], "rb") as f:
                 events += audio_events(index, f.read(), const_ts)
+    for name in opts["try"]:
+        print("TRY-SESSION", name, server.rtspserver_createsession(name, 0, False))
     # by media time; at equal times video first, then by stream
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     server.rtspserver_start()
@@ -207,7 +277,12 @@ def main():
     chunks = [0] * len(streams)
     audio_bytes = [0] * len(streams)
     t0 = time.ticks_us()
+    watch = Watch(server, t0) if opts["watch"] else None
+    if ok:
+        print("START")
     for media_us, _, s, kind, payload, ts in (events if ok else ()):
+        if watch is not None:
+            watch.poll()
         wait = time.ticks_diff(time.ticks_add(t0, media_us), time.ticks_us())
         if wait > 0:
             time.sleep_us(wait)
