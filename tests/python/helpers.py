@@ -5,6 +5,7 @@ Every subprocess here is started with a deadline and killed when it passes it.
 Clients only ever connect to 127.0.0.1.
 """
 
+import ast
 import errno
 import fcntl
 import os
@@ -790,3 +791,93 @@ def make_h264_clip(path, seconds, gop_frames, size=(640, 360), fps=30):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"ffmpeg could not make {path}: {proc.stderr}"
     return Path(path)
+
+
+# --- API rows: MicroPython snippets that print what each call did --------------------
+#
+# A snippet's `attempt(label, f, *args)` prints `label RET <repr>` or
+# `label EXC <ExceptionName> <errno>`; run_api asserts the interpreter exited
+# cleanly (no call may crash it) and returns the outcomes by label.
+
+API_PRELUDE = r'''
+import gc
+import sys
+import time
+import multimedia as mm
+
+def attempt(label, f, *args):
+    try:
+        r = f(*args)
+    except Exception as e:
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else ""
+        print(label, "EXC", type(e).__name__, code)
+        return None
+    print(label, "RET", repr(r))
+    return r
+
+AUD = b"\x00\x00\x00\x01\x09\xf0"  # an H.264 access unit delimiter: valid Annex-B
+'''
+
+API_END = "END-OF-SCRIPT"
+
+
+class ApiOutcomes(dict):
+    """label -> ("RET", value) or ("EXC", name, errno-or-None)."""
+
+    def __init__(self, proc):
+        super().__init__()
+        self.proc = proc
+        for line in proc.stdout.splitlines():
+            parts = line.split(" ", 2)
+            if len(parts) < 3 or parts[1] not in ("RET", "EXC"):
+                continue
+            label, kind, rest = parts
+            if kind == "RET":
+                try:
+                    value = ast.literal_eval(rest)
+                except (ValueError, SyntaxError):
+                    value = rest  # e.g. a dict repr with MicroPython spacing still parses; objects don't
+                self[label] = ("RET", value)
+            else:
+                name, _, code = rest.partition(" ")
+                self[label] = ("EXC", name, int(code) if code.strip() else None)
+
+    def _context(self):
+        return f"\nstdout:\n{self.proc.stdout}\nstderr:\n{self.proc.stderr}"
+
+    def ret(self, label):
+        got = self.get(label)
+        assert got is not None, f"{label}: no outcome printed" + self._context()
+        assert got[0] == "RET", f"{label}: raised {got[1:]} instead of returning" + self._context()
+        return got[1]
+
+    def exc(self, label):
+        got = self.get(label)
+        assert got is not None, f"{label}: no outcome printed" + self._context()
+        assert got[0] == "EXC", f"{label}: returned {got[1]!r} instead of raising" + self._context()
+        return got[1], got[2]
+
+    def raises(self, label, name):
+        got_name, _ = self.exc(label)
+        assert got_name == name, f"{label}: raised {got_name}, API.md says {name}" + self._context()
+
+    def returns(self, label, value):
+        got = self.ret(label)
+        assert got == value, f"{label}: returned {got!r}, API.md says {value!r}" + self._context()
+
+    def negative_errno(self, label, code=None):
+        got = self.ret(label)
+        assert isinstance(got, int) and got < 0, (
+            f"{label}: returned {got!r}, API.md says a negative errno" + self._context())
+        if code is not None:
+            assert got == -code, f"{label}: returned {got}, expected -{errno.errorcode[code]} ({-code})"
+        return got
+
+
+def run_api(body, timeout=30):
+    """Runs API_PRELUDE + body in MicroPython; asserts a clean exit; returns the Outcomes."""
+    proc = run_mpy(API_PRELUDE + body + f"\nprint({API_END!r})\n", timeout=timeout)
+    assert proc.returncode == 0 and API_END in proc.stdout, (
+        f"MicroPython exited with {proc.returncode} (a crash if negative)\n"
+        f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return ApiOutcomes(proc)

@@ -7,7 +7,6 @@ asserts on those lines. Every snippet ends by printing END-OF-SCRIPT, and the
 interpreter must exit with code 0: no call may crash it.
 """
 
-import ast
 import errno
 import random
 import re
@@ -15,90 +14,8 @@ import re
 import pytest
 
 import helpers
-from helpers import run_mpy
-
-PRELUDE = r'''
-import gc
-import sys
-import time
-import multimedia as mm
-
-def attempt(label, f, *args):
-    try:
-        r = f(*args)
-    except Exception as e:
-        code = e.args[0] if e.args and isinstance(e.args[0], int) else ""
-        print(label, "EXC", type(e).__name__, code)
-        return None
-    print(label, "RET", repr(r))
-    return r
-
-AUD = b"\x00\x00\x00\x01\x09\xf0"  # an H.264 access unit delimiter: valid Annex-B
-'''
-
-END = "END-OF-SCRIPT"
-
-
-class Outcomes(dict):
-    """label -> ("RET", value) or ("EXC", name, errno-or-None)."""
-
-    def __init__(self, proc):
-        super().__init__()
-        self.proc = proc
-        for line in proc.stdout.splitlines():
-            parts = line.split(" ", 2)
-            if len(parts) < 3 or parts[1] not in ("RET", "EXC"):
-                continue
-            label, kind, rest = parts
-            if kind == "RET":
-                try:
-                    value = ast.literal_eval(rest)
-                except (ValueError, SyntaxError):
-                    value = rest  # e.g. a dict repr with MicroPython spacing still parses; objects don't
-                self[label] = ("RET", value)
-            else:
-                name, _, code = rest.partition(" ")
-                self[label] = ("EXC", name, int(code) if code.strip() else None)
-
-    def _context(self):
-        return f"\nstdout:\n{self.proc.stdout}\nstderr:\n{self.proc.stderr}"
-
-    def ret(self, label):
-        got = self.get(label)
-        assert got is not None, f"{label}: no outcome printed" + self._context()
-        assert got[0] == "RET", f"{label}: raised {got[1:]} instead of returning" + self._context()
-        return got[1]
-
-    def exc(self, label):
-        got = self.get(label)
-        assert got is not None, f"{label}: no outcome printed" + self._context()
-        assert got[0] == "EXC", f"{label}: returned {got[1]!r} instead of raising" + self._context()
-        return got[1], got[2]
-
-    def raises(self, label, name):
-        got_name, _ = self.exc(label)
-        assert got_name == name, f"{label}: raised {got_name}, API.md says {name}" + self._context()
-
-    def returns(self, label, value):
-        got = self.ret(label)
-        assert got == value, f"{label}: returned {got!r}, API.md says {value!r}" + self._context()
-
-    def negative_errno(self, label, code=None):
-        got = self.ret(label)
-        assert isinstance(got, int) and got < 0, (
-            f"{label}: returned {got!r}, API.md says a negative errno" + self._context())
-        if code is not None:
-            assert got == -code, f"{label}: returned {got}, expected -{errno.errorcode[code]} ({-code})"
-        return got
-
-
-def api(body, timeout=30):
-    """Runs PRELUDE + body in MicroPython; asserts a clean exit; returns the Outcomes."""
-    proc = run_mpy(PRELUDE + body + f"\nprint({END!r})\n", timeout=timeout)
-    assert proc.returncode == 0 and END in proc.stdout, (
-        f"MicroPython exited with {proc.returncode} (a crash if negative)\n"
-        f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return Outcomes(proc)
+# the snippet runner (PRELUDE's attempt(), the outcomes) is shared with other suites
+from helpers import API_END as END, API_PRELUDE as PRELUDE, run_api as api
 
 
 URL_RE = re.compile(r"^rtsp://(\d+\.\d+\.\d+\.\d+)(?::(\d+))?/(.+)$")
@@ -654,7 +571,8 @@ s.rtspserver_destroy()
 
 # --- stats ---------------------------------------------------------------------------------
 
-STATS_KEYS = {"clients", "playing", "packets_sent", "bytes_sent", "frames_dropped", "keyframe_waits"}
+STATS_KEYS = {"clients", "playing", "packets_sent", "bytes_sent", "frames_dropped", "keyframe_waits",
+              "per_client"}
 
 
 def test_getstats(port):
@@ -673,6 +591,7 @@ s.rtspserver_destroy()
     for label in ("session", "server"):
         stats = r.ret(label)
         assert isinstance(stats, dict) and set(stats) == STATS_KEYS, stats
+        assert stats.pop("per_client") == [], stats  # no client (test_options checks the entries)
         assert all(isinstance(v, int) and v >= 0 for v in stats.values()), stats
         assert stats["clients"] == 0 and stats["playing"] == 0, stats
         assert stats["packets_sent"] == 0 and stats["bytes_sent"] == 0, stats  # nobody to send to

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import helpers
-from helpers import CLIP, RtspConnection, annexb
+from helpers import CLIP, RtspConnection, annexb, udp_port_pair
 
 SERVER = r'''
 import os, sys, time
@@ -196,23 +196,6 @@ def setup_track(c, transport):
     control = m.group(1) if m else ""
     track = control if control.startswith("rtsp://") else base.rstrip("/") + "/" + control
     return c.request("SETUP", track, {"Transport": transport})
-
-
-def udp_port_pair():
-    """Two bound UDP sockets on an even port and the next one, as RTP/RTCP wants."""
-    for _ in range(50):
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind(("127.0.0.1", 0))
-        p = rtp.getsockname()[1]
-        if p % 2 == 0:
-            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind(("127.0.0.1", p + 1))
-                return rtp, rtcp
-            except OSError:
-                rtcp.close()
-        rtp.close()
-    raise RuntimeError("no free UDP port pair")
 
 
 def test_setup_udp_play_teardown(server):
