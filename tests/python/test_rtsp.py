@@ -4,7 +4,6 @@ headers, and an SDP that carries the stream's parameter sets (RFC 6184)."""
 
 import base64
 import re
-import socket
 import struct
 import time
 
