@@ -7,6 +7,7 @@
 #   make test    every test
 #   make k230    the riscv64 musl staticlib, header and shim in build/k230/
 #   make header / check-header   regenerate / verify include/canmv_rtsp.h
+#   make fuzz    every cargo-fuzz target for FUZZ_SECONDS each (default 60)
 #
 # MICROPY_DIR=/path/to/micropython builds against an existing MicroPython tree.
 
@@ -48,7 +49,7 @@ PORT_FLAGS := \
 	MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 \
 	FROZEN_MANIFEST=
 
-.PHONY: all setup demo test k230 header check-header clean
+.PHONY: all setup demo test k230 header check-header fuzz clean
 
 all: build/micropython
 
@@ -100,6 +101,10 @@ k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
 	@$(if $(shell command -v riscv64-linux-gnu-size),riscv64-linux-gnu-size,size) --totals $(K230_DIR)/libcanmv_rtsp.a | tail -n 1 | \
 		awk '{ printf "archive totals (the linker keeps only what is used): text %s, data %s, bss %s bytes\n", $$1, $$2, $$3 }'
 
+# Each target bounded in time; `make test` runs each briefly (FUZZ_SECONDS=10).
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh
+
 demo: setup
 	$(MAKE) build/micropython
 	build/micropython examples/host/stream_file.py $(ARGS)
@@ -108,6 +113,7 @@ test: setup
 	$(CARGO) test
 	$(MAKE) check-header
 	$(MAKE) k230
+	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) build/micropython
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
 
