@@ -100,6 +100,8 @@ k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
 	@ls -l $(K230_DIR)/libcanmv_rtsp.a
 	@$(if $(shell command -v riscv64-linux-gnu-size),riscv64-linux-gnu-size,size) --totals $(K230_DIR)/libcanmv_rtsp.a | tail -n 1 | \
 		awk '{ printf "archive totals (the linker keeps only what is used): text %s, data %s, bss %s bytes\n", $$1, $$2, $$3 }'
+	@scripts/riscv64-linked-size.sh $(K230_DIR)/libcanmv_rtsp.a $(HEADER)
+	@scripts/check-undefined-symbols.sh $(K230_DIR)/libcanmv_rtsp.a docs/k230-symbols.txt
 
 # Each target bounded in time; `make test` runs each briefly (FUZZ_SECONDS=10).
 fuzz:
