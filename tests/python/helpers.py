@@ -694,6 +694,7 @@ class RtpPlayer:
 
     def play(self, seconds=60):
         """PLAY; reads packets from then on for at most `seconds`. (status, headers)."""
+        self.stop()
         self._deadline = time.monotonic() + seconds
         status, hdrs, _ = self.conn.request("PLAY", self.base, {"Session": self.session})
         self.play_sent = self.conn.sent_at
