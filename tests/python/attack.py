@@ -15,6 +15,7 @@ prints "RESULT <json>". Only 127.0.0.1 is ever contacted.
 """
 
 import json
+import os
 import select
 import socket
 import struct
@@ -48,6 +49,29 @@ def udp_pair(host="127.0.0.1"):
                 rtcp.close()
         rtp.close()
     raise RuntimeError("no free even/odd UDP port pair")
+
+
+def rss_kb(pid):
+    """Resident memory of a process (Linux /proc), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def socket_fds(pid):
+    """The sockets process pid has open, as their "socket:[inode]" names (Linux /proc)."""
+    fd_dir = f"/proc/{pid}/fd"
+    names = set()
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue  # closed while we looked
+        if link.startswith("socket:"):
+            names.add(link)
+    return names
 
 
 class Reply:

@@ -775,6 +775,81 @@ def _(t):
     return f"10000 datagrams to {server_ports} in {took:.1f} s; stats answered"
 
 
+# --- replies nobody reads ------------------------------------------------------------------
+
+REPLY_BACKLOG_LIMIT_KB = 16 * 1024  # what one connection may make the server hold (its media queue: 4 MB)
+
+
+@case("40000 pipelined DESCRIBEs, no reply ever read: server memory bounded")
+def _(t):
+    pid = t.proc.proc.pid
+    req = f"DESCRIBE {U(t)} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+    batch = req * 1000
+    start = peak = attack.rss_kb(pid)
+    sent = 0
+    ended = "all sent"
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", t.port))
+    s.settimeout(5)
+    try:
+        for _ in range(40):
+            try:
+                s.sendall(batch)
+            except socket.timeout:
+                ended = "server stopped reading"
+                break
+            except OSError as e:
+                ended = f"server closed ({e.__class__.__name__})"
+                break
+            sent += len(batch)
+            peak = max(peak, attack.rss_kb(pid))
+        time.sleep(1)
+        peak = max(peak, attack.rss_kb(pid))
+    finally:
+        s.close()
+    growth = peak - start
+    replies_mb = sent // len(req) * 700 / 1e6  # a DESCRIBE reply is ~700 bytes
+    assert growth < REPLY_BACKLOG_LIMIT_KB, (
+        f"{sent // len(req)} DESCRIBEs ({sent / 1e6:.1f} MB) sent without reading a reply "
+        f"(~{replies_mb:.0f} MB of replies): server RSS grew {growth / 1024:.0f} MB "
+        f"({start / 1024:.0f} -> {peak / 1024:.0f} MB)")
+    return f"{sent / 1e6:.1f} MB of requests, {ended}; RSS +{growth / 1024:.1f} MB"
+
+
+@case("bad request behind unread replies: the connection is still released")
+def _(t):
+    pid = t.proc.proc.pid
+    req = f"DESCRIBE {U(t)} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+    before = attack.socket_fds(pid)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", t.port))
+    s.settimeout(10)
+    try:
+        # the server's socket for this connection: the one that appears now
+        deadline = time.monotonic() + 3
+        while not (attack.socket_fds(pid) - before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ours = attack.socket_fds(pid) - before
+        assert ours, "the server never accepted the connection"
+        try:
+            # ~14 MB of replies the peer never reads (far more than the kernel's buffers), then garbage
+            s.sendall(req * 20_000 + b"\x00 not RTSP\r\n\r\n")
+        except OSError:
+            pass  # the server stopped reading or closed: either is fine
+        began = time.monotonic()
+        while ours & attack.socket_fds(pid) and time.monotonic() - began < 15:
+            time.sleep(0.5)
+        held = bool(ours & attack.socket_fds(pid))
+        took = time.monotonic() - began
+    finally:
+        s.close()
+    assert not held, (f"the server still holds the connection {took:.0f} s after a request it refused, "
+                      "because the peer does not read the replies queued before it")
+    return f"released after {took:.1f} s"
+
+
 # --- a reader that stops reading -------------------------------------------------------
 
 @case("one client stops reading while 5 others stream")
