@@ -6,6 +6,7 @@
 #   make demo    stream the bundled clip at rtsp://127.0.0.1:8554/test (ARGS=...)
 #   make test    every test
 #   make k230    the riscv64 musl staticlib, header and shim in build/k230/
+#   make test-riscv64   the unix port with the module for riscv64, tested under qemu-riscv64
 #   make header / check-header   regenerate / verify include/canmv_rtsp.h
 #   make fuzz    every cargo-fuzz target for FUZZ_SECONDS each (default 60)
 #
@@ -49,7 +50,7 @@ PORT_FLAGS := \
 	MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 \
 	FROZEN_MANIFEST=
 
-.PHONY: all setup demo test k230 header check-header fuzz clean
+.PHONY: all setup demo test k230 test-riscv64 header check-header fuzz clean
 
 all: build/micropython
 
@@ -103,6 +104,11 @@ k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
 	@scripts/riscv64-linked-size.sh $(K230_DIR)/libcanmv_rtsp.a $(HEADER)
 	@scripts/check-undefined-symbols.sh $(K230_DIR)/libcanmv_rtsp.a docs/k230-symbols.txt
 
+# build/riscv64/: Rust for riscv64gc-unknown-linux-gnu, the unix port by
+# riscv64-linux-gnu-gcc (static), the API and H.264 suites under qemu-riscv64.
+test-riscv64: | $(MICROPY_DIR)/py/mpconfig.h
+	MICROPY_DIR=$(MICROPY_DIR) CARGO=$(CARGO) scripts/riscv64-test.sh
+
 # Each target bounded in time; `make test` runs each briefly (FUZZ_SECONDS=10).
 fuzz:
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh
@@ -118,6 +124,7 @@ test: setup
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) build/micropython
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
+	$(MAKE) test-riscv64
 
 clean:
 	rm -rf build
