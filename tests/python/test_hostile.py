@@ -9,12 +9,18 @@ Then every case below attacks the same server, one after the other; after each
 one a fresh OPTIONS must still be answered. At the end the streamer reports
 how many frames it sent, and every watcher must have every one of them.
 
+The server runs under valgrind's memcheck (leak and invalid-access checks; the
+undefined-value check is off because MicroPython's conservative GC reads
+uninitialised stack words by design): the last test also requires a clean
+memcheck log. HOSTILE_VALGRIND=0 runs it bare.
+
 `pytest -s` prints the table of cases and what the server answered.
 """
 
 import ast
 import os
 import random
+import re
 import socket
 import struct
 import time
@@ -32,6 +38,9 @@ MAX_CLIENTS = 32
 MAX_CLIENTS_PER_SESSION = 16
 MAX_HEAD = 8192
 STUCK_TIMEOUT_S = 10
+USE_VALGRIND = os.environ.get("HOSTILE_VALGRIND", "1") != "0"
+MEMCHECK = ["valgrind", "--undef-value-errors=no", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"]
 
 OUTCOMES = []  # (case, outcome, passed)
 CASES = []
@@ -50,6 +59,7 @@ class Target:
     def __init__(self, port, ctl):
         self.port = port
         self.ctl = ctl
+        self.valgrind_log = ctl + ".valgrind.log" if USE_VALGRIND else None
         self.proc = None
         self.watchers = {}
         self.ffprobe = None
@@ -63,9 +73,12 @@ class Target:
         self.trap_port = self.trap[0].getsockname()[1]
         for s in self.trap:
             s.setblocking(False)
-        self.proc = helpers.Background(
-            [helpers.micropython(), str(TARGET), "--port", str(self.port), "--ctl", self.ctl,
-             "--watchers", "3"], "attack-target")
+        cmd = [helpers.micropython(), str(TARGET), "--port", str(self.port), "--ctl", self.ctl,
+               "--watchers", "3"]
+        if self.valgrind_log:
+            helpers.need_tool("valgrind")
+            cmd = MEMCHECK + [f"--log-file={self.valgrind_log}"] + cmd
+        self.proc = helpers.Background(cmd, "attack-target")
         self.url = self.proc.wait_line("URL test", 20).split(" ", 2)[2]
         self.watchers["tcp"] = attack.Watcher(self.port, "test", "tcp")
         self.watchers["udp"] = attack.Watcher(self.port, "test", "udp")
@@ -926,7 +939,15 @@ def test_every_watcher_got_every_frame_through_all_cases(target):
     print(f"ffprobe over TCP: {decoded} frames decoded")
     print(f"datagrams at the 127.0.0.2 trap: {trapped}")
     print(f"last stats: {stats_before['all']}")
+    memcheck = ""
+    if target.valgrind_log:
+        memcheck = open(target.valgrind_log).read()
+        for line in memcheck.splitlines():
+            if re.search(r"in use at exit|definitely lost|indirectly lost|ERROR SUMMARY", line):
+                print("server under valgrind: " + line.split("== ", 1)[-1])
 
+    if target.valgrind_log:
+        assert "ERROR SUMMARY: 0 errors" in memcheck, f"memcheck found errors in the server:\n{memcheck[-6000:]}"
     assert code == 0, f"the server script exited with {code}\n{target.proc.stdout[-2000:]}\n{target.proc.stderr}"
     # the producer kept its 30 fps pace through every case (never slowed by a client)
     assert sent >= 0.9 * 30 * (elapsed - 2), f"{sent} frames in {elapsed:.0f} s: the producer stalled"

@@ -1,17 +1,21 @@
 """Leaks: servers made, run with clients attached and torn down many times in
-the real unix port, under valgrind (memcheck) where the time allows.
+the real unix port, under valgrind's memcheck.
 
 MicroPython's own objects live in its GC heap (one block malloc'd at start,
 "still reachable" at exit), so every block valgrind calls definitely or
-indirectly lost is the module's (the Rust library's malloc or the shim's).
-File descriptors are counted from inside the script (/proc/self/fd) before the
-first server and after the last one.
+indirectly lost is the module's (the Rust library's malloc or the shim's); and
+since every server is freed before exit, the GC heap must be the only block
+left. File descriptors are counted from inside the script (/proc/self/fd)
+before the first server and after the last one.
 
-The full 200 cycles run natively (fd count) and under valgrind when valgrind
-gets through them within VALGRIND_BUDGET_S; the measured times are printed
-(`pytest -s`). Clients are MicroPython sockets in the same script: each cycle a
-TCP-interleaved player and a UDP player SETUP and PLAY, and each gets packets
-before the server is torn down under them.
+All 200 cycles run under valgrind (they take a few seconds: the clips are
+short and the players read only what they need), and once more natively for
+the fd count without valgrind's own descriptors. Times and figures are printed
+(`pytest -s`). The players are MicroPython sockets in the same script: each
+cycle a TCP-interleaved player (also on the audio track every third cycle) and
+a UDP player SETUP and PLAY, and each gets packets before the server is torn
+down under them, in one of four ways (stop+deinit, deinit, destroysession+stop+
+deinit, destroy).
 """
 
 import re
