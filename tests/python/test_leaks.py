@@ -165,6 +165,14 @@ for cycle in range(CYCLES):
                                 [("Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"), ("Session", sid)])
         assert status == 200, ("SETUP audio", status)
     ctl, rtp, rtcp = udp_player(PORT, UDP_PORT, "cam")
+    # two more connections the teardown must free: half a request buffered, and
+    # replies queued that are never read
+    half = socket.socket()
+    half.connect(addr(PORT))
+    half.send(b"DESCRIBE rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 1\r\nAcc")
+    unread = socket.socket()
+    unread.connect(addr(PORT))
+    unread.send(b"DESCRIBE rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n" * 50)
     send_frames(s, "cam")
     if audio:
         for k in range(5):
@@ -189,7 +197,7 @@ for cycle in range(CYCLES):
     else:
         assert s.rtspserver_destroy() == 0          # everything at once, then a new object
         s = mm.rtsp_server()
-    for sock in (tcp, ctl, rtp, rtcp):
+    for sock in (tcp, ctl, rtp, rtcp, half, unread):
         sock.close()
     if cycle % 50 == 49:
         print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
