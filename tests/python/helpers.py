@@ -369,6 +369,7 @@ class RtspConnection:
     # waiting for a response; None: they are only counted
     on_interleaved = None
     sent_at = None  # time.monotonic() when the last request went out
+    header_lines = ()  # the last response's headers in order, repeats kept: [(name, value)]
 
     def __init__(self, port, timeout=5):
         self.port = port
@@ -417,9 +418,11 @@ class RtspConnection:
             lines = head.decode("utf-8", "replace").split("\r\n")
             status = int(lines[0].split(" ")[1])
             hdrs = {}
+            self.header_lines = []
             for line in lines[1:]:
                 k, _, v = line.partition(":")
                 hdrs[k.strip().lower()] = v.strip()
+                self.header_lines.append((k.strip(), v.strip()))
             length = int(hdrs.get("content-length", "0"))
             while len(rest) < length:
                 self._fill()

@@ -195,6 +195,24 @@ def audio_events(index, data, const_ts):
     return events
 
 
+def merge_timelines(timelines):
+    """One list of events from lists each already in time order. (MicroPython's
+    sort takes quadratic time on sorted input, minutes for a few thousand frames.)"""
+    heads = [0] * len(timelines)
+    merged = []
+    while True:
+        best = None
+        for i in range(len(timelines)):
+            if heads[i] < len(timelines[i]):
+                e = timelines[i][heads[i]]
+                if best is None or e[:3] < timelines[best][heads[best]][:3]:
+                    best = i
+        if best is None:
+            return merged
+        merged.append(timelines[best][heads[best]])
+        heads[best] += 1
+
+
 def users_argument(users, form):
     if form is None:
         form = "tuple" if len(users) == 1 else "list"
@@ -237,7 +255,7 @@ def main():
     if ret != 0:
         print("INIT-FAILED", ret)
         return 1
-    events = []
+    timelines = []
     frame_counts = []
     for index in range(len(streams)):
         name, path, _ = streams[index]
@@ -259,14 +277,14 @@ def main():
             frames = frames_of(f.read(), opts["grouping"], codec)
         count = opts["frames"] or (len(schedule) if schedule is not None else len(frames))
         frame_counts.append(count)
-        events += video_events(index, frames, count, opts["fps"], schedule, const_ts)
+        timelines.append(video_events(index, frames, count, opts["fps"], schedule, const_ts))
         if audio is not None:
             with open(audio[0], "rb") as f:
-                events += audio_events(index, f.read(), const_ts)
+                timelines.append(audio_events(index, f.read(), const_ts))
     for name in opts["try"]:
         print("TRY-SESSION", name, server.rtspserver_createsession(name, 0, False))
     # by media time; at equal times video first, then by stream
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    events = merge_timelines(timelines)
     server.rtspserver_start()
     for name, _, _ in streams:
         print("URL", name, server.rtspserver_getrtspurl(name))

@@ -12,7 +12,6 @@ import ast
 import errno
 import time
 
-import pytest
 
 import helpers
 from helpers import CLIP, CLIP2, RtpPlayer, Streamer, run_api
