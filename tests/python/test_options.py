@@ -452,3 +452,40 @@ def test_per_client_stats(port):
                                        "playing": True, "waiting_keyframe": False,
                                        "frames_dropped": 0}, by_port[local_port]
     assert tcp.packets and udp.packets
+
+
+def test_per_client_frames_dropped_of_a_stuck_client(port):
+    """A TCP client that stops reading after PLAY while 15 MB of video flows is
+    cut back: its per_client entry counts the frames it lost (part of the
+    session's frames_dropped); the reading client's entry shows none, and it
+    gets every frame."""
+    frames = 150 * CLIP_FRAMES
+    streamer = Streamer(port, [("test", CLIP, 2)], fps=3000, frames=frames, wait_timeout=15)
+    stuck = RtpPlayer(port)
+    stuck.conn.sock.setsockopt(helpers.socket.SOL_SOCKET, helpers.socket.SO_RCVBUF, 4096)
+    stuck_port = stuck.conn.sock.getsockname()[1]
+    normal = None
+    try:
+        assert stuck.setup()[0] == 200
+        status, _, _ = stuck.conn.request("PLAY", stuck.base, {"Session": stuck.session})
+        assert status == 200  # and from here on it never reads
+        normal = helpers.ffmpeg_client(streamer.urls["test"], "tcp",
+                                       ["-map", "0:v", "-c", "copy", "-f", "framecrc", "-"], "ffmpeg-normal")
+        streamer.finish(timeout=90)
+        helpers.finish_client(normal)
+    finally:
+        stuck.close()
+        if normal is not None:
+            normal.stop()
+        streamer.stop()
+    received = [line for line in normal.lines if line and not line.startswith("#")]
+    stats = stats_of(streamer, "test")
+    print(f"per_client with a stuck client: {stats['per_client']}; "
+          f"session frames_dropped {stats['frames_dropped']}")
+    assert len(received) == frames, f"the reading client got {len(received)} of {frames} frames"
+    entries = {c["port"]: c for c in stats["per_client"]}
+    assert stuck_port in entries and len(entries) == 2, (stuck_port, stats)
+    lost = entries.pop(stuck_port)["frames_dropped"]
+    (other,) = entries.values()
+    assert 0 < lost <= stats["frames_dropped"], stats
+    assert other["frames_dropped"] == 0 and other["transport"] == "tcp" and other["playing"], other
