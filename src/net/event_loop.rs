@@ -206,7 +206,8 @@ fn run(shared: &Shared) {
             watch(st.sockets.rtcp, os::POLLIN, Source::Rtcp);
             for (id, fd) in st.sockets.conns.iter() {
                 let out = if st.core.has_output(*id) { os::POLLOUT } else { 0 };
-                watch(*fd, os::POLLIN | out, Source::Conn(*id));
+                let input = if st.core.wants_input(*id) { os::POLLIN } else { 0 };
+                watch(*fd, input | out, Source::Conn(*id));
             }
             match st.core.next_deadline() {
                 Some(t) => (t.saturating_sub(os::now_us()) / 1000).min(IDLE_POLL_MS as u64) as i32,

@@ -49,8 +49,9 @@ impl Server {
     fn unauthorized(&mut self, id: ConnId, req: &Request) -> Option<Response> {
         let auth = self.auth.as_ref()?;
         let conn = self.conns.get_mut(&id)?;
-        if let (Some(nonce), Some(answer)) = (&conn.nonce, req.header("Authorization")) {
-            if auth.check(req.method.as_str(), answer, nonce) {
+        // Basic may come before any challenge (no nonce); Digest must answer ours.
+        if let Some(answer) = req.header("Authorization") {
+            if auth.check(req.method.as_str(), answer, conn.nonce.as_deref().unwrap_or("")) {
                 return None;
             }
         }
@@ -158,7 +159,6 @@ impl Server {
                 self.clients.push(Client {
                     id: sid,
                     conn: id,
-                    peer_ip: peer.ip(),
                     media: media_id,
                     tracks: [None, None],
                     playing: false,
@@ -195,18 +195,13 @@ impl Server {
     }
 
     /// The client named by the request's Session header, owned by this connection.
+    /// The client named by the request's Session header. Only the connection
+    /// that set it up may touch it (RFC 2326 would let a UDP session move to
+    /// another connection; no player needs that, and it would let anyone on
+    /// the same host who learns the id control someone else's stream).
     fn client_of(&self, id: ConnId, req: &Request) -> Result<usize, Response> {
         let sid = req.header("Session").map(session_id).ok_or_else(|| Response::new(454))?;
-        let peer_ip = self.conns.get(&id).map(|c| c.peer.ip());
-        self.clients
-            .iter()
-            .position(|c| {
-                c.id == sid
-                    && (c.conn == id
-                        || Some(c.peer_ip) == peer_ip
-                            && c.tracks.iter().flatten().all(|t| matches!(t, TrackTransport::Udp { .. })))
-            })
-            .ok_or_else(|| Response::new(454))
+        self.clients.iter().position(|c| c.id == sid && c.conn == id).ok_or_else(|| Response::new(454))
     }
 
     /// The PLAY reply, and the client to start when it was not playing yet.

@@ -18,7 +18,7 @@ use output::{drop_queued_packets, enqueue, push_bytes, Conn};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
@@ -81,6 +81,8 @@ pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_
 const SERVER_NAME: &str = "canmv-rtsp";
 /// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
 const CNAME: &str = "canmv-rtsp";
+/// How long a closing connection may take to read what it was sent.
+const CLOSE_GRACE_US: u64 = 5_000_000;
 /// Datagrams queued for the loop thread at most.
 const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 
@@ -94,7 +96,6 @@ enum TrackTransport {
 struct Client {
     id: String,
     conn: ConnId,
-    peer_ip: IpAddr,
     media: u32,
     tracks: [Option<TrackTransport>; 2],
     playing: bool,
@@ -508,6 +509,23 @@ impl Server {
         }
         self.expire_clients(now_us);
         self.close_dead_connections(now_us);
+        self.give_up_on_unflushed(now_us);
+    }
+
+    /// A closing connection whose peer will not read the rest (say, a 503
+    /// that nobody reads) is closed anyway after a grace period.
+    fn give_up_on_unflushed(&mut self, now_us: u64) {
+        for conn in self.conns.values_mut().filter(|c| c.closing && !c.out.is_empty()) {
+            match conn.close_deadline {
+                None => conn.close_deadline = Some(now_us + CLOSE_GRACE_US),
+                Some(t) if now_us >= t => {
+                    conn.out.clear();
+                    conn.queued = 0;
+                    conn.sent = 0;
+                }
+                Some(_) => {}
+            }
+        }
     }
 
     /// Closes connections stuck behind a peer that stopped reading, and
@@ -561,7 +579,13 @@ impl Server {
         let reports = self.clients.iter().filter(|c| c.playing).map(|c| c.next_report_us);
         let idle = self.conns.values().map(|c| c.last_request_us + limit + 1);
         let stuck = self.conns.values().filter_map(|c| c.stalled_since).map(|t| t + self.config.stuck_timeout_us + 1);
-        expiry.chain(reports).chain(idle).chain(stuck).min()
+        // A closing connection without a deadline yet is due now: `handle_timeout` sets one.
+        let closing = self
+            .conns
+            .values()
+            .filter(|c| c.closing && !c.out.is_empty())
+            .map(|c| c.close_deadline.unwrap_or_default());
+        expiry.chain(reports).chain(idle).chain(stuck).chain(closing).min()
     }
 }
 

@@ -8,6 +8,9 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BACKLOG};
+
+/// Replies queued on one connection past which the server stops reading it.
+const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
 use crate::session::FrameRef;
 
 /// One piece of a TCP connection's output.
@@ -48,6 +51,8 @@ pub(super) struct Conn {
     pub(super) stalled_since: Option<u64>,
     /// The nonce this connection was challenged with (authentication on).
     pub(super) nonce: Option<String>,
+    /// Closing, but its peer does not read what is left: closed anyway at this time.
+    pub(super) close_deadline: Option<u64>,
 }
 
 impl Conn {
@@ -63,6 +68,7 @@ impl Conn {
             last_request_us: now_us,
             stalled_since: None,
             nonce: None,
+            close_deadline: None,
         }
     }
 }
@@ -120,6 +126,18 @@ impl Server {
     }
 
     /// Connections to close now: marked closing and fully flushed.
+    /// Whether to read more from a connection: not while it has more replies
+    /// queued than a reader would ever leave unread (a client that pipelines
+    /// requests and never reads the answers gets TCP backpressure, and the
+    /// server's memory stays bounded).
+    pub fn wants_input(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| {
+            !c.closing
+                && c.out.iter().filter(|ch| matches!(ch, Chunk::Bytes(_))).map(Chunk::len).sum::<usize>()
+                    < MAX_QUEUED_REPLY_BYTES
+        })
+    }
+
     pub fn take_finished(&mut self) -> Vec<ConnId> {
         let done: Vec<ConnId> =
             self.conns.iter().filter(|(_, c)| c.closing && c.out.is_empty()).map(|(id, _)| *id).collect();

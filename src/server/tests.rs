@@ -1926,3 +1926,63 @@ fn basic_is_accepted_only_when_allowed() {
     assert!(r.headers.iter().any(|(k, v)| k == "WWW-Authenticate" && v.starts_with("Basic ")));
     assert_eq!(rig.request(1, "DESCRIBE", URL, &[("Authorization", &basic)]).status, 200);
 }
+
+// ------------------------------------------------------- misbehaving peers
+
+#[test]
+fn a_udp_session_cannot_be_touched_from_another_connection_even_on_the_same_host() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let sid = rig.setup_udp(1, "test", 5000);
+    rig.play(1, "test", &sid);
+    // Same address as the owner (peer(1) and this one share 127.0.0.1), another connection.
+    rig.open_from(2, SocketAddr::new(peer(1).ip(), 40000));
+    for method in ["PAUSE", "TEARDOWN", "PLAY", "GET_PARAMETER"] {
+        assert_eq!(rig.request(2, method, URL, &[("Session", &sid)]).status, 454, "{method}");
+    }
+    assert_eq!(rig.stats().playing, 1);
+}
+
+#[test]
+fn a_peer_that_pipelines_requests_and_never_reads_stops_being_read() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    rig.stalled.insert(1);
+    let describe = "DESCRIBE rtsp://127.0.0.1:8554/test RTSP/1.0\\r\\nCSeq: 1\\r\\n\\r\\n".replace("\\r\\n", "\r\n");
+    let mut sent = 0;
+    while rig.s.wants_input(1) && sent < 100_000 {
+        rig.s.conn_data(1, describe.as_bytes(), rig.now);
+        sent += 1;
+    }
+    assert!(!rig.s.wants_input(1), "still reading after {sent} unread replies");
+    assert!(sent < 1000, "{sent} replies queued before backpressure");
+    // Once it reads, it is read again.
+    let replies = rig.read(1);
+    assert_eq!(replies.len(), sent);
+    assert!(rig.s.wants_input(1));
+}
+
+#[test]
+fn a_closing_connection_that_never_reads_is_closed_after_a_grace_period() {
+    let mut rig = Rig::with(Config { max_connections: 1, ..Config::default() }, test_random);
+    rig.tcp_player(1);
+    rig.open(2); // refused: 503 queued, never read
+    rig.stalled.insert(2);
+    rig.flush();
+    assert!(rig.s.take_finished().is_empty(), "not before its reply went out or the grace ran out");
+    rig.s.handle_timeout(rig.now);
+    rig.now += 6_000_000;
+    rig.s.handle_timeout(rig.now);
+    assert_eq!(rig.s.take_finished(), vec![2]);
+}
+
+#[test]
+fn basic_credentials_sent_before_any_challenge_are_accepted() {
+    let mut rig = auth_rig(true);
+    rig.open(1);
+    let basic = format!("Basic {}", crate::sdp::base64(b"viewer:s3cret"));
+    assert_eq!(rig.request(1, "DESCRIBE", URL, &[("Authorization", &basic)]).status, 200);
+    let wrong = format!("Basic {}", crate::sdp::base64(b"viewer:guess"));
+    rig.open(2);
+    assert_eq!(rig.request(2, "DESCRIBE", URL, &[("Authorization", &wrong)]).status, 401);
+}
