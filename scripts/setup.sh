@@ -4,7 +4,7 @@
 #
 #   - Debian packages (apt-get, only when root; otherwise says what is missing)
 #   - cbindgen (pinned, so the generated header is stable), nightly rust-src
-#   - Python test dependencies (pytest)
+#   - Python test dependencies (pytest, pyserial)
 #   - MicroPython source in .deps/micropython (or MICROPY_DIR)
 set -euo pipefail
 
@@ -23,7 +23,8 @@ debian_packages=(
     python3-pytest
 )
 # For the python3 on PATH, when it is not Debian's (Debian's gets python3-pytest).
-python_modules=(pytest)
+# An entry is the module to import, or import=package when pip names it otherwise.
+python_modules=(pytest serial=pyserial)
 
 missing_debian_packages() {
     local pkg status
@@ -65,11 +66,13 @@ else
     echo "rustup not found: make k230 needs a nightly toolchain with rust-src" >&2
 fi
 
-for module in "${python_modules[@]}"; do
+for entry in "${python_modules[@]}"; do
+    module=${entry%%=*}
+    package=${entry#*=}
     if ! python3 -c "import $module" 2>/dev/null; then
-        echo "Installing Python module $module for $(command -v python3)"
-        python3 -m pip install --quiet "$module" || {
-            echo "pip could not install $module: install it for $(command -v python3)" >&2
+        echo "Installing Python module $package for $(command -v python3)"
+        python3 -m pip install --quiet "$package" || {
+            echo "pip could not install $package: install it for $(command -v python3)" >&2
             exit 1
         }
     fi
