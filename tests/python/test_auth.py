@@ -198,7 +198,8 @@ def test_options_open_everything_else_challenged(auth_server):
 def test_digest_by_hand(auth_server, algorithm):
     """A Digest answer computed from RFC 7616 gets the SDP, and then SETUP and
     PLAY (each answered anew) work; the same with a wrong password gets 401, and
-    a correct answer to another connection's nonce is refused."""
+    a correct answer to another connection's nonce, or to no nonce at all on a
+    connection not yet challenged, is refused."""
     url = f"rtsp://127.0.0.1:{auth_server}/test"
     with RtspConnection(auth_server) as c, RtspConnection(auth_server) as other:
         assert c.request("DESCRIBE", url)[0] == 401
@@ -212,6 +213,15 @@ def test_digest_by_hand(auth_server, algorithm):
             "a Digest answer to another connection's nonce was accepted")
         status, _, sdp = c.request("DESCRIBE", url, {"Authorization": right})
         assert status == 200 and "m=video" in sdp
+    # a nonce the server never gave (here: none at all) proves nothing fresh: it
+    # could be replayed on every new connection
+    with RtspConnection(auth_server) as fresh:
+        made_up = digest_answer({**challenge, "nonce": ""}, "DESCRIBE", url, USER, PASSWORD)
+        status = fresh.request("DESCRIBE", url, {"Authorization": made_up})[0]
+        assert status == 401, f"a Digest answer to an empty nonce, before any challenge: {status}"
+    with RtspConnection(auth_server) as c:
+        assert c.request("DESCRIBE", url)[0] == 401
+        challenge = challenges(c)[f"Digest {algorithm}"]
         track = f"{url}/trackID=0"
         status, hdrs, _ = c.request("SETUP", track, {
             "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
@@ -242,8 +252,6 @@ def test_basic_when_allowed(auth_server):
         assert c.request("DESCRIBE", url, {"Authorization": basic_answer(USER, PASSWORD)})[0] == 200
 
 
-@pytest.mark.xfail(strict=True, reason="the server accepts an Authorization only on a connection it has "
-                   "challenged (src/server/methods.rs `unauthorized` needs conn.nonce even for Basic)")
 @pytest.mark.parametrize("auth_server", [True], indirect=True)
 def test_basic_up_front(auth_server):
     """auth_basic=True: Basic credentials sent with the first request of a new
