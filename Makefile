@@ -124,6 +124,7 @@ test: setup
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) build/micropython
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
+	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/board --target unix
 	$(MAKE) test-riscv64
 
 clean:
