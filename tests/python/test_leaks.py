@@ -317,6 +317,9 @@ for cycle in range(CYCLES):
         time.sleep_ms(1)
     for sock in (tcp, ctl, rtp, rtcp):
         sock.close()
+# the last producer thread has returned; let it finish exiting (a detached
+# MicroPython thread still exiting at interpreter exit leaves its TLS block behind)
+time.sleep_ms(300)
 print("SENT", state["sent"], "REFUSED", state["errors"])
 print("FDS-END", fds())
 print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
