@@ -243,7 +243,7 @@ fn run(shared: &Shared) {
             }
         }
         st.core.handle_timeout(now);
-        flush(&mut st);
+        flush(&mut st, now);
     }
 }
 
@@ -273,9 +273,13 @@ fn close_conn(st: &mut State, id: ConnId) {
 }
 
 /// Writes what every connection has queued, sends datagrams, closes finished connections.
-fn flush(st: &mut State) {
+fn flush(st: &mut State, now: u64) {
     let ids: Vec<(ConnId, Fd)> = st.sockets.conns.iter().map(|(id, fd)| (*id, *fd)).collect();
     for (id, fd) in ids {
+        // Requests held back while the peer was not reading its replies.
+        if st.core.has_buffered_input(id) && st.core.wants_input(id) {
+            st.core.process_input(id, now);
+        }
         while st.core.has_output(id) {
             let mut parts = Vec::new();
             st.core.pending_output(id, &mut parts, MAX_IOV);

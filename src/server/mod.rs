@@ -403,9 +403,7 @@ impl Server {
                 Some(victim) => {
                     if let Some(v) = self.conns.get_mut(&victim) {
                         v.closing = true;
-                        v.out.clear();
-                        v.queued = 0;
-                        v.sent = 0;
+                        v.discard_output();
                     }
                 }
                 None => {
@@ -436,17 +434,26 @@ impl Server {
             return;
         }
         conn.input.extend_from_slice(data);
-        loop {
+        self.process_input(id, now_us);
+    }
+
+    /// Answers what a connection has sent, for as long as its unread replies
+    /// stay under the backpressure limit (`wants_input`); the I/O layer calls
+    /// this again once the peer has read, for what is still buffered.
+    pub fn process_input(&mut self, id: ConnId, now_us: u64) {
+        let mut consumed = 0;
+        while self.wants_input(id) {
             let Some(conn) = self.conns.get_mut(&id) else { return };
-            match rtsp::parse_input(&conn.input, &self.config.limits) {
-                Ok(None) => return,
+            let rest = conn.input.get(consumed..).unwrap_or_default();
+            match rtsp::parse_input(rest, &self.config.limits) {
+                Ok(None) => break,
                 Ok(Some((input, used))) => {
-                    conn.input.drain(..used);
-                    if matches!(input, Input::Request(_)) {
-                        conn.last_request_us = now_us;
-                    }
+                    consumed += used;
                     match input {
-                        Input::Request(req) => self.handle_request(id, &req, now_us),
+                        Input::Request(req) => {
+                            conn.last_request_us = now_us;
+                            self.handle_request(id, &req, now_us);
+                        }
                         Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
                     }
                 }
@@ -460,6 +467,15 @@ impl Server {
                 }
             }
         }
+        // One move for everything answered (not one per pipelined request).
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.input.drain(..consumed.min(conn.input.len()));
+        }
+    }
+
+    /// Whether a connection holds received bytes it has not answered yet.
+    pub fn has_buffered_input(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| !c.input.is_empty())
     }
 
     /// RTCP from a client on one of its interleaved RTCP channels: a report keeps it alive.
@@ -519,9 +535,7 @@ impl Server {
             match conn.close_deadline {
                 None => conn.close_deadline = Some(now_us + CLOSE_GRACE_US),
                 Some(t) if now_us >= t => {
-                    conn.out.clear();
-                    conn.queued = 0;
-                    conn.sent = 0;
+                    conn.discard_output();
                 }
                 Some(_) => {}
             }
@@ -531,6 +545,10 @@ impl Server {
     /// Closes connections stuck behind a peer that stopped reading, and
     /// connections that have neither a client nor sent a request for a session timeout.
     fn close_dead_connections(&mut self, now_us: u64) {
+        // A peer that stopped reading its replies is as stuck as one that stopped reading media.
+        for conn in self.conns.values_mut().filter(|c| c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
+            conn.stalled_since.get_or_insert(now_us);
+        }
         let idle_limit = u64::from(self.config.session_timeout_s) * 1_000_000;
         let dead: Vec<ConnId> = self
             .conns
@@ -547,9 +565,7 @@ impl Server {
             self.clients.retain(|c| c.conn != id);
             if let Some(conn) = self.conns.get_mut(&id) {
                 // Nothing more will be read from it: drop what is queued.
-                conn.out.clear();
-                conn.queued = 0;
-                conn.sent = 0;
+                conn.discard_output();
                 conn.closing = true;
             }
         }

@@ -10,7 +10,7 @@ use core::net::SocketAddr;
 use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BACKLOG};
 
 /// Replies queued on one connection past which the server stops reading it.
-const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
+pub(super) const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
 use crate::session::FrameRef;
 
 /// One piece of a TCP connection's output.
@@ -42,6 +42,8 @@ pub(super) struct Conn {
     pub(super) queued: usize,
     /// Bytes of the head chunk already written.
     pub(super) sent: usize,
+    /// Bytes of RTSP replies in `out` (for backpressure on requests).
+    pub(super) reply_bytes: usize,
     /// Close once the output is flushed.
     pub(super) closing: bool,
     /// Last request from the peer (or when it connected).
@@ -56,6 +58,14 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    /// Forgets everything queued (the connection is closing and will not be read).
+    pub(super) fn discard_output(&mut self) {
+        self.out.clear();
+        self.queued = 0;
+        self.sent = 0;
+        self.reply_bytes = 0;
+    }
+
     pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64) -> Conn {
         Conn {
             peer,
@@ -64,6 +74,7 @@ impl Conn {
             out: VecDeque::new(),
             queued: 0,
             sent: 0,
+            reply_bytes: 0,
             closing: false,
             last_request_us: now_us,
             stalled_since: None,
@@ -121,7 +132,9 @@ impl Server {
             }
             n -= left;
             conn.sent = 0;
-            conn.out.pop_front();
+            if let Some(Chunk::Bytes(b)) = conn.out.pop_front() {
+                conn.reply_bytes -= b.len();
+            }
         }
     }
 
@@ -131,11 +144,7 @@ impl Server {
     /// requests and never reads the answers gets TCP backpressure, and the
     /// server's memory stays bounded).
     pub fn wants_input(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| {
-            !c.closing
-                && c.out.iter().filter(|ch| matches!(ch, Chunk::Bytes(_))).map(Chunk::len).sum::<usize>()
-                    < MAX_QUEUED_REPLY_BYTES
-        })
+        self.conns.get(&id).is_some_and(|c| !c.closing && c.reply_bytes < MAX_QUEUED_REPLY_BYTES)
     }
 
     pub fn take_finished(&mut self) -> Vec<ConnId> {
@@ -155,6 +164,7 @@ impl Server {
 
 pub(super) fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
     conn.queued += bytes.len();
+    conn.reply_bytes += bytes.len();
     conn.out.push_back(Chunk::Bytes(bytes));
 }
 

@@ -1986,3 +1986,21 @@ fn basic_credentials_sent_before_any_challenge_are_accepted() {
     rig.open(2);
     assert_eq!(rig.request(2, "DESCRIBE", URL, &[("Authorization", &wrong)]).status, 401);
 }
+
+#[test]
+fn a_peer_that_never_reads_its_replies_is_dropped_after_the_stuck_timeout() {
+    let mut rig = Rig::with(Config { stuck_timeout_us: 10_000_000, ..Config::default() }, test_random);
+    rig.open(1);
+    let describe = "DESCRIBE rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 1\r\n\r\n".repeat(2000);
+    rig.s.conn_data(1, describe.as_bytes(), rig.now);
+    assert!(!rig.s.wants_input(1));
+    let t0 = rig.now;
+    for step in 1..=12u64 {
+        rig.now = t0 + step * 1_000_000;
+        rig.s.handle_timeout(rig.now);
+        if step <= 10 {
+            assert!(rig.s.take_finished().is_empty(), "at {step} s");
+        }
+    }
+    assert_eq!(rig.s.take_finished(), vec![1]);
+}
