@@ -64,6 +64,22 @@ printf '#!/bin/sh\n# build/riscv64/micropython under user-mode emulation.\nexec 
     "$out/micropython" >"$out/micropython-qemu"
 chmod +x "$out/micropython-qemu"
 qemu-riscv64 "$out/micropython" -c 'import multimedia; print("riscv64 module:", multimedia.rtspserver_test())'
+
+# The shim with CanMV's port flags (src/canmv/port/Makefile: -Wall -Werror
+# -std=gnu99 -march=rv64imafdcv ...), as is and with its K230 branch, which
+# gets the MPP declarations from a stand-in of mpi_sys_api.h.
+echo "== riscv64: the shim with CanMV's compiler flags, plain and -DCANMV_K230"
+canmv_flags=(-march=rv64imafdcv -mabi=lp64d -mcmodel=medany -std=gnu99 -Os
+    -fdata-sections -ffunction-sections -Wall -Werror -Wno-int-conversion -Wno-array-bounds)
+shim_includes=(-I"$micropy_dir" -I"$micropy_dir/ports/unix" -I"$micropy_dir/ports/unix/variants/standard"
+    -I"$out/port" -I"$repo_root/include")
+for variant in plain k230; do
+    extra=()
+    [[ $variant == k230 ]] && extra=(-DCANMV_K230 -I"$repo_root/tests/board/k230-stub")
+    "${cross}gcc" -c -o "$out/modmultimedia-$variant.o" "${canmv_flags[@]}" "${shim_includes[@]}" \
+        "${extra[@]}" micropython/modmultimedia.c
+    echo "modmultimedia.c compiles with CanMV's flags ($variant)"
+done
 built=$SECONDS
 
 echo "== riscv64: API and H.264 streaming suites under qemu-riscv64"
