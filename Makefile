@@ -50,7 +50,7 @@ PORT_FLAGS := \
 	MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 \
 	FROZEN_MANIFEST=
 
-.PHONY: all setup demo test k230 test-riscv64 header check-header fuzz clean
+.PHONY: all setup demo test k230 test-riscv64 header check-header fuzz bench clean
 
 all: build/micropython
 
@@ -126,6 +126,25 @@ test: setup
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/board --target unix
 	$(MAKE) test-riscv64
+
+# Ours beside gst-rtsp-server on 127.0.0.1, one table and bench/RESULTS.md
+# (about 7 minutes on 2 cores; BENCH_FULL=1: the issue's 30 s scale windows).
+# The load client is its own cargo workspace, built in build/bench/target.
+BENCH_DIR := $(ROOT)/build/bench
+bench: setup
+	$(MAKE) build/micropython k230
+	CARGO_TARGET_DIR=$(BENCH_DIR)/target $(CARGO) build --release --manifest-path bench/loadclient/Cargo.toml
+	$(MAKE) $(BENCH_DIR)/clip.264
+	/usr/bin/python3 bench/run.py
+
+# 2 Mbit/s H.264, 2 s GOP, no B-frames; noise so that x264 really spends the rate.
+$(BENCH_DIR)/clip.264:
+	mkdir -p $(@D)
+	ffmpeg -hide_banner -loglevel error -y -f lavfi \
+		-i 'testsrc=size=1280x720:rate=30:duration=10,noise=alls=12:allf=t' \
+		-c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 0 -b:v 2M -maxrate 2M -bufsize 2M \
+		-x264-params keyint=60:min-keyint=60:scenecut=0 -f h264 $@.tmp
+	mv -f $@.tmp $@
 
 clean:
 	rm -rf build

@@ -1,0 +1,750 @@
+#!/usr/bin/python3
+# `make bench`: our server and gst-rtsp-server side by side, on loopback.
+#
+#   /usr/bin/python3 bench/run.py [--only PHASE[,PHASE...]] [--full]
+#
+# Phases (all by default): cost, fanout, join, scale, footprint. Prints one
+# table and writes bench/RESULTS.md (the machine, the commands, the figures)
+# and build/bench/results.json (everything measured).
+#
+# Durations are scaled so the whole run stays under 10 minutes on 2 cores;
+# --full (or BENCH_FULL=1) uses the issue's 30 s scale windows and longer
+# fan-out windows instead. Every process started here has a deadline, every
+# load is bounded in clients and time, and all traffic is on 127.0.0.1.
+
+import bisect
+import collections
+import json
+import os
+import platform
+import queue
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "build", "bench")
+CLIP = os.path.join(OUT, "clip.264")
+MPY = os.environ.get("MICROPYTHON", os.path.join(ROOT, "build", "micropython"))
+LOADCLIENT = os.environ.get("LOADCLIENT", os.path.join(OUT, "target", "release", "loadclient"))
+PEER_PY = "/usr/bin/python3"
+RESULTS_MD = os.path.join(ROOT, "bench", "RESULTS.md")
+FPS = 30
+
+FULL = os.environ.get("BENCH_FULL") == "1" or "--full" in sys.argv
+FANOUT_SECONDS = 20.0 if FULL else 8.0
+SCALE_SECONDS = 30.0 if FULL else 6.0
+SCALE_BUDGET_S = 600.0 if FULL else 95.0  # per server
+SCALE_START = 250
+# The load client holds one descriptor per TCP client, the server one more:
+# both inherit our (raised) limit.
+_SOFT, _HARD = resource.getrlimit(resource.RLIMIT_NOFILE)
+NOFILE = _HARD if _HARD != resource.RLIM_INFINITY else 65536
+SCALE_MAX = max(SCALE_START, min(8000, NOFILE - 256))
+MAX_CLIENTS = SCALE_MAX + 64  # our server's limits for the run
+JOINS = 6
+JOIN_GAP_MS = 650  # 650 ms apart: the joins land at spread points of the 2 s GOP
+COST_SMALL = (10 * 1024, 30, 180)  # size, calls per second, calls
+COST_LARGE = (200 * 1024, 10, 100)
+KB_TARGET = 200 * 1024
+
+T_START = time.monotonic()
+LOAD_IDS = iter(range(1, 1 << 30))
+
+
+def log(*a):
+    print("[%6.1fs]" % (time.monotonic() - T_START), *a, file=sys.stderr, flush=True)
+
+
+def mono_us():
+    return time.monotonic_ns() // 1000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ processes
+
+def proc_cpu_s(pid):
+    """User + system CPU seconds of the whole process (all its threads, dead ones too)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Producer:
+    """One server process (ours: MicroPython; the peer: gst-rtsp-server), driven
+    by the line commands of bench/mpy_server.py."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.port = free_port()
+        if kind == "ours":
+            cmd = [MPY, "-X", "heapsize=64M", os.path.join(ROOT, "bench", "mpy_server.py"),
+                   "--port", str(self.port), "--clip", CLIP, "--fps", str(FPS), "--max", str(MAX_CLIENTS)]
+        else:
+            cmd = [PEER_PY, os.path.join(ROOT, "bench", "peer_server.py"),
+                   "--port", str(self.port), "--clip", CLIP, "--fps", str(FPS)]
+        self.stderr = open(os.path.join(OUT, "%s.stderr" % kind), "a")
+        before = mono_us()
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                  text=True, bufsize=1, cwd=ROOT)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        clock = int(self.expect("CLOCK", 20).split()[1])
+        after = mono_us()
+        # The producer stamps its calls on the clock the load client uses:
+        # its CLOCK line must fall between our readings around its start.
+        self.clock_ok = before <= clock <= after
+        self.expect("READY", 20)
+        self.url = "rtsp://127.0.0.1:%d/bench" % self.port
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def expect(self, prefix, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("%s: no %s line within %s s" % (self.kind, prefix, timeout))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError("%s exited (waiting for %s); see %s" % (self.kind, prefix, self.stderr.name))
+            if line.startswith(prefix):
+                return line
+            if line.startswith(("SEND-FAILED", "INIT-FAILED", "UNKNOWN", "Traceback")):
+                log(self.kind, "says:", line)
+
+    def cpu_s(self):
+        return proc_cpu_s(self.p.pid)
+
+    def rss_kb(self):
+        return proc_rss_kb(self.p.pid)
+
+    def close(self):
+        try:
+            self.send("QUIT")
+            self.p.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+            self.p.wait(timeout=10)
+        self.stderr.close()
+
+
+class Load:
+    """One loadclient run; `on` is called with "PLAYING", "WINDOW-START" and
+    "WINDOW-END" as they are printed."""
+
+    def __init__(self, url, clients, transport, seconds, warmup=1.0, arrivals=None, on=None, extra=(),
+                 stoppable=False):
+        self.json_path = os.path.join(OUT, "load-%d.json" % next(LOAD_IDS))
+        if os.path.exists(self.json_path):
+            os.unlink(self.json_path)
+        cmd = [LOADCLIENT, "--url", url, "--clients", str(clients), "--transport", transport,
+               "--seconds", str(seconds), "--warmup", str(warmup), "--fps", str(FPS),
+               "--json", self.json_path] + list(extra)
+        if arrivals:
+            cmd += ["--arrivals", arrivals]
+        if stoppable:
+            cmd += ["--stdin-stop", "1"]
+        self.deadline = time.monotonic() + 60 + warmup + seconds
+        self.on = on or (lambda event, value: None)
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                  stdin=subprocess.PIPE if stoppable else subprocess.DEVNULL)
+        self.events = {}
+        self.playing = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            words = line.split()
+            if words and words[0] in ("PLAYING", "WINDOW-START", "WINDOW-END"):
+                self.events[words[0]] = words[1:]
+                self.on(words[0], words[1:])
+                if words[0] == "PLAYING":
+                    self.playing.set()
+        self.playing.set()
+
+    def result(self):
+        try:
+            self.p.wait(timeout=max(1, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise RuntimeError("loadclient overran its deadline")
+        self.reader.join(timeout=5)
+        if self.p.returncode != 0:
+            raise RuntimeError("loadclient failed (%d)" % self.p.returncode)
+        with open(self.json_path) as f:
+            return json.load(f)
+
+    def stop(self):
+        """Ends the window now (a load started with stoppable=True)."""
+        try:
+            self.p.stdin.write("STOP\n")
+            self.p.stdin.close()
+        except OSError:
+            pass
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            self.p.wait(timeout=10)
+
+
+def measured_load(prod, clients, transport, seconds, arrivals=None):
+    """A load on `prod` with the server's CPU and RSS read at the window's edges."""
+    marks = {}
+
+    def on(event, _):
+        marks[event] = (time.monotonic(), prod.cpu_s(), prod.rss_kb())
+
+    res = Load(prod.url, clients, transport, seconds, arrivals=arrivals, on=on).result()
+    if "WINDOW-START" in marks and "WINDOW-END" in marks:
+        (w0, c0, r0), (w1, c1, _) = marks["WINDOW-START"], marks["WINDOW-END"]
+        res["server_cpu_per_s"] = (c1 - c0) / (w1 - w0)
+        res["server_rss_kb"] = r0
+    return res
+
+
+# ------------------------------------------------------------------ analysis
+
+def pct(sorted_values, q):
+    if not sorted_values:
+        return None
+    k = max(0, min(len(sorted_values) - 1, -(-int(q * len(sorted_values) * 1000) // 1000) - 1))
+    return sorted_values[k]
+
+
+def latencies(log_path, arrivals_path):
+    """Call return → arrival of the frame's last packet, µs, every frame of every
+    client in the window. A client's frames are matched to calls by RTP time
+    (frame k is k * 90000/fps after frame 0); the offset between its RTP time
+    and the call index is the one on which most arrivals fall nearest a call."""
+    ret = {}
+    with open(log_path) as f:
+        for line in f:
+            k, r, _ = map(int, line.split())
+            ret[k] = r
+    ks = sorted(ret)
+    rets = [ret[k] for k in ks]
+    per = collections.defaultdict(list)
+    with open(arrivals_path) as f:
+        next(f)
+        for line in f:
+            c, ts, t = map(int, line.split(","))
+            per[c].append((t, ts))
+    tick = 90000 / FPS
+    out = []
+    for arr in per.values():
+        arr.sort()
+        ts0 = arr[0][1]
+        rel = [round((((ts - ts0 + 2**31) % 2**32) - 2**31) / tick) for _, ts in arr]
+        votes = collections.Counter()
+        for (t, _), d in zip(arr, rel):
+            i = bisect.bisect_left(rets, t)
+            near = min((j for j in (i - 1, i) if 0 <= j < len(rets)), key=lambda j: abs(rets[j] - t))
+            votes[ks[near] - d] += 1
+        k0 = votes.most_common(1)[0][0]
+        out += [t - ret[k0 + d] for (t, _), d in zip(arr, rel) if k0 + d in ret]
+    out.sort()
+    return out
+
+
+# ------------------------------------------------------------------ phases
+
+def phase_cost(results):
+    """Producer cost: the time of one sendvideodata call, 0 and 50 clients."""
+    cost = {}
+    for kind in ("ours", "peer"):
+        prod = Producer(kind)
+        try:
+            cost[kind] = {}
+            for clients in (0, 50):
+                load = None
+                if clients:
+                    # frames flow while the clients set up (the peer answers
+                    # DESCRIBE only once its media has seen data), then stop for the timed calls
+                    prod.send("STREAM")
+                    prod.expect("STREAMING", 10)
+                    load = Load(prod.url, clients, "tcp", 120, warmup=0.5, stoppable=True)
+                    load.playing.wait(timeout=40)
+                    prod.send("STOP")
+                    prod.expect("STOPPED", 10)
+                for size, rate, n in (COST_SMALL, COST_LARGE):
+                    prod.send("COST %d %d %d" % (size, rate, n))
+                    words = prod.expect("COST", 60).split()
+                    if words[0] == "COST-NA":
+                        cost[kind]["%d/%d" % (size, clients)] = None
+                        continue
+                    _, sz, cnt, med, p99, mx, mean = words
+                    cost[kind]["%d/%d" % (size, clients)] = {
+                        "calls": int(cnt), "median_us": int(med), "p99_us": int(p99),
+                        "max_us": int(mx), "mean_us": int(mean)}
+                if load:
+                    load.stop()
+                    res = load.result()
+                    cost[kind]["load_%d" % clients] = {k: res[k] for k in ("playing", "lost", "frames_min")}
+                log("cost", kind, clients, "clients:", {k: v for k, v in cost[kind].items() if k.endswith("/%d" % clients)})
+        finally:
+            prod.close()
+    results["cost"] = cost
+
+
+def phase_fanout(results):
+    """Fan-out CPU, latency and resident memory per client."""
+    fan = {}
+    for kind in ("ours", "peer"):
+        for transport in ("tcp", "udp"):
+            prod = Producer(kind)
+            runs = {}
+            try:
+                prod.send("STREAM")
+                prod.expect("STREAMING", 10)
+                time.sleep(1.0)
+                idle_rss = prod.rss_kb()
+                for clients in (1, 50, 200):
+                    arr = os.path.join(OUT, "arrivals-%s-%s-%d.csv" % (kind, transport, clients))
+                    res = measured_load(prod, clients, transport, FANOUT_SECONDS,
+                                        arrivals=arr if clients <= 50 else None)
+                    res.pop("per_client", None)
+                    res["arrivals"] = arr if clients <= 50 else None
+                    runs[clients] = res
+                    log("fanout", kind, transport, clients, "clients: cpu/s %.4f, playing %d, all frames %d, lost %d, client cpu %.2f" % (
+                        res.get("server_cpu_per_s", -1), res["playing"], res["clients_all_frames"], res["lost"],
+                        res["client_cpu_fraction"]))
+                    time.sleep(1.0)  # teardown settles before the next load
+                log_path = os.path.join(OUT, "calls-%s-%s.log" % (kind, transport))
+                prod.send("LOG " + log_path)
+                prod.expect("LOGGED", 30)
+                for clients in (1, 50):
+                    lat = latencies(log_path, runs[clients]["arrivals"])
+                    runs[clients]["latency_us"] = {
+                        "samples": len(lat), "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
+                        "min": lat[0] if lat else None, "max": lat[-1] if lat else None,
+                        "clock_checked": prod.clock_ok}
+                    log("latency", kind, transport, clients, runs[clients]["latency_us"])
+                runs["idle_rss_kb"] = idle_rss
+                if runs[1].get("server_rss_kb") and runs[200].get("server_rss_kb") and runs[200]["playing"] > 1:
+                    runs["rss_per_client_kb"] = (runs[200]["server_rss_kb"] - runs[1]["server_rss_kb"]) / (
+                        runs[200]["playing"] - runs[1]["playing"])
+            finally:
+                prod.close()
+            fan["%s/%s" % (kind, transport)] = runs
+    results["fanout"] = fan
+
+
+def phase_join(results):
+    """Late join: PLAY → first decodable frame, 2 s GOP, while another client watches."""
+    joins = {}
+    for kind in ("ours", "peer"):
+        prod = Producer(kind)
+        holder = None
+        try:
+            prod.send("STREAM")
+            prod.expect("STREAMING", 10)
+            time.sleep(0.5)
+            # A client that stays: the peer's shared media lives only while someone watches.
+            holder = Load(prod.url, 1, "tcp", 60, warmup=0)
+            holder.playing.wait(timeout=20)
+            time.sleep(1.0)
+            j = Load(prod.url, 1, "tcp", 1, extra=["--join", str(JOINS), "--join-gap-ms", str(JOIN_GAP_MS),
+                                                    "--setup-timeout", "5"])
+            res = j.result()
+            times = sorted(x["play_to_decodable_ms"] for x in res["joins"] if x["ok"])
+            joins[kind] = {"joins": res["joins"], "ok": len(times), "median_ms": pct(times, 0.5),
+                           "max_ms": times[-1] if times else None, "min_ms": times[0] if times else None}
+            log("join", kind, joins[kind]["ok"], "ok, median %s ms, max %s ms" % (joins[kind]["median_ms"], joins[kind]["max_ms"]))
+        finally:
+            if holder:
+                holder.kill()
+            prod.close()
+    results["join"] = joins
+
+
+def scale_probe(kind, clients):
+    prod = Producer(kind)
+    try:
+        prod.send("STREAM")
+        prod.expect("STREAMING", 10)
+        time.sleep(1.0)
+        res = measured_load(prod, clients, "tcp", SCALE_SECONDS)
+        res.pop("per_client", None)
+    finally:
+        prod.close()
+    res["ok"] = res["playing"] == clients and res["clients_all_frames"] == clients
+    # The load client shares the 2 cores: past ~90% of one core, it may be what fails.
+    res["client_bound"] = res["client_cpu_fraction"] > 0.9
+    return res
+
+
+def phase_scale(results):
+    """Most TCP clients that all get every frame for the window: doubling, then bisection."""
+    scale = {}
+    for kind in ("ours", "peer"):
+        t0 = time.monotonic()
+        lo, hi, n = 0, None, SCALE_START
+        probes = []
+        while True:
+            res = scale_probe(kind, n)
+            probes.append({"clients": n, "ok": res["ok"], "playing": res["playing"],
+                           "all_frames": res["clients_all_frames"], "lost": res["lost"],
+                           "max_lag_ms": res["max_lag_ms"], "frames_min": res["frames_min"],
+                           "server_cpu_per_s": res.get("server_cpu_per_s"),
+                           "client_cpu_fraction": res["client_cpu_fraction"], "client_bound": res["client_bound"],
+                           "fail_reasons": res["fail_reasons"]})
+            log("scale", kind, n, "clients:", "ok" if res["ok"] else "FAIL", probes[-1])
+            if res["ok"]:
+                lo = n
+            else:
+                hi = n
+            if hi is None:
+                if n >= SCALE_MAX:
+                    break
+                n = min(SCALE_MAX, n * 2)
+            else:
+                if hi - lo <= max(10, lo // 10):
+                    break
+                n = (lo + hi) // 2
+            spent = time.monotonic() - t0
+            # the next probe takes about as long as the last one did
+            if spent + spent / len(probes) > SCALE_BUDGET_S:
+                break
+        bound = next((p for p in probes if p["clients"] == hi), None)
+        scale[kind] = {"max_ok": lo, "first_fail": hi, "probes": probes, "seconds": time.monotonic() - t0,
+                       "limited_by_load_client": bool(bound and bound["client_bound"])}
+    results["scale"] = scale
+
+
+def phase_footprint(results):
+    foot = {}
+    lib = os.path.join(ROOT, "build", "k230", "libcanmv_rtsp.a")
+    header = os.path.join(ROOT, "include", "canmv_rtsp.h")
+    script = os.path.join(ROOT, "scripts", "riscv64-linked-size.sh")
+    if os.path.exists(lib):
+        size_tool = "riscv64-linux-gnu-size"
+        try:
+            out = subprocess.run([size_tool, "--totals", lib], capture_output=True, text=True, timeout=60).stdout
+            text, data, bss = out.strip().splitlines()[-1].split()[:3]
+            foot["archive_text_data"] = int(text) + int(data)
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            pass
+        if os.path.exists(script):
+            try:
+                out = subprocess.run([script, lib, header], capture_output=True, text=True, timeout=120)
+                m = re.search(r"adds (\d+) bytes", out.stdout)
+                if m:
+                    foot["linked_bytes"] = int(m.group(1))
+                    foot["linked_line"] = out.stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    peer_lib = "/usr/lib/x86_64-linux-gnu/libgstrtspserver-1.0.so.0"
+    if os.path.exists(peer_lib):
+        out = subprocess.run(["size", peer_lib], capture_output=True, text=True, timeout=60).stdout
+        text, data = out.strip().splitlines()[-1].split()[:2]
+        foot["peer_lib_text_data"] = int(text) + int(data)
+    results["footprint"] = foot
+
+
+# ------------------------------------------------------------------ report
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True).stdout.splitlines()
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "gstreamer": next((line for line in gst if "GStreamer" in line), "?"),
+            "python_peer": subprocess.run([PEER_PY, "--version"], capture_output=True, text=True).stdout.strip()}
+
+
+def fmt(v, unit="", digits=0):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) or digits:
+        return ("%." + str(digits) + "f%s") % (v, unit)
+    return "%s%s" % (v, unit)
+
+
+def ratio(a, b, digits=2):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return ("%." + str(digits) + "fx") % (a / b)
+
+
+def table_rows(r):
+    rows = []  # (what, ours, peer, ratio, target, met)
+    cost = r.get("cost", {})
+    for size, label in ((10240, "10 KB"), (204800, "200 KB")):
+        for clients in (0, 50):
+            o = cost.get("ours", {}).get("%d/%d" % (size, clients))
+            p = cost.get("peer", {}).get("%d/%d" % (size, clients))
+            target, met = "", ""
+            if size == 10240:
+                target = "median <= 10 us"
+                met = "yes" if o and o["median_us"] <= 10 else "no"
+            rows.append(("producer call, %s, %d clients: median / p99 (us)" % (label, clients),
+                         "%s / %s" % (fmt(o and o["median_us"]), fmt(o and o["p99_us"])),
+                         "%s / %s" % (fmt(p and p["median_us"]), fmt(p and p["p99_us"])) if p else "n/a",
+                         "n/a", target, met))
+    fan = r.get("fanout", {})
+    for transport in ("tcp", "udp"):
+        for clients, limit in ((1, 1000), (50, 5000)):
+            o = fan.get("ours/" + transport, {}).get(clients, {}).get("latency_us")
+            p = fan.get("peer/" + transport, {}).get(clients, {}).get("latency_us")
+            met = "yes" if o and o["p99"] is not None and o["p99"] <= limit else "no"
+            rows.append(("server-added latency, %s, %d client%s: p50 / p99 (us)" % (
+                transport.upper(), clients, "s" if clients > 1 else ""),
+                "%s / %s" % (fmt(o and o["p50"]), fmt(o and o["p99"])),
+                "%s / %s" % (fmt(p and p["p50"]), fmt(p and p["p99"])),
+                ratio(o and o["p99"], p and p["p99"]) + " (p99)",
+                "p99 <= %d ms" % (limit // 1000), met))
+    for transport in ("tcp", "udp"):
+        for clients in (1, 50, 200):
+            o = fan.get("ours/" + transport, {}).get(clients, {})
+            p = fan.get("peer/" + transport, {}).get(clients, {})
+            oc, pc = o.get("server_cpu_per_s"), p.get("server_cpu_per_s")
+            target, met = "", ""
+            if clients == 50:
+                target = "<= 0.5x peer"
+                met = "yes" if oc is not None and pc and oc / pc <= 0.5 else "no"
+            rows.append(("fan-out CPU, %s, %d clients (CPU s per s)" % (transport.upper(), clients),
+                         fmt(oc, digits=4), fmt(pc, digits=4), ratio(oc, pc), target, met))
+    j = r.get("join", {})
+    o, p = j.get("ours", {}), j.get("peer", {})
+    rows.append(("late join, PLAY -> first decodable frame, 2 s GOP: median / max (ms)",
+                 "%s / %s" % (fmt(o.get("median_ms"), digits=1), fmt(o.get("max_ms"), digits=1)),
+                 "%s / %s" % (fmt(p.get("median_ms"), digits=1), fmt(p.get("max_ms"), digits=1)),
+                 ratio(o.get("median_ms"), p.get("median_ms")) + " (median)", "", ""))
+    s = r.get("scale", {})
+    o, p = s.get("ours", {}), s.get("peer", {})
+
+    def scale_text(x):
+        if not x:
+            return "n/a"
+        t = str(x["max_ok"])
+        if x.get("first_fail") is None:
+            t = ">= " + t + " (search cap)" if x["max_ok"] >= SCALE_MAX else ">= " + t + " (time budget)"
+        if x.get("limited_by_load_client"):
+            t += " (load client saturated)"
+        return t
+
+    om, pm = o.get("max_ok"), p.get("max_ok")
+    rows.append(("scale: TCP clients at 2 Mbit/s all getting every frame (%g s)" % SCALE_SECONDS,
+                 scale_text(o), scale_text(p), ratio(om, pm), ">= 2x peer",
+                 "yes" if om is not None and pm and om >= 2 * pm else "no"))
+    f = r.get("footprint", {})
+    lb = f.get("linked_bytes")
+    rows.append(("footprint: bytes the riscv64 staticlib adds to a linked program",
+                 fmt(lb), "%s (x86-64 libgstrtspserver alone)" % fmt(f.get("peer_lib_text_data")), "n/a",
+                 "<= 200 KB (%d)" % KB_TARGET, "yes" if lb is not None and lb <= KB_TARGET else ("no" if lb else "n/a")))
+    for transport in ("tcp", "udp"):
+        o = fan.get("ours/" + transport, {}).get("rss_per_client_kb")
+        p = fan.get("peer/" + transport, {}).get("rss_per_client_kb")
+        rows.append(("resident memory per connected client, %s (KB)" % transport.upper(),
+                     fmt(o, digits=1), fmt(p, digits=1), ratio(o, p), "", ""))
+    return rows
+
+
+def render_table(rows):
+    head = ("measure", "ours", "peer (gst-rtsp-server)", "ours/peer", "target", "met?")
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(6)]
+    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(head, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def kept_history():
+    """The hand-written section of RESULTS.md, carried over from run to run."""
+    try:
+        with open(RESULTS_MD) as f:
+            text = f.read()
+    except OSError:
+        return None
+    marker = "## Changes and their effect"
+    return text[text.index(marker):].rstrip() + "\n" if marker in text else None
+
+
+def write_results(r, table, elapsed):
+    m = r["machine"]
+    fan = r.get("fanout", {})
+    lines = [
+        "# Benchmarks: canmv-rtsp beside gst-rtsp-server",
+        "",
+        "Written by `make bench` (bench/run.py); the section at the end is kept between runs.",
+        "",
+        "## Machine",
+        "",
+        "- %s CPU(s): %s" % (m["nproc"], m["cpu"]),
+        "- kernel %s; %s; peer driven by %s" % (m["kernel"], m["gstreamer"], m["python_peer"]),
+        "- run took %.0f s%s" % (elapsed, " (--full durations)" if FULL else " (scaled durations, see Method)"),
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        "make bench                              # everything below; BENCH_FULL=1 for 30 s scale windows",
+        "ffmpeg -f lavfi -i 'testsrc=size=1280x720:rate=30:duration=10,noise=alls=12:allf=t' -c:v libx264 \\",
+        "  -preset veryfast -pix_fmt yuv420p -bf 0 -b:v 2M -maxrate 2M -bufsize 2M \\",
+        "  -x264-params keyint=60:min-keyint=60:scenecut=0 -f h264 build/bench/clip.264",
+        "build/micropython -X heapsize=64M bench/mpy_server.py --port P --clip build/bench/clip.264 --max %d   # ours" % MAX_CLIENTS,
+        "/usr/bin/python3 bench/peer_server.py --port P --clip build/bench/clip.264                         # the peer",
+        "build/bench/target/release/loadclient --url rtsp://127.0.0.1:P/bench --clients N --transport tcp|udp \\",
+        "  --seconds S --warmup 1 [--arrivals FILE] --json FILE                                            # the load",
+        "build/bench/target/release/loadclient --url ... --join %d --join-gap-ms %d                          # late join" % (JOINS, JOIN_GAP_MS),
+        "scripts/riscv64-linked-size.sh build/k230/libcanmv_rtsp.a include/canmv_rtsp.h                     # footprint",
+        "```",
+        "",
+        "## Figures",
+        "",
+        table,
+        "",
+    ]
+    lines += ["### Fan-out runs", "",
+              "| server/transport | clients | playing | all frames | lost | server CPU s/s | server RSS KB | load client CPU |",
+              "|---|---|---|---|---|---|---|---|"]
+    for key, runs in fan.items():
+        for clients in (1, 50, 200):
+            x = runs.get(clients)
+            if x:
+                lines.append("| %s | %d | %d | %d | %d | %s | %s | %.0f%% |" % (
+                    key, clients, x["playing"], x["clients_all_frames"], x["lost"],
+                    fmt(x.get("server_cpu_per_s"), digits=4), fmt(x.get("server_rss_kb")),
+                    100 * x["client_cpu_fraction"]))
+    lines += ["", "### Scale probes (TCP, %g s window each)" % SCALE_SECONDS, "",
+              "| server | clients | ok | playing | all frames | lost | max lag ms | server CPU s/s | load client CPU |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for kind, s in r.get("scale", {}).items():
+        for p in s["probes"]:
+            lines.append("| %s | %d | %s | %d | %d | %d | %s | %s | %.0f%% |" % (
+                kind, p["clients"], "yes" if p["ok"] else "no", p["playing"], p["all_frames"], p["lost"],
+                fmt(p["max_lag_ms"], digits=1), fmt(p["server_cpu_per_s"], digits=3), 100 * p["client_cpu_fraction"]))
+    lines += ["", "Raw figures: build/bench/results.json.", "", METHOD.strip(), ""]
+    history = kept_history()
+    lines.append(history if history else "## Changes and their effect\n\n(none recorded yet)\n")
+    with open(RESULTS_MD, "w") as f:
+        f.write("\n".join(lines))
+
+
+METHOD = """
+## Method
+
+- **Clip**: made at bench time, 10 s of `testsrc` 1280x720 at 30 fps with noise (so x264
+  really spends 2 Mbit/s), x264 at 2 Mbit/s, no B-frames, an IDR every 60 frames (2 s GOP),
+  SPS/PPS before each IDR. Both servers get the same access units, one per call, every
+  1/30 s, looped; frame k is stamped k/30 s.
+- **Ours**: `build/micropython` runs bench/mpy_server.py, which calls
+  `rtspserver_sendvideodata` as a script on the board would. **Peer**: gst-rtsp-server from
+  Debian through /usr/bin/python3 and gi: one shared media, `appsrc is-live=true` (byte-stream,
+  alignment=au) `! rtph264pay config-interval=-1`, listen backlog raised to 1024. Both listen
+  on 127.0.0.1 traffic only.
+- **Load client** (bench/loadclient, Rust, one thread, epoll): N players doing OPTIONS,
+  DESCRIBE, SETUP, PLAY (at most 32 setting up at once), TCP interleaved or UDP; per client
+  it counts packets, sequence gaps (lost), marker-bit frames and stamps every access unit's
+  last packet with CLOCK_MONOTONIC. It reports its own CPU; a probe where it used more than
+  90%% of a core is marked.
+- **Producer cost**: `time.ticks_us()` around each `rtspserver_sendvideodata` call in
+  MicroPython (so the interpreter's call overhead is in it); %(small)s calls of 10 KB at 30/s and
+  %(large)s of 200 KB at 10/s, each after one real IDR, with 0 and then 50 TCP clients. The frames
+  are a real P-slice header followed by non-zero bytes. The peer's figure is CPython + gi
+  `appsrc.emit("push-buffer")` with `Gst.Buffer.new_wrapped` (binding overhead included; not
+  comparable, shown for scale; the peer has no media and so no cost without clients).
+- **Server-added latency**: the producer logs each call's return time on CLOCK_MONOTONIC (on
+  the unix port `ticks_us()` is `clock_gettime(CLOCK_MONOTONIC)` in µs; run.py checks the
+  producer's first reading falls between its own readings around the start), the load client
+  stamps each frame's last packet on the same clock. Frames are matched to calls by RTP time
+  (each frame is 3000 ticks after the previous; the offset is the one where most arrivals fall
+  nearest a call). Every frame of every client in the fan-out windows counts. Negative values
+  are possible: the loop thread may send before the producer's call has returned.
+- **Fan-out CPU**: utime+stime of the server process (all threads) from /proc/<pid>/stat over
+  the load client's window (%(fan)g s after 1 s of warm-up), divided by the window's length. The
+  kernel reports it in 10 ms ticks, so 1-client figures are coarse. The peer's figure includes
+  its CPython feeder, ours the MicroPython interpreter.
+- **Late join**: a client keeps the stream going (the peer's shared media lives only while a
+  client watches); %(joins)d players join %(gap)d ms apart, and each measures from sending PLAY to the
+  arrival of the last packet of the first IDR picture received whole with SPS and PPS known
+  (from the SDP's sprop-parameter-sets or in band).
+- **Scale**: TCP clients at 2 Mbit/s; a probe passes when every client plays and gets every
+  frame of the window (at most 2 fewer than 30/s x window, for where its edges fall), loses
+  no packet, and its newest frame is within 500 ms of the newest any client has. %(start)d clients,
+  doubling to the first failure (cap %(cap)d), then bisection to 10%%; a fresh server for each
+  probe. The issue asks for 30 s windows; to keep `make bench` under 10 minutes a probe's
+  window is %(scale)g s (BENCH_FULL=1: 30 s) and the search stops after %(budget)d s per server.
+- **Footprint**: scripts/riscv64-linked-size.sh links a program taking every entry point's
+  address with and without the archive (--gc-sections) and reports the difference (text +
+  data, libc not counted). The peer's figure is only the size of Debian's x86-64
+  libgstrtspserver-1.0 (it also needs GStreamer core, its RTP library and plugins).
+  Resident memory per client: VmRSS with 200 clients playing minus VmRSS with 1, over 199.
+""" % {"small": COST_SMALL[2], "large": COST_LARGE[2], "fan": FANOUT_SECONDS, "joins": JOINS,
+       "gap": JOIN_GAP_MS, "start": SCALE_START, "cap": SCALE_MAX, "scale": SCALE_SECONDS,
+       "budget": SCALE_BUDGET_S}
+
+
+PHASES = {"cost": phase_cost, "fanout": phase_fanout, "join": phase_join, "scale": phase_scale,
+          "footprint": phase_footprint}
+
+
+def main():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, _HARD))
+    only = None
+    if "--only" in sys.argv:
+        only = sys.argv[sys.argv.index("--only") + 1].split(",")
+    os.makedirs(OUT, exist_ok=True)
+    for path, what in ((MPY, "run `make`"), (LOADCLIENT, "run `make bench`"), (CLIP, "run `make bench`")):
+        if not os.path.exists(path):
+            sys.exit("bench: %s is missing: %s" % (path, what))
+    results_path = os.path.join(OUT, "results.json")
+    results = {}
+    if only and os.path.exists(results_path):
+        with open(results_path) as f:
+            results = json.load(f)  # a partial run updates the last full one
+        for runs in results.get("fanout", {}).values():
+            for k in [k for k in runs if k.isdigit()]:
+                runs[int(k)] = runs.pop(k)
+    results["machine"] = machine()
+    for name, phase in PHASES.items():
+        if only and name not in only:
+            continue
+        log("phase", name)
+        phase(results)
+        with open(results_path, "w") as f:
+            json.dump(results, f, indent=1)
+    elapsed = time.monotonic() - T_START
+    table = render_table(table_rows(results))
+    print(table)
+    write_results(results, table, elapsed)
+    log("wrote", os.path.relpath(RESULTS_MD, ROOT), "and", os.path.relpath(results_path, ROOT))
+
+
+if __name__ == "__main__":
+    main()
