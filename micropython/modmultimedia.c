@@ -449,8 +449,9 @@ static void mm_get_init_options(const mp_obj_t *values, mm_init_options_t *o) {
     o->auth_basic = values[MM_OPT_AUTH_BASIC] != MP_OBJ_NULL && mp_obj_is_true(values[MM_OPT_AUTH_BASIC]);
 }
 
-// Applies the options to a server that was just bound: its loop thread is not
-// running yet, so no client ever sees the defaults in between. 0 or -errno.
+// Applies the options to a server that was just bound. Its loop thread only
+// runs after rtspserver_start, so no client is served with the defaults in
+// between. 0 or -errno.
 static int32_t mm_apply_init_options(canmv_rtsp_server *server, const mm_init_options_t *o) {
     canmv_rtsp_options options;
     int32_t rc = canmv_rtsp_get_options(server, &options);
