@@ -9,6 +9,9 @@ use crate::rtsp::{auth, transport, url, Lower, Method, Request, Response};
 use crate::sdp;
 use crate::session::{TRACK_AUDIO, TRACK_VIDEO};
 
+/// RTSP sessions one connection may hold (a player uses one).
+const MAX_CLIENTS_PER_CONNECTION: usize = 4;
+
 impl Server {
     pub(super) fn handle_request(&mut self, id: ConnId, req: &Request, now_us: u64) {
         let Some(cseq) = req.header("CSeq").map(|s| s.to_string()) else {
@@ -152,7 +155,11 @@ impl Server {
                 if self.clients.len() >= self.config.max_clients {
                     return Err(Response::new(503));
                 }
-                if self.clients.iter().filter(|c| c.media == media_id).count() >= self.config.max_clients_per_session {
+                let on_this_session = self.clients.iter().filter(|c| c.media == media_id).count();
+                let on_this_conn = self.clients.iter().filter(|c| c.conn == id).count();
+                // A player needs one RTSP session per stream; one connection may not take every slot.
+                if on_this_session >= self.config.max_clients_per_session || on_this_conn >= MAX_CLIENTS_PER_CONNECTION
+                {
                     return Err(Response::new(453));
                 }
                 let sid = self.new_session_id();

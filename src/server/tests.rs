@@ -2004,3 +2004,15 @@ fn a_peer_that_never_reads_its_replies_is_dropped_after_the_stuck_timeout() {
     }
     assert_eq!(rig.s.take_finished(), vec![1]);
 }
+
+#[test]
+fn one_connection_cannot_take_every_client_slot() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let tcp = [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")];
+    let statuses: Vec<u16> =
+        (0..6).map(|_| rig.request(1, "SETUP", &format!("{URL}/trackID=0"), &tcp).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 453, 453]);
+    // Another player still gets in.
+    assert_eq!(setup_reply(&mut rig, 2, "RTP/AVP/TCP;unicast;interleaved=0-1").status, 200);
+}
