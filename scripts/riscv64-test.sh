@@ -9,9 +9,10 @@
 #      linked statically so qemu-user needs no riscv64 sysroot, in build/riscv64/;
 #   3. the API suite and the H.264 streaming suite (ffprobe, ffmpeg, GStreamer
 #      on the host) against build/riscv64/micropython-qemu, a wrapper that runs
-#      it with qemu-riscv64 explicitly (binfmt_misc may not be registered).
+#      it with qemu-riscv64 explicitly (binfmt_misc may not be registered),
+#      then the board suite (tests/board) in unix mode on the same binary.
 #
-# Extra arguments go to pytest (e.g. -k ffprobe). MICROPY_DIR, CARGO and
+# Extra arguments go to the first pytest run (e.g. -k ffprobe). MICROPY_DIR, CARGO and
 # CARGO_TARGET_DIR are honoured as by the Makefile.
 set -euo pipefail
 
@@ -85,5 +86,7 @@ built=$SECONDS
 echo "== riscv64: API and H.264 streaming suites under qemu-riscv64"
 MICROPYTHON=$out/micropython-qemu python3 -m pytest -v \
     tests/python/test_api.py tests/python/test_stream_h264.py "$@"
+echo "== riscv64: the board suite (raw REPL over a pty) under qemu-riscv64"
+MICROPYTHON=$out/micropython-qemu python3 -m pytest -v tests/board --target unix
 
 echo "test-riscv64: build $((built - started)) s, tests $((SECONDS - built)) s, total $((SECONDS - started)) s"
