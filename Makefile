@@ -33,6 +33,10 @@ HOST_LIB := $(CARGO_TARGET_DIR)/release/libcanmv_rtsp.a
 K230_TARGET := riscv64gc-unknown-linux-musl
 K230_LIB := $(CARGO_TARGET_DIR)/$(K230_TARGET)/k230/libcanmv_rtsp.a
 K230_DIR := $(ROOT)/build/k230
+# With the target installed for the default toolchain (rustup target add), its
+# prebuilt core and alloc; otherwise nightly builds them from rust-src.
+K230_BUILD := $(if $(filter $(K230_TARGET),$(shell rustup target list --installed 2>/dev/null)),\
+	$(CARGO) build,$(CARGO) +nightly build -Z build-std=core,alloc)
 
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
 SHIM_SOURCES := $(addprefix micropython/,modmultimedia.c micropython.mk micropython.cmake)
@@ -90,9 +94,8 @@ check-header:
 	fi; \
 	echo "$(HEADER) matches src/ffi.rs"
 
-# The board has no prebuilt Rust std: core and alloc are built from rust-src.
 k230: $(RUST_SOURCES) $(SHIM_SOURCES) $(HEADER)
-	$(CARGO) +nightly build -Z build-std=core,alloc --target $(K230_TARGET) --profile k230
+	$(K230_BUILD) --target $(K230_TARGET) --profile k230
 	rm -rf $(K230_DIR)
 	mkdir -p $(K230_DIR)/micropython
 	cp $(K230_LIB) $(HEADER) $(K230_DIR)/
