@@ -753,8 +753,21 @@ class RtpPlayer:
         else:
             self.rtcp_packets += 1
 
+    def _drain_buffer(self):
+        """Takes the complete interleaved frames at the head of what was read."""
+        buf = self.conn.buf
+        while len(buf) >= 4 and buf[:1] == b"$":
+            length = struct.unpack(">H", buf[2:4])[0]
+            if len(buf) < 4 + length:
+                break
+            self._interleaved(buf[1], buf[4:4 + length])
+            buf = buf[4 + length:]
+        self.conn.buf = buf
+
     def _run(self):
         sock = self.conn.sock
+        # what came in behind the last response (e.g. the first packets after PLAY's reply)
+        self._drain_buffer()
         while not self._stop.is_set() and time.monotonic() < self._deadline:
             watched = [sock] + ([self.udp[0]] if self.udp else [])
             readable, _, _ = select.select(watched, [], [], 0.05)
@@ -770,14 +783,7 @@ class RtpPlayer:
                     self.closed = True
                     return
                 self.conn.buf += chunk
-                buf = self.conn.buf
-                while len(buf) >= 4 and buf[:1] == b"$":
-                    length = struct.unpack(">H", buf[2:4])[0]
-                    if len(buf) < 4 + length:
-                        break
-                    self._interleaved(buf[1], buf[4:4 + length])
-                    buf = buf[4 + length:]
-                self.conn.buf = buf
+                self._drain_buffer()
 
     def access_units(self):
         return h264_access_units(self.packets)
