@@ -2,6 +2,7 @@
 //! Rust values and negative-errno errors; nothing here knows about RTSP.
 
 use core::mem::{size_of, zeroed};
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 pub type Fd = i32;
@@ -78,10 +79,14 @@ pub fn close(fd: Fd) {
 }
 
 fn set_nonblocking(fd: Fd) {
-    // SAFETY: fcntl on an open descriptor.
+    // SAFETY: fcntl/ioctl on an open descriptor with an int argument.
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            // A system without fcntl (RT-Smart's syscall table may lack it): the socket ioctl.
+            let on: libc::c_int = 1;
+            libc::ioctl(fd, libc::FIONBIO as _, &on);
+        }
         libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
     }
 }
@@ -286,22 +291,49 @@ pub fn recv(fd: Fd, buf: &mut [u8]) -> Io {
     classify(n)
 }
 
-/// Gathers `parts` into one `writev`. Never raises SIGPIPE (MSG_NOSIGNAL via sendmsg).
+/// `sendmsg` answered ENOSYS once (a kernel without it, as RT-Smart may be):
+/// from then on parts go out one `send` each.
+static NO_SENDMSG: AtomicBool = AtomicBool::new(false);
+
+/// Gathers `parts` into one `sendmsg` (MSG_NOSIGNAL: a closed peer never
+/// raises SIGPIPE). Where the system has no `sendmsg`, falls back to `send`
+/// per part, stopping at the first short write.
 pub fn send_vectored(fd: Fd, parts: &[&[u8]]) -> Io {
-    let mut iov: [libc::iovec; 64] = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; 64];
-    let count = parts.len().min(iov.len());
-    for (slot, part) in iov.iter_mut().zip(parts.iter()) {
-        slot.iov_base = part.as_ptr() as *mut libc::c_void;
-        slot.iov_len = part.len();
+    if !NO_SENDMSG.load(Ordering::Relaxed) {
+        let mut iov: [libc::iovec; 64] = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; 64];
+        let count = parts.len().min(iov.len());
+        for (slot, part) in iov.iter_mut().zip(parts.iter()) {
+            slot.iov_base = part.as_ptr() as *mut libc::c_void;
+            slot.iov_len = part.len();
+        }
+        // SAFETY: msghdr points at `count` valid iovecs over live slices.
+        let n = unsafe {
+            let mut msg: libc::msghdr = zeroed();
+            msg.msg_iov = iov.as_mut_ptr();
+            msg.msg_iovlen = count as _;
+            libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
+        };
+        if n >= 0 || errno() != libc::ENOSYS {
+            return classify(n);
+        }
+        NO_SENDMSG.store(true, Ordering::Relaxed);
     }
-    // SAFETY: msghdr points at `count` valid iovecs over live slices.
-    let n = unsafe {
-        let mut msg: libc::msghdr = zeroed();
-        msg.msg_iov = iov.as_mut_ptr();
-        msg.msg_iovlen = count as _;
-        libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
-    };
-    classify(n)
+    let mut total = 0;
+    for part in parts {
+        // SAFETY: sends at most part.len() bytes from a live slice.
+        let n = unsafe { libc::send(fd, part.as_ptr() as *const libc::c_void, part.len(), libc::MSG_NOSIGNAL) };
+        match classify(n) {
+            Io::Done(k) => {
+                total += k;
+                if k < part.len() {
+                    break;
+                }
+            }
+            other if total == 0 => return other,
+            _ => break,
+        }
+    }
+    Io::Done(total)
 }
 
 pub fn send_to(fd: Fd, data: &[u8], to: &SocketAddr) -> Io {
