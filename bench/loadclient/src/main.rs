@@ -1,13 +1,14 @@
 //! loadclient: many RTSP players in one process, for `make bench`.
 //!
 //!   loadclient --url rtsp://127.0.0.1:PORT/PATH [--clients N] [--transport tcp|udp]
-//!       [--seconds S] [--warmup S] [--fps F] [--setup-timeout S] [--ramp N]
+//!       [--seconds S] [--warmup S] [--fps F] [--setup-timeout S] [--setup-deadline S] [--ramp N]
 //!       [--keepalive S] [--arrivals FILE] [--json FILE] [--stdin-stop 1]
 //!   loadclient --url ... --join K [--join-gap-ms MS] [--transport tcp|udp] [--json FILE]
 //!
 //! Stream mode: N clients do OPTIONS, DESCRIBE, SETUP (video track; TCP
 //! interleaved or UDP client ports), PLAY, at most --ramp of them setting up at
-//! once. When all play (or --setup-timeout passes) it prints `PLAYING <n>`,
+//! once; one that has not got PLAY's answer within --setup-timeout fails. When all
+//! play (or --setup-deadline, default twice that, passes) it prints `PLAYING <n>`,
 //! after --warmup `WINDOW-START <µs>`, after --seconds `WINDOW-END <µs>` (µs on
 //! CLOCK_MONOTONIC), then tears every client down and writes a JSON summary.
 //! Counts (packets, sequence gaps, marker-bit frames) are per client, for the
@@ -59,6 +60,7 @@ struct Args {
     warmup: f64,
     fps: f64,
     setup_timeout: f64,
+    setup_deadline: f64,
     ramp: usize,
     keepalive: f64,
     arrivals: Option<String>,
@@ -72,7 +74,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("loadclient: {msg}");
     eprintln!(
         "usage: loadclient --url rtsp://127.0.0.1:PORT/PATH [--clients N] [--transport tcp|udp] \
-         [--seconds S] [--warmup S] [--fps F] [--setup-timeout S] [--ramp N] [--keepalive S] \
+         [--seconds S] [--warmup S] [--fps F] [--setup-timeout S] [--setup-deadline S] [--ramp N] [--keepalive S] \
          [--arrivals FILE] [--json FILE] | --join K [--join-gap-ms MS]"
     );
     std::process::exit(2)
@@ -89,6 +91,7 @@ fn parse_args() -> Args {
         warmup: 1.0,
         fps: 30.0,
         setup_timeout: 20.0,
+        setup_deadline: 0.0,
         ramp: 32,
         keepalive: 20.0,
         arrivals: None,
@@ -117,6 +120,7 @@ fn parse_args() -> Args {
             "--warmup" => a.warmup = num(val),
             "--fps" => a.fps = num(val),
             "--setup-timeout" => a.setup_timeout = num(val),
+            "--setup-deadline" => a.setup_deadline = num(val),
             "--ramp" => a.ramp = (num(val) as usize).max(1),
             "--keepalive" => a.keepalive = num(val),
             "--arrivals" => a.arrivals = Some(val.clone()),
@@ -139,6 +143,9 @@ fn parse_args() -> Args {
         usage("only loopback URLs (127.0.0.1, localhost)");
     }
     a.port = port;
+    if a.setup_deadline <= 0.0 {
+        a.setup_deadline = 2.0 * a.setup_timeout;
+    }
     if a.clients == 0 && a.join == 0 {
         usage("--clients must be at least 1");
     }
@@ -504,9 +511,9 @@ impl Bench {
         }
     }
 
-    fn setup_timeouts(&mut self, now: u64) {
+    fn setup_timeouts(&mut self, ids: std::ops::Range<usize>, now: u64) {
         let limit = (self.args.setup_timeout * 1e6) as u64;
-        for id in 0..self.clients.len() {
+        for id in ids {
             let c = &self.clients[id];
             if c.active() && c.phase != Phase::Playing && now.saturating_sub(c.started_us) > limit {
                 self.fail(id, "setup timed out".into());
@@ -571,19 +578,24 @@ fn run_stream(args: Args) -> io::Result<()> {
     }
     let t0 = sys::now_us();
     let mut next = 0;
+    // Clients start in order, so those still setting up lie in [first_unsettled, next).
+    let mut first_unsettled = 0;
+    let settled = |c: &Client| matches!(c.phase, Phase::Playing | Phase::Failed);
     // Set up: at most --ramp clients between connect and PLAY's answer.
     loop {
         let now = sys::now_us();
-        let inflight = b.clients.iter().filter(|c| c.active() && c.phase != Phase::Playing).count();
+        b.setup_timeouts(first_unsettled..next, now);
+        while first_unsettled < next && settled(&b.clients[first_unsettled]) {
+            first_unsettled += 1;
+        }
+        let inflight = b.clients[first_unsettled..next].iter().filter(|c| !settled(c)).count();
         let mut room = b.args.ramp.saturating_sub(inflight);
         while room > 0 && next < n {
             b.start_client(next, now);
             next += 1;
             room -= 1;
         }
-        b.setup_timeouts(now);
-        let settled = b.clients.iter().all(|c| matches!(c.phase, Phase::Playing | Phase::Failed));
-        if settled || now - t0 > (b.args.setup_timeout * 1e6) as u64 * 2 {
+        if first_unsettled == n || now - t0 > (b.args.setup_deadline * 1e6) as u64 {
             break;
         }
         b.turn(5)?;
@@ -763,7 +775,7 @@ fn run_join(args: Args) -> io::Result<()> {
             b.teardown(id);
         }
         b.turn(2)?;
-        b.setup_timeouts(sys::now_us());
+        b.setup_timeouts(0..started, sys::now_us());
     }
     let text = format!(
         "{{\"mode\":\"join\",\"transport\":\"{}\",\"joins\":[{}]}}",
