@@ -373,15 +373,19 @@ impl Server {
             Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
             None => None,
         };
-        let c = self.clients.iter().filter(|c| media.is_none_or(|m| c.media == m)).nth(index)?;
-        let peer = self.conns.get(&c.conn).map(|conn| conn.peer)?;
-        Some(ClientStats {
-            peer,
-            tcp: c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. })),
-            playing: c.playing,
-            waiting_keyframe: c.waiting_keyframe,
-            frames_dropped: c.frames_dropped,
-        })
+        self.clients
+            .iter()
+            .filter(|c| media.is_none_or(|m| c.media == m))
+            .filter_map(|c| Some((c, self.conns.get(&c.conn)?.peer)))
+            .nth(index)
+            .map(|(c, peer)| ClientStats {
+                peer,
+                tcp: c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. })),
+                playing: c.playing,
+                // Set up but not yet playing is not waiting for anything.
+                waiting_keyframe: c.playing && c.waiting_keyframe,
+                frames_dropped: c.frames_dropped,
+            })
     }
 
     // ---- connections (the network's side) ----
