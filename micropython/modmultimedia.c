@@ -615,21 +615,51 @@ static mp_obj_t mm_send(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mm_sen
     return mp_obj_new_int(rc);
 }
 
+#if defined(CANMV_K230)
+// The K230 MPP's system API: kd_mpi_sys_mmap / kd_mpi_sys_munmap (libsys.a).
+#include "mpi_sys_api.h"
+#endif
+
+// name, phy_addr, size, timestamp: an encoder pack by its physical address.
+// The argument checks are the same in every build; the MPP takes the size as
+// a k_u32, hence the UINT32_MAX limit.
 static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     uint64_t phy_addr = mm_get_u64(args[1], "phy_addr");
-    size_t size = mm_get_size(args[2], (size_t)-1 >> 1);
+    size_t size = mm_get_size(args[2], (size_t)UINT32_MAX);
     uint64_t timestamp = mm_get_u64(args[3], "timestamp");
     #if defined(CANMV_K230)
-    // The K230 path (map the encoder's physical buffer with the MPP API, send,
-    // unmap) lands with the firmware integration.
-    (void)self;
-    (void)name;
-    (void)phy_addr;
-    (void)size;
-    (void)timestamp;
-    mp_raise_OSError(MP_EOPNOTSUPP);
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    int32_t rc;
+    if (size == 0) {
+        // Nothing to map: the library sees an empty buffer, as with sendvideodata.
+        MM_RELEASE_GIL();
+        rc = canmv_rtsp_send_video(server, name, name_len, NULL, 0, timestamp);
+        MM_ACQUIRE_GIL();
+    } else if (phy_addr == 0) {
+        // What a script passes for a pack without an address; never a buffer.
+        rc = -EFAULT;
+    } else {
+        MM_RELEASE_GIL();
+        // Uncached: the encoder wrote the pack by DMA.
+        void *virt = kd_mpi_sys_mmap((k_u64)phy_addr, (k_u32)size);
+        if (virt == NULL || virt == (void *)-1) {
+            rc = -EFAULT;
+        } else {
+            // The library copies the bytes before it returns, so the mapping
+            // can go at once; a failed unmap does not change the send's result.
+            rc = canmv_rtsp_send_video(server, name, name_len, (const uint8_t *)virt, size, timestamp);
+            (void)kd_mpi_sys_munmap(virt, (k_u32)size);
+        }
+        MM_ACQUIRE_GIL();
+    }
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
     #else
     // Physical addresses only mean something on the board.
     (void)self;
