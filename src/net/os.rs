@@ -2,8 +2,8 @@
 //! Rust values and negative-errno errors; nothing here knows about RTSP.
 
 use core::mem::{size_of, zeroed};
-use core::sync::atomic::{AtomicBool, Ordering};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 pub type Fd = i32;
 

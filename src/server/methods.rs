@@ -70,7 +70,7 @@ impl Server {
     }
 
     pub(super) fn reply(&mut self, id: ConnId, resp: Response, cseq: Option<&str>) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id).filter(|c| !c.closing) else { return };
         let mut resp = resp;
         if let Some(cseq) = cseq {
             resp.headers.insert(0, ("CSeq".into(), cseq.into()));

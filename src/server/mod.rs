@@ -311,7 +311,7 @@ impl Server {
         let counters = self.counters.entry(media).or_default();
         for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
             let Some(transport) = client.tracks[frame.track] else { continue };
-            let Some(conn) = self.conns.get_mut(&client.conn) else { continue };
+            let Some(conn) = self.conns.get_mut(&client.conn).filter(|c| !c.closing) else { continue };
             if matches!(transport, TrackTransport::Tcp { .. }) && conn.queued > self.config.max_queued_bytes {
                 // Cut back to the next keyframe rather than send a broken GOP
                 // (which may be this very frame, just below).
@@ -467,6 +467,8 @@ impl Server {
                     conn.input.clear();
                     push_bytes(conn, resp.to_bytes());
                     conn.closing = true;
+                    // Its RTSP sessions end with it: no media after the last reply.
+                    self.clients.retain(|c| c.conn != id);
                     return;
                 }
             }

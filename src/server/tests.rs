@@ -2016,3 +2016,17 @@ fn one_connection_cannot_take_every_client_slot() {
     // Another player still gets in.
     assert_eq!(setup_reply(&mut rig, 2, "RTP/AVP/TCP;unicast;interleaved=0-1").status, 200);
 }
+
+#[test]
+fn after_a_malformed_request_a_playing_connection_gets_its_400_and_nothing_more() {
+    let mut rig = Rig::new();
+    rig.tcp_player(1);
+    rig.push_au(0);
+    let before = rig.tcp_packets(1, 0).len();
+    let out = rig.send_raw(1, b"\x00\x01garbage\r\n\r\n");
+    assert!(matches!(&out[..], [Out::Reply(r)] if r.status == 400), "{out:?}");
+    rig.push_au(1);
+    assert_eq!(rig.tcp_packets(1, 0).len(), before, "media after the connection was condemned");
+    assert_eq!(rig.stats().clients, 0);
+    assert_eq!(rig.s.take_finished(), vec![1]);
+}
