@@ -36,6 +36,8 @@ TARGET = helpers.TESTS / "mpy_attack_target.py"
 MAX_CONNECTIONS = 64
 MAX_CLIENTS = 32
 MAX_CLIENTS_PER_SESSION = 16
+# The server's cap of RTSP sessions on one connection (src/server/methods.rs).
+MAX_SESSIONS_PER_CONNECTION = 4
 MAX_HEAD = 8192
 STUCK_TIMEOUT_S = 10
 USE_VALGRIND = os.environ.get("HOSTILE_VALGRIND", "1") != "0"
@@ -503,7 +505,8 @@ def _(t):
         full = t.stats()["test"]["clients"]
     accepted = statuses.count(200)
     assert full <= MAX_CLIENTS_PER_SESSION, f"{full} clients on one session"
-    assert accepted == MAX_CLIENTS_PER_SESSION - base, statuses
+    # One connection may hold a few RTSP sessions, never every slot of a session.
+    assert accepted == min(MAX_SESSIONS_PER_CONNECTION, MAX_CLIENTS_PER_SESSION - base), statuses
     assert set(statuses[accepted:]) == {453}, statuses
     t.wait_clients("test", base, timeout=3)
     return f"{accepted} x 200, then {40 - accepted} x 453; all freed when the connection closed"

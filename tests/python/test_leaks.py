@@ -55,7 +55,7 @@ class Player:
     def __init__(self, port):
         self.port = port
         self.sock = socket.socket()
-        self.sock.settimeout(5)
+        self.sock.settimeout(20)
         self.sock.connect(addr(port))
         self.buf = b""
         self.cseq = 0
@@ -126,7 +126,7 @@ def udp_player(port, rtp_port, path):
     """A UDP player: its RTSP connection, its RTP and RTCP sockets."""
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind(addr(rtp_port))
-    rtp.settimeout(5)
+    rtp.settimeout(20)
     rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtcp.bind(addr(rtp_port + 1))
     ctl = Player(port)
