@@ -55,6 +55,7 @@ COST_HOT = (10 * 1024, 1000, 1000)  # back to back: caches and clocks warm
 KB_TARGET = 200 * 1024
 
 T_START = time.monotonic()
+LOADAVG_AT_START = "%.2f %.2f %.2f" % os.getloadavg()
 LOAD_IDS = iter(range(1, 1 << 30))
 
 
@@ -407,6 +408,8 @@ def scale_probe(kind, clients):
     res["ok"] = res["playing"] == clients and res["clients_all_frames"] == clients
     # The load client shares the 2 cores: past ~90% of one core, it may be what fails.
     res["client_bound"] = res["client_cpu_fraction"] > 0.9
+    # Server and load client together near every core: the machine is the limit.
+    res["machine_bound"] = res.get("server_cpu_per_s", 0) + res["client_cpu_fraction"] > 0.9 * (os.cpu_count() or 1)
     return res
 
 
@@ -423,7 +426,7 @@ def scale_search(kind, start):
                        "max_lag_ms": res["max_lag_ms"], "frames_min": res["frames_min"],
                        "server_cpu_per_s": res.get("server_cpu_per_s"),
                        "client_cpu_fraction": res["client_cpu_fraction"], "client_bound": res["client_bound"],
-                       "fail_reasons": res["fail_reasons"]})
+                       "machine_bound": res["machine_bound"], "fail_reasons": res["fail_reasons"]})
         log("scale", kind, n, "clients:", "ok" if res["ok"] else "FAIL", probes[-1])
         if res["ok"]:
             lo = n
@@ -443,7 +446,8 @@ def scale_search(kind, start):
             break
     bound = next((p for p in probes if p["clients"] == hi), None)
     return {"max_ok": lo, "first_fail": hi, "probes": probes, "seconds": time.monotonic() - t0,
-            "limited_by_load_client": bool(bound and bound["client_bound"])}
+            "limited_by_load_client": bool(bound and bound["client_bound"]),
+            "limited_by_machine": bool(bound and bound["machine_bound"])}
 
 
 def phase_scale(results):
@@ -495,6 +499,7 @@ def machine():
                 break
     gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True).stdout.splitlines()
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "loadavg_at_start": LOADAVG_AT_START,
             "gstreamer": next((line for line in gst if "GStreamer" in line), "?"),
             "python_peer": subprocess.run([PEER_PY, "--version"], capture_output=True, text=True).stdout.strip()}
 
@@ -570,6 +575,8 @@ def table_rows(r):
             t += " (fails at %d)" % x["first_fail"]
         if x.get("limited_by_load_client"):
             t += " (load client saturated)"
+        elif x.get("limited_by_machine"):
+            t += " (all cores busy)"
         return t
 
     om, pm = o.get("max_ok"), p.get("max_ok")
@@ -625,6 +632,12 @@ def write_results(r, table, elapsed):
         "- %s CPU(s): %s" % (m["nproc"], m["cpu"]),
         "- kernel %s; %s; peer driven by %s" % (m["kernel"], m["gstreamer"], m["python_peer"]),
         "- run took %.0f s%s" % (elapsed, " (--full durations)" if FULL else " (scaled durations, see Method)"),
+        "- load average (1, 5, 15 min) at the start %s, at the end %s (other work on the machine "
+        "moves the figures, the scale search's the most)" % (m.get("loadavg_at_start"), m.get("loadavg_at_end")),
+    ]
+    if r.get("partial_runs"):
+        lines += ["- phases run again since, alone: %s" % "; ".join(r["partial_runs"])]
+    lines += [
         "",
         "## Commands",
         "",
@@ -722,7 +735,9 @@ METHOD = """
   must be playing within 20 s (one that is not within 10 s of its start fails). The peer
   first, from %(start)d clients; ours from twice the peer's figure (the target's question);
   doubling to the first failure (cap %(cap)d), then bisection to 10%%; a fresh server for each
-  probe. The issue asks for 30 s windows; to keep `make bench` under 10 minutes a probe's
+  probe. "All cores busy": at the failing probe the server's and the load client's CPU
+  together exceeded 90%% of the machine, so the figure is this machine's, not the server's
+  limit. The issue asks for 30 s windows; to keep `make bench` under 10 minutes a probe's
   window is %(scale)g s (BENCH_FULL=1: 30 s) and the search stops after %(budget)d s per server.
 - **Footprint**: scripts/riscv64-linked-size.sh links a program taking every entry point's
   address with and without the archive (--gc-sections) and reports the difference (text +
@@ -755,7 +770,8 @@ def main():
         for runs in results.get("fanout", {}).values():
             for k in [k for k in runs if k.isdigit()]:
                 runs[int(k)] = runs.pop(k)
-    results["machine"] = machine()
+    if not only or "machine" not in results:
+        results["machine"] = machine()
     for name, phase in PHASES.items():
         if only and name not in only:
             continue
@@ -763,10 +779,17 @@ def main():
         phase(results)
         with open(results_path, "w") as f:
             json.dump(results, f, indent=1)
-    elapsed = time.monotonic() - T_START
+    if only:
+        results.setdefault("partial_runs", []).append(",".join(only))
+    else:
+        results["elapsed_s"] = time.monotonic() - T_START
+        results["machine"]["loadavg_at_end"] = "%.2f %.2f %.2f" % os.getloadavg()
+        results.pop("partial_runs", None)
+    with open(results_path, "w") as f:
+        json.dump(results, f, indent=1)
     table = render_table(table_rows(results))
     print(table)
-    write_results(results, table, elapsed)
+    write_results(results, table, results.get("elapsed_s", 0))
     log("wrote", os.path.relpath(RESULTS_MD, ROOT), "and", os.path.relpath(results_path, ROOT))
 
 
