@@ -298,7 +298,7 @@ pub unsafe extern "C" fn canmv_rtsp_send_video(
         return -libc::EINVAL;
     };
     let now = os::now_us();
-    rt.with_core(|core| {
+    rt.with_core_push(|core| {
         if !core.has_session(name) {
             return -libc::ENOENT;
         }
@@ -328,7 +328,7 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
         return -libc::EINVAL;
     };
     let now = os::now_us();
-    rt.with_core(|core| {
+    rt.with_core_push(|core| {
         if !core.has_session(name) {
             return -libc::ENOENT;
         }

@@ -97,6 +97,20 @@ impl Runtime {
         r
     }
 
+    /// As `with_core`, for producer calls: wakes the loop only when the call
+    /// queued something to send (no client playing: no system call at all).
+    pub fn with_core_push<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        let (r, queued) = {
+            let mut st = self.shared.state.lock();
+            let r = f(&mut st.core);
+            (r, st.core.take_queued_output())
+        };
+        if queued && !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            os::wake(self.shared.wake_write);
+        }
+        r
+    }
+
     /// The RTSP port, once initialised.
     pub fn port(&self) -> Option<u16> {
         let st = self.shared.state.lock();

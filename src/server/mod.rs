@@ -171,6 +171,8 @@ pub struct Server {
     wall_offset_us: i64,
     /// Users who may watch, when authentication is on.
     auth: Option<Authenticator>,
+    /// A producer call queued packets since `take_queued_output` last asked.
+    queued_output: bool,
 }
 
 impl Server {
@@ -188,6 +190,7 @@ impl Server {
             random,
             wall_offset_us: 0,
             auth: None,
+            queued_output: false,
         }
     }
 
@@ -306,7 +309,14 @@ impl Server {
         Ok(())
     }
 
+    /// Whether producer calls queued anything since the last call (so the
+    /// I/O layer knows whether the loop must wake to send it).
+    pub fn take_queued_output(&mut self) -> bool {
+        core::mem::take(&mut self.queued_output)
+    }
+
     fn fan_out(&mut self, media: u32, frame: &FrameRef, now_us: u64) {
+        let mut queued = false;
         let Some(session) = self.sessions.iter().find(|s| s.id == media) else { return };
         let counters = self.counters.entry(media).or_default();
         for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
@@ -340,10 +350,13 @@ impl Server {
                 for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
+                queued = true;
                 continue;
             }
             enqueue(conn, &mut self.udp_out, counters, transport, frame);
+            queued = true;
         }
+        self.queued_output |= queued;
     }
 
     pub fn stats(&self, name: Option<&str>) -> Option<Stats> {
