@@ -92,16 +92,45 @@ pub struct Frame {
     pub first_seq: u16,
     /// Starts a GOP a decoder can begin with (holds a keyframe).
     pub gop_start: bool,
+    /// The RFC 2326 10.12 interleaved header (`$`, channel, length) of each
+    /// packet on the channel players pick for this track (2 × track, +1 for
+    /// RTCP), shared like the packets: TCP clients on that channel send the
+    /// frame as it is, without a header of their own per packet.
+    pub interleaved: Vec<[u8; 4]>,
 }
 
 pub type FrameRef = Arc<Frame>;
 
 impl Frame {
+    pub fn new(
+        track: usize,
+        packets: PacketBuf,
+        rtcp: bool,
+        time: (u32, u64),
+        first_seq: u16,
+        gop_start: bool,
+    ) -> FrameRef {
+        let channel = (2 * track + usize::from(rtcp)) as u8;
+        let interleaved = (0..packets.len())
+            .map(|i| {
+                let len = packets.packet(i).len();
+                [b'$', channel, (len >> 8) as u8, len as u8]
+            })
+            .collect();
+        let (rtp_time, time_us) = time;
+        Arc::new(Frame { track, packets, rtcp, rtp_time, time_us, first_seq, gop_start, interleaved })
+    }
+
+    /// The interleaved channel `interleaved` was made for.
+    pub fn default_channel(&self) -> u8 {
+        (2 * self.track + usize::from(self.rtcp)) as u8
+    }
+
     /// One RTCP compound packet for `track`, as a frame the fan-out can queue.
     pub fn rtcp(track: usize, bytes: Vec<u8>) -> FrameRef {
         let len = bytes.len() as u32;
         let packets = PacketBuf { data: bytes, packets: alloc::vec![crate::rtp::PacketRef { start: 0, len }] };
-        Arc::new(Frame { track, packets, rtcp: true, rtp_time: 0, time_us: 0, first_seq: 0, gop_start: false })
+        Frame::new(track, packets, true, (0, 0), 0, false)
     }
 }
 
@@ -308,15 +337,7 @@ impl MediaSession {
             syntax.packetize(&mut self.streams[TRACK_VIDEO], nal, self.au.rtp_time, marker, &mut packets);
             self.au.after_vcl = syntax.is_vcl(nal);
         }
-        let frame = Arc::new(Frame {
-            track: TRACK_VIDEO,
-            packets,
-            rtcp: false,
-            rtp_time: self.au.rtp_time,
-            time_us: self.au.time_us,
-            first_seq,
-            gop_start,
-        });
+        let frame = Frame::new(TRACK_VIDEO, packets, false, (self.au.rtp_time, self.au.time_us), first_seq, gop_start);
         self.remember(&frame);
         frame
     }
@@ -332,8 +353,7 @@ impl MediaSession {
         let mut packets = PacketBuf::new();
         jpeg::packetize(&mut self.streams[TRACK_VIDEO], &image, rtp_time, &mut packets);
         self.au = AuState { rtp_time, time_us, started: true, ..AuState::default() };
-        let frame =
-            Arc::new(Frame { track: TRACK_VIDEO, packets, rtcp: false, rtp_time, time_us, first_seq, gop_start: true });
+        let frame = Frame::new(TRACK_VIDEO, packets, false, (rtp_time, time_us), first_seq, true);
         self.remember(&frame);
         Ok(frame)
     }
@@ -355,15 +375,7 @@ impl MediaSession {
         let first_seq = self.streams[TRACK_AUDIO].seq;
         let mut packets = PacketBuf::new();
         g711::packetize(&mut self.streams[TRACK_AUDIO], data, rtp_time, &mut packets);
-        let frame = Arc::new(Frame {
-            track: TRACK_AUDIO,
-            packets,
-            rtcp: false,
-            rtp_time,
-            time_us,
-            first_seq,
-            gop_start: false,
-        });
+        let frame = Frame::new(TRACK_AUDIO, packets, false, (rtp_time, time_us), first_seq, false);
         self.count_sent(&frame);
         if !self.gop.is_empty() {
             if self.audio_cache.len() >= AUDIO_CACHE_MAX_FRAMES {

@@ -16,11 +16,18 @@ use crate::session::FrameRef;
 /// One piece of a TCP connection's output.
 pub(super) enum Chunk {
     Bytes(Vec<u8>),
-    /// An RTP packet of a shared frame behind a 4-byte interleaved header.
+    /// An RTP packet of a shared frame behind a 4-byte interleaved header
+    /// (for a client on a channel of its own choosing).
     Packet {
         header: [u8; 4],
         frame: FrameRef,
         index: usize,
+    },
+    /// Every packet of a shared frame behind the frame's own interleaved
+    /// headers (the usual channels): one queue entry per frame, not per packet.
+    Frame {
+        frame: FrameRef,
+        bytes: usize,
     },
 }
 
@@ -29,6 +36,7 @@ impl Chunk {
         match self {
             Chunk::Bytes(b) => b.len(),
             Chunk::Packet { frame, index, .. } => 4 + frame.packets.packet(*index).len(),
+            Chunk::Frame { bytes, .. } => *bytes,
         }
     }
 }
@@ -84,6 +92,16 @@ impl Conn {
     }
 }
 
+/// One interleaved packet as slices, `skip` bytes of it already written.
+fn push_interleaved<'a>(parts: &mut Vec<&'a [u8]>, header: &'a [u8; 4], pkt: &'a [u8], skip: usize) {
+    if skip < 4 {
+        parts.push(&header[skip..]);
+        parts.push(pkt);
+    } else {
+        parts.push(&pkt[skip - 4..]);
+    }
+}
+
 impl Server {
     /// The output of a connection as slices, for one vectored write.
     pub fn pending_output<'a>(&'a self, id: ConnId, parts: &mut Vec<&'a [u8]>, max_parts: usize) {
@@ -99,14 +117,22 @@ impl Server {
                     skip = 0;
                 }
                 Chunk::Packet { header, frame, index } => {
-                    let pkt = frame.packets.packet(*index);
-                    if skip < 4 {
-                        parts.push(&header[skip..]);
-                        parts.push(pkt);
-                    } else {
-                        parts.push(&pkt[skip - 4..]);
-                    }
+                    push_interleaved(parts, header, frame.packets.packet(*index), skip);
                     skip = 0;
+                }
+                Chunk::Frame { frame, .. } => {
+                    for (i, header) in frame.interleaved.iter().enumerate() {
+                        let pkt = frame.packets.packet(i);
+                        if skip >= 4 + pkt.len() {
+                            skip -= 4 + pkt.len();
+                            continue;
+                        }
+                        if parts.len() + 2 > max_parts {
+                            return;
+                        }
+                        push_interleaved(parts, header, pkt, skip);
+                        skip = 0;
+                    }
                 }
             }
         }
@@ -176,6 +202,19 @@ pub(super) fn enqueue(
     t: TrackTransport,
     frame: &FrameRef,
 ) {
+    if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
+        let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
+        if channel == frame.default_channel() {
+            let bytes: usize = (0..frame.packets.len()).map(|i| 4 + frame.packets.packet(i).len()).sum();
+            if !frame.rtcp {
+                counters.packets_sent += frame.packets.len() as u64;
+                counters.bytes_sent += (bytes - 4 * frame.packets.len()) as u64;
+            }
+            conn.queued += bytes;
+            conn.out.push_back(Chunk::Frame { frame: frame.clone(), bytes });
+            return;
+        }
+    }
     for index in 0..frame.packets.len() {
         let len = frame.packets.packet(index).len();
         if !frame.rtcp {
@@ -208,20 +247,28 @@ pub(super) fn drop_queued_packets(conn: &mut Conn) -> Dropped {
     let mut dropped = Dropped::default();
     let mut last_video: Option<*const crate::session::Frame> = None;
     for (i, chunk) in conn.out.drain(..).enumerate() {
-        match chunk {
-            Chunk::Packet { frame, index, .. } if !(i == 0 && head_started) => {
-                if !frame.rtcp {
-                    dropped.packets += 1;
-                    dropped.bytes += frame.packets.packet(index).len() as u64;
-                }
-                // A frame's packets sit together in the queue: count each frame once.
-                let this = alloc::sync::Arc::as_ptr(&frame);
-                if frame.track == crate::session::TRACK_VIDEO && !frame.rtcp && last_video != Some(this) {
-                    dropped.video_frames += 1;
-                    last_video = Some(this);
-                }
+        let (frame, packets, bytes) = match &chunk {
+            // A half-written chunk stays: the byte stream must stay whole.
+            _ if i == 0 && head_started => {
+                kept.push_back(chunk);
+                continue;
             }
-            chunk => kept.push_back(chunk),
+            Chunk::Bytes(_) => {
+                kept.push_back(chunk);
+                continue;
+            }
+            Chunk::Packet { frame, index, .. } => (frame, 1, frame.packets.packet(*index).len()),
+            Chunk::Frame { frame, bytes } => (frame, frame.packets.len(), bytes - 4 * frame.packets.len()),
+        };
+        if !frame.rtcp {
+            dropped.packets += packets as u64;
+            dropped.bytes += bytes as u64;
+        }
+        // A frame's packets sit together in the queue: count each frame once.
+        let this = alloc::sync::Arc::as_ptr(frame);
+        if frame.track == crate::session::TRACK_VIDEO && !frame.rtcp && last_video != Some(this) {
+            dropped.video_frames += 1;
+            last_video = Some(this);
         }
     }
     conn.queued = kept.iter().map(|c| c.len()).sum::<usize>() - conn.sent;
