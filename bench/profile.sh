@@ -27,6 +27,8 @@ mkdir -p "$prof"
 
 CARGO_TARGET_DIR=$prof/target CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
     cargo build --release --manifest-path "$root/Cargo.toml"
+# The port does not relink when only the archive changed.
+rm -f "$prof/port/micropython-prof"
 GIT_CEILING_DIRECTORIES=$(dirname "$micropy_dir") make -C "$micropy_dir/ports/unix" -j"$(nproc)" \
     USER_C_MODULES="$root" CANMV_RTSP_LIB="$prof/target/release/libcanmv_rtsp.a" \
     BUILD="$prof/port" PROG=micropython-prof STRIP=: CFLAGS_EXTRA=-g \
