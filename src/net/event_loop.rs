@@ -295,7 +295,7 @@ fn flush(st: &mut State, now: u64) {
             st.core.process_input(id, now);
         }
         while st.core.has_output(id) {
-            let mut parts = Vec::new();
+            let mut parts = Vec::with_capacity(MAX_IOV);
             st.core.pending_output(id, &mut parts, MAX_IOV);
             let total: usize = parts.iter().map(|p| p.len()).sum();
             let result = os::send_vectored(fd, &parts);
