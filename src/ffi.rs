@@ -10,7 +10,7 @@ use core::fmt::Write;
 
 use crate::net::{os, Runtime};
 use crate::rtsp::auth::Authenticator;
-use crate::server::{CreateError, Stats};
+use crate::server::{CreateError, Server, Stats};
 use crate::session::{AudioCodec, PushError, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
@@ -271,6 +271,37 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     len as i32
 }
 
+/// `Server::push_video` or `Server::push_audio`: (session, data, script µs, now µs).
+type PushFn = fn(&mut Server, &str, &[u8], u64, u64) -> Result<(), PushError>;
+
+/// One producer call: checks the arguments, then `push` under the lock.
+unsafe fn push_media(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+    data: *const u8,
+    size: usize,
+    timestamp_us: u64,
+    push: PushFn,
+) -> i32 {
+    // SAFETY: handle and buffer contracts, from the caller.
+    let (Some(rt), Some(name), Some(data)) =
+        (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
+    else {
+        return -libc::EINVAL;
+    };
+    let now = os::now_us();
+    rt.with_core_push(|core| {
+        if !core.has_session(name) {
+            return -libc::ENOENT;
+        }
+        match push(core, name, data, timestamp_us, now) {
+            Ok(()) => 0,
+            Err(e) => push_error(e),
+        }
+    })
+}
+
 fn push_error(e: PushError) -> i32 {
     match e {
         PushError::Invalid => -libc::EINVAL,
@@ -291,22 +322,8 @@ pub unsafe extern "C" fn canmv_rtsp_send_video(
     size: usize,
     timestamp_us: u64,
 ) -> i32 {
-    // SAFETY: handle and buffer contracts.
-    let (Some(rt), Some(name), Some(data)) =
-        (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
-    else {
-        return -libc::EINVAL;
-    };
-    let now = os::now_us();
-    rt.with_core_push(|core| {
-        if !core.has_session(name) {
-            return -libc::ENOENT;
-        }
-        match core.push_video(name, data, timestamp_us, now) {
-            Ok(()) => 0,
-            Err(e) => push_error(e),
-        }
-    })
+    // SAFETY: forwarded handle and buffer contracts.
+    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Server::push_video) }
 }
 
 /// Queues G.711 audio (the session's codec, 8000 Hz mono, one byte per
@@ -321,22 +338,8 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
     size: usize,
     timestamp_us: u64,
 ) -> i32 {
-    // SAFETY: handle and buffer contracts.
-    let (Some(rt), Some(name), Some(data)) =
-        (unsafe { server_ref(server) }, unsafe { name_arg(name, name_len) }, unsafe { data_arg(data, size) })
-    else {
-        return -libc::EINVAL;
-    };
-    let now = os::now_us();
-    rt.with_core_push(|core| {
-        if !core.has_session(name) {
-            return -libc::ENOENT;
-        }
-        match core.push_audio(name, data, timestamp_us, now) {
-            Ok(()) => 0,
-            Err(e) => push_error(e),
-        }
-    })
+    // SAFETY: forwarded handle and buffer contracts.
+    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Server::push_audio) }
 }
 
 /// Fills `out` for one session (`name` NULL: the whole server). 0 or -ENOENT.
