@@ -116,7 +116,7 @@ class Player:
     def wait_frames(self, n):
         t0 = time.ticks_ms()
         while self.markers < n:
-            assert time.ticks_diff(time.ticks_ms(), t0) < 10000, ("frames", self.markers)
+            assert time.ticks_diff(time.ticks_ms(), t0) < 30000, ("frames", self.markers)
             self.frame_or_reply()
 
     def close(self):
@@ -287,6 +287,9 @@ def producer(s):
         else:
             state["errors"] += 1
         k += 1
+        # A camera's pace is frames per second, not a spin: under valgrind, which runs
+        # one thread at a time, a spinning producer can starve the player it is tested with.
+        time.sleep_ms(2)
     state["done"] = True
 
 start_fds = fds()
