@@ -26,3 +26,6 @@ pub mod session;
 // With `std` (the fuzz targets) the host std provides allocator and panic handler.
 #[cfg(not(any(test, feature = "std")))]
 mod runtime;
+
+#[cfg(test)]
+mod test_media;

@@ -6,38 +6,7 @@ use super::*;
 use crate::clock::{MediaClock, TimeBase};
 use rtp_rs::RtpReader;
 
-const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44];
-const SPS_MAIN: &[u8] = &[0x67, 0x4d, 0x40, 0x1f, 0xe8, 0x80, 0x6c, 0x1e, 0xf3, 0x78];
-const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
-const AUD: &[u8] = &[0x09, 0xf0];
-const SEI: &[u8] = &[0x06, 0x05, 0x01, 0xaa, 0x80];
-const FRAME_US: u64 = 33_333;
-
-/// A coded slice: NAL header, first slice-header byte, filler without zero bytes.
-fn slice(nal_header: u8, second: u8, n: usize, len: usize) -> Vec<u8> {
-    let mut v = vec![nal_header, second];
-    v.extend((2..len).map(|i| ((i * 13 + n * 5) % 255 + 1) as u8));
-    v
-}
-
-/// IDR slice starting a picture (first_mb_in_slice = 0).
-fn idr(n: usize, len: usize) -> Vec<u8> {
-    slice(0x65, 0x88, n, len)
-}
-
-/// P slice starting a picture.
-fn p_slice(n: usize, len: usize) -> Vec<u8> {
-    slice(0x41, 0x9a, n, len)
-}
-
-fn annexb(nals: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, nal) in nals.iter().enumerate() {
-        out.extend_from_slice(if i % 2 == 0 { &[0, 0, 0, 1][..] } else { &[0, 0, 1][..] });
-        out.extend_from_slice(nal);
-    }
-    out
-}
+use crate::test_media::{annexb, idr, p_slice, slice, AUD, FRAME_US, PPS, SEI, SPS, SPS_MAIN};
 
 fn counting_random() -> impl FnMut() -> u32 {
     let mut n = 0x1000u32;

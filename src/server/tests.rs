@@ -6,6 +6,7 @@
 use super::*;
 use crate::rtsp::auth::Authenticator;
 use crate::session::VideoCodec;
+use crate::test_media::{annexb, idr, p_slice, slice, AUD, FRAME_US, PPS, SPS, SPS_MAIN};
 use rtp_rs::RtpReader;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const LOCAL: &str = "127.0.0.1:8554";
 const URL: &str = "rtsp://127.0.0.1:8554/test";
 const SERVER_RTP_PORT: u16 = 6970;
-/// 33.333 ms: 30 frames per second.
-const FRAME_US: u64 = 33_333;
 
 /// Different bytes on every call (splitmix64 over a shared counter), like OS entropy.
 fn test_random(buf: &mut [u8]) {
@@ -342,31 +341,7 @@ impl Rig {
 
 // ------------------------------------------------------ the H.264 stream
 
-/// Baseline profile (66), constraint_set0/1, level 3.0.
-const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44];
-/// Main profile (77), level 3.1: a stream whose parameters change.
-const SPS_MAIN: &[u8] = &[0x67, 0x4d, 0x40, 0x1f, 0xe8, 0x80, 0x6c, 0x1e, 0xf3, 0x78];
-const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
-const AUD: &[u8] = &[0x09, 0xf0];
 const GOP_LEN: usize = 5;
-
-/// A coded slice: NAL header, a slice-header byte, then filler that never holds a zero byte
-/// (so no start code can appear inside).
-fn slice(nal_header: u8, second: u8, n: usize, len: usize) -> Vec<u8> {
-    let mut v = vec![nal_header, second];
-    v.extend((2..len).map(|i| ((i * 31 + n * 7) % 255 + 1) as u8));
-    v
-}
-
-/// IDR slice with first_mb_in_slice = 0 (ue(v) `1`: first bit set).
-fn idr(n: usize, len: usize) -> Vec<u8> {
-    slice(0x65, 0x88, n, len)
-}
-
-/// Non-IDR (P) slice with first_mb_in_slice = 0.
-fn p_slice(n: usize, len: usize) -> Vec<u8> {
-    slice(0x41, 0x9a, n, len)
-}
 
 /// Access unit `k`: every GOP_LEN-th one is SPS+PPS+IDR (the IDR over the 1400-byte payload, so FU-A),
 /// the others one P slice, small or just over one packet.
@@ -376,16 +351,6 @@ fn test_au(k: usize) -> Vec<Vec<u8>> {
     } else {
         vec![p_slice(k, if k.is_multiple_of(2) { 300 } else { 1500 })]
     }
-}
-
-/// Annex-B, with 4- and 3-byte start codes in turn.
-fn annexb(nals: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, nal) in nals.iter().enumerate() {
-        out.extend_from_slice(if i % 2 == 0 { &[0, 0, 0, 1][..] } else { &[0, 0, 1][..] });
-        out.extend_from_slice(nal);
-    }
-    out
 }
 
 fn nal_type(nal: &[u8]) -> u8 {
