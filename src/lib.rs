@@ -17,6 +17,8 @@ pub mod access_unit;
 pub mod clock;
 pub mod ffi;
 pub mod net;
+// The codecs' NAL type constants share names; they are no part of the C ABI.
+/// cbindgen:ignore
 pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
