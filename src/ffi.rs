@@ -8,10 +8,11 @@ use alloc::boxed::Box;
 use core::ffi::c_char;
 use core::fmt::Write;
 
+use crate::handoff::Track;
 use crate::net::{os, Runtime};
 use crate::rtsp::auth::Authenticator;
-use crate::server::{CreateError, Server, Stats};
-use crate::session::{AudioCodec, PushError, VideoCodec};
+use crate::server::{CreateError, Stats};
+use crate::session::{AudioCodec, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
 pub struct CanmvRtspServer {
@@ -271,10 +272,7 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     len as i32
 }
 
-/// `Server::push_video` or `Server::push_audio`: (session, data, script µs, now µs).
-type PushFn = fn(&mut Server, &str, &[u8], u64, u64) -> Result<(), PushError>;
-
-/// One producer call: checks the arguments, then `push` under the lock.
+/// One producer call: checks the arguments, then hands them to the runtime.
 unsafe fn push_media(
     server: *mut CanmvRtspServer,
     name: *const c_char,
@@ -282,7 +280,7 @@ unsafe fn push_media(
     data: *const u8,
     size: usize,
     timestamp_us: u64,
-    push: PushFn,
+    track: Track,
 ) -> i32 {
     // SAFETY: handle and buffer contracts, from the caller.
     let (Some(rt), Some(name), Some(data)) =
@@ -290,23 +288,7 @@ unsafe fn push_media(
     else {
         return -libc::EINVAL;
     };
-    let now = os::now_us();
-    rt.with_core_push(|core| {
-        if !core.has_session(name) {
-            return -libc::ENOENT;
-        }
-        match push(core, name, data, timestamp_us, now) {
-            Ok(()) => 0,
-            Err(e) => push_error(e),
-        }
-    })
-}
-
-fn push_error(e: PushError) -> i32 {
-    match e {
-        PushError::Invalid => -libc::EINVAL,
-        PushError::Unsupported => -libc::ENOTSUP,
-    }
+    rt.push(name, track, data, timestamp_us)
 }
 
 /// Queues Annex-B (H.264/H.265) or JPEG data for a session's clients; copies
@@ -323,7 +305,7 @@ pub unsafe extern "C" fn canmv_rtsp_send_video(
     timestamp_us: u64,
 ) -> i32 {
     // SAFETY: forwarded handle and buffer contracts.
-    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Server::push_video) }
+    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Track::Video) }
 }
 
 /// Queues G.711 audio (the session's codec, 8000 Hz mono, one byte per
@@ -339,7 +321,7 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
     timestamp_us: u64,
 ) -> i32 {
     // SAFETY: forwarded handle and buffer contracts.
-    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Server::push_audio) }
+    unsafe { push_media(server, name, name_len, data, size, timestamp_us, Track::Audio) }
 }
 
 /// Fills `out` for one session (`name` NULL: the whole server). 0 or -ENOENT.

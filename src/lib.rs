@@ -3,7 +3,8 @@
 //! Layout (see docs/ARCHITECTURE.md):
 //! - sans-IO core: [`rtsp`] (requests, responses, Transport, URLs), [`sdp`],
 //!   [`rtp`] (Annex-B, H.264 packetizer), [`session`] (media sessions and
-//!   clients), [`server`] (the RTSP state machine over connections);
+//!   clients), [`server`] (the RTSP state machine over connections),
+//!   [`handoff`] (producer calls checked and queued for the loop thread);
 //! - [`net`]: the only place that talks to the OS (sockets, poll, thread, clock);
 //! - [`ffi`]: the C ABI used by `micropython/modmultimedia.c`.
 //!
@@ -16,6 +17,7 @@ extern crate alloc;
 pub mod access_unit;
 pub mod clock;
 pub mod ffi;
+pub mod handoff;
 pub mod net;
 // The codecs' NAL type constants share names; they are no part of the C ABI.
 /// cbindgen:ignore

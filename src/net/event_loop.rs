@@ -1,6 +1,7 @@
-//! The server's runtime: sockets, the poll loop on its own thread, and the
-//! lock that hands the sans-IO [`Server`] core between that thread and the
-//! script's calls.
+//! The server's runtime: sockets, the poll loop on its own thread, the lock
+//! that hands the sans-IO [`Server`] core between that thread and the script's
+//! calls, and the producer's [`Inbox`], under a lock of its own so that a
+//! `send*data` call never waits while the loop writes to clients.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -12,7 +13,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use super::os::{self, Fd, Io};
 use super::sync::Mutex;
 use super::thread::Thread;
+use crate::handoff::{Inbox, Refusal, Track};
 use crate::server::{Config, ConnId, Server};
+use crate::session::PushError;
 
 /// Everything the loop thread and the script's calls share, under one lock.
 pub struct State {
@@ -51,6 +54,8 @@ impl Sockets {
 
 struct Shared {
     state: Mutex<State>,
+    /// Producer calls not yet handed to the core. Lock order: `state`, then `inbox`.
+    inbox: Mutex<Inbox>,
     wake_read: Fd,
     wake_write: Fd,
     /// A wake byte is in the pipe and the loop has not yet taken the lock to
@@ -58,6 +63,19 @@ struct Shared {
     /// saved per call while the loop is busy).
     wake_pending: AtomicBool,
     stop: AtomicBool,
+    /// The loop thread runs (else producer calls hand themselves to the core).
+    running: AtomicBool,
+    /// A client plays: producer calls wake the loop (else their data waits,
+    /// at most a loop timeout or the inbox's limit, for the next turn).
+    playing: AtomicBool,
+}
+
+/// Hands every queued producer call to the core, oldest first (`state` held).
+fn drain_inbox(inbox: &Mutex<Inbox>, core: &mut Server) {
+    let pushes = inbox.lock().take();
+    for push in &pushes {
+        core.push(push);
+    }
 }
 
 /// A server: its state, and the loop thread while started.
@@ -79,36 +97,64 @@ impl Runtime {
         Ok(Runtime {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
+                inbox: Mutex::new(Inbox::default()),
                 wake_read,
                 wake_write,
                 wake_pending: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+                playing: AtomicBool::new(false),
             }),
             thread: Mutex::new(None),
         })
     }
 
-    /// Runs `f` on the core under the lock, then wakes the loop to send what it queued.
+    /// Runs `f` on the core under the lock (after the producer calls queued
+    /// before it, so `f` sees their effect), then wakes the loop to act on it.
     pub fn with_core<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
-        let r = f(&mut self.shared.state.lock().core);
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            os::wake(self.shared.wake_write);
-        }
+        let r = {
+            let mut st = self.shared.state.lock();
+            drain_inbox(&self.shared.inbox, &mut st.core);
+            let r = f(&mut st.core);
+            self.shared.inbox.lock().directory.sync(&st.core);
+            r
+        };
+        self.wake();
         r
     }
 
-    /// As `with_core`, for producer calls: wakes the loop only when the call
-    /// queued something to send (no client playing: no system call at all).
-    pub fn with_core_push<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
-        let (r, queued) = {
-            let mut st = self.shared.state.lock();
-            let r = f(&mut st.core);
-            (r, st.core.take_queued_output())
-        };
-        if queued && !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+    fn wake(&self) {
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
             os::wake(self.shared.wake_write);
         }
-        r
+    }
+
+    /// One producer call: checked against the inbox's directory and queued
+    /// without the server's lock. The loop is woken only when a client plays;
+    /// with no loop thread, or a loop that has fallen behind, the call hands
+    /// the queue to the core itself. 0, -ENOENT (no session), -EINVAL (no
+    /// usable data, or audio for a session without it), -ENOTSUP.
+    pub fn push(&self, name: &str, track: Track, data: &[u8], script_ts: u64) -> i32 {
+        let now = os::now_us();
+        let over_limit = {
+            let mut inbox = self.shared.inbox.lock();
+            if let Err(refusal) = inbox.accept(name, track, data, script_ts, now) {
+                return match refusal {
+                    Refusal::NoSession => -libc::ENOENT,
+                    Refusal::Push(PushError::Invalid) => -libc::EINVAL,
+                    Refusal::Push(PushError::Unsupported) => -libc::ENOTSUP,
+                };
+            }
+            inbox.over_limit()
+        };
+        let running = self.shared.running.load(Ordering::SeqCst);
+        if over_limit || !running {
+            drain_inbox(&self.shared.inbox, &mut self.shared.state.lock().core);
+        }
+        if running && (over_limit || self.shared.playing.load(Ordering::SeqCst)) {
+            self.wake();
+        }
+        0
     }
 
     /// The RTSP port, once initialised.
@@ -148,6 +194,8 @@ impl Runtime {
         let mut st = self.shared.state.lock();
         st.sockets.close_all();
         st.core = Server::new(Config::default(), os::fill_random);
+        // Calls queued for the old sessions go with them.
+        self.shared.inbox.lock().reset();
     }
 
     /// Starts the loop thread. 0, -ENOTCONN when not initialised, or the thread error.
@@ -160,13 +208,17 @@ impl Runtime {
             return -libc::ENOTCONN;
         }
         self.shared.stop.store(false, Ordering::SeqCst);
+        self.shared.running.store(true, Ordering::SeqCst);
         let shared = self.shared.clone();
         match Thread::spawn(Box::new(move || run(&shared))) {
             Ok(t) => {
                 *thread = Some(t);
                 0
             }
-            Err(e) => -e,
+            Err(e) => {
+                self.shared.running.store(false, Ordering::SeqCst);
+                -e
+            }
         }
     }
 
@@ -177,6 +229,8 @@ impl Runtime {
             self.shared.stop.store(true, Ordering::SeqCst);
             os::wake(self.shared.wake_write);
             t.join();
+            self.shared.running.store(false, Ordering::SeqCst);
+            self.shared.playing.store(false, Ordering::SeqCst);
         }
     }
 }
@@ -223,15 +277,25 @@ fn run(shared: &Shared) {
                 let input = if st.core.wants_input(*id) { os::POLLIN } else { 0 };
                 watch(*fd, input | out, Source::Conn(*id));
             }
-            match st.core.next_deadline() {
-                Some(t) => (t.saturating_sub(os::now_us()) / 1000).min(IDLE_POLL_MS as u64) as i32,
-                None => IDLE_POLL_MS,
+            // Stored before the inbox is looked at: a producer call queued
+            // after that look sees `playing` and wakes the loop.
+            let playing = st.core.has_playing_client();
+            shared.playing.store(playing, Ordering::SeqCst);
+            if playing && !shared.inbox.lock().is_empty() {
+                0
+            } else {
+                match st.core.next_deadline() {
+                    Some(t) => (t.saturating_sub(os::now_us()) / 1000).min(IDLE_POLL_MS as u64) as i32,
+                    None => IDLE_POLL_MS,
+                }
             }
         };
         os::poll(&mut fds, timeout);
         let mut st = shared.state.lock();
         let now = os::now_us();
         st.core.set_wall_clock(now, os::wallclock_us());
+        // Media first: a DESCRIBE or PLAY read below sees every frame sent before it.
+        drain_inbox(&shared.inbox, &mut st.core);
         for (pfd, src) in fds.iter().zip(sources.iter()) {
             if pfd.revents == 0 {
                 continue;
@@ -394,8 +458,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for (i, au) in aus.iter().enumerate() {
-            let now = os::now_us();
-            rt.with_core(|c| c.push_video("test", au, i as u64 * 33_333, now)).unwrap();
+            assert_eq!(rt.push("test", Track::Video, au, i as u64 * 33_333), 0);
             std::thread::sleep(Duration::from_millis(33));
         }
         std::thread::sleep(Duration::from_millis(300));

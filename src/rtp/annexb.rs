@@ -37,6 +37,17 @@ impl<'a> Iterator for NalUnits<'a> {
 
 const START_CODE_LEN: usize = 3;
 
+/// Whether [`nal_units`] would yield anything, found without splitting the
+/// buffer: a byte that is neither zero nor the `01` of a start code is part of
+/// a NAL unit. Real data answers within its first few bytes.
+pub fn has_nal_unit(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| match b {
+        0 => false,
+        1 => !(i >= 2 && data[i - 2] == 0 && data[i - 1] == 0),
+        _ => true,
+    })
+}
+
 /// Offset of the first `00 00 01` in `data`.
 ///
 /// Looks at the byte where a start code's `01` could be and skips ahead as far
@@ -92,6 +103,18 @@ mod tests {
 
     fn split(data: &[u8]) -> Vec<Vec<u8>> {
         nal_units(data).map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn has_nal_unit_agrees_with_the_splitter() {
+        // Every buffer of up to 8 bytes over {0, 1, 2}: zeros, start-code
+        // bytes and NAL content in every arrangement.
+        for len in 0..=8u32 {
+            for code in 0..3u32.pow(len) {
+                let data: Vec<u8> = (0..len).map(|k| (code / 3u32.pow(k) % 3) as u8).collect();
+                assert_eq!(has_nal_unit(&data), nal_units(&data).next().is_some(), "{data:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The RTSP server state machine, sans-IO. The I/O layer feeds it
 //! connections, bytes, datagrams and time; it answers with bytes to write per
 //! connection, datagrams to send, connections to close and a next deadline.
-//! The media sessions live here too, so a producer call fans a frame out to
-//! every playing client under one lock, sharing the packets by reference.
+//! The media sessions live here too: the loop thread hands it each producer
+//! call (`push`), and it fans the frame out to every playing client, sharing
+//! the packets by reference.
 //!
 //! - `mod.rs`: the state, media sessions, fan-out, input, timeouts;
 //! - `methods.rs`: the RTSP methods;
@@ -20,6 +21,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use crate::handoff::{Push, Track};
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, Input, ParseError, Response};
@@ -171,8 +173,8 @@ pub struct Server {
     wall_offset_us: i64,
     /// Users who may watch, when authentication is on.
     auth: Option<Authenticator>,
-    /// A producer call queued packets since `take_queued_output` last asked.
-    queued_output: bool,
+    /// Bumped whenever a session is made or removed (see `handoff::Directory`).
+    session_generation: u64,
 }
 
 impl Server {
@@ -190,7 +192,7 @@ impl Server {
             random,
             wall_offset_us: 0,
             auth: None,
-            queued_output: false,
+            session_generation: 0,
         }
     }
 
@@ -223,6 +225,7 @@ impl Server {
         };
         self.sessions.push(MediaSession::new(id, name, codec, audio, &mut next));
         self.counters.insert(id, Counters::default());
+        self.session_generation += 1;
         Ok(())
     }
 
@@ -267,6 +270,7 @@ impl Server {
         }
         self.sessions.remove(pos);
         self.counters.remove(&media_id);
+        self.session_generation += 1;
         let conns: Vec<ConnId> = self.clients.iter().filter(|c| c.media == media_id).map(|c| c.conn).collect();
         self.clients.retain(|c| c.media != media_id);
         for id in conns {
@@ -285,38 +289,63 @@ impl Server {
         self.sessions.iter().any(|s| s.name == name)
     }
 
-    /// Packetizes one producer call and queues it for every playing client.
-    pub fn push_video(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
-        let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
-        let frames = media.push_video(data, script_ts, now_us)?;
-        let id = media.id;
-        for frame in &frames {
-            self.fan_out(id, frame, now_us);
-        }
-        Ok(())
+    /// Changes whenever a session is made or removed.
+    pub fn session_generation(&self) -> u64 {
+        self.session_generation
     }
 
-    pub fn session_index(&self, name: &str) -> Option<usize> {
-        self.sessions.iter().position(|s| s.name == name)
+    /// (name, id, video codec, has audio) of every session.
+    pub fn session_list(&self) -> impl Iterator<Item = (&str, u32, VideoCodec, bool)> + '_ {
+        self.sessions.iter().map(|s| (s.name.as_str(), s.id, s.codec, s.audio.is_some()))
+    }
+
+    /// Whether any client is playing (producer calls then wake the loop).
+    pub fn has_playing_client(&self) -> bool {
+        self.clients.iter().any(|c| c.playing)
+    }
+
+    /// Packetizes one producer call and queues it for every playing client.
+    pub fn push_video(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
+        let id = self.sessions.iter().find(|s| s.name == name).ok_or(PushError::Invalid)?.id;
+        self.push_media(id, Track::Video, data, script_ts, now_us)
     }
 
     /// Packs one producer call of G.711 audio and queues it for every playing client.
     pub fn push_audio(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
-        let media = self.sessions.iter_mut().find(|s| s.name == name).ok_or(PushError::Invalid)?;
-        let frame = media.push_audio(data, script_ts, now_us)?;
-        let id = media.id;
-        self.fan_out(id, &frame, now_us);
+        let id = self.sessions.iter().find(|s| s.name == name).ok_or(PushError::Invalid)?.id;
+        self.push_media(id, Track::Audio, data, script_ts, now_us)
+    }
+
+    /// A producer call handed over through the `handoff::Inbox`; one for a
+    /// session destroyed since is ignored.
+    pub fn push(&mut self, push: &Push) {
+        let _ = self.push_media(push.media, push.track, &push.data, push.script_ts, push.now_us);
+    }
+
+    fn push_media(
+        &mut self,
+        media: u32,
+        track: Track,
+        data: &[u8],
+        script_ts: u64,
+        now_us: u64,
+    ) -> Result<(), PushError> {
+        let session = self.sessions.iter_mut().find(|s| s.id == media).ok_or(PushError::Invalid)?;
+        match track {
+            Track::Video => {
+                for frame in session.push_video(data, script_ts, now_us)? {
+                    self.fan_out(media, &frame, now_us);
+                }
+            }
+            Track::Audio => {
+                let frame = session.push_audio(data, script_ts, now_us)?;
+                self.fan_out(media, &frame, now_us);
+            }
+        }
         Ok(())
     }
 
-    /// Whether producer calls queued anything since the last call (so the
-    /// I/O layer knows whether the loop must wake to send it).
-    pub fn take_queued_output(&mut self) -> bool {
-        core::mem::take(&mut self.queued_output)
-    }
-
     fn fan_out(&mut self, media: u32, frame: &FrameRef, now_us: u64) {
-        let mut queued = false;
         let Some(session) = self.sessions.iter().find(|s| s.id == media) else { return };
         let counters = self.counters.entry(media).or_default();
         for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
@@ -350,13 +379,10 @@ impl Server {
                 for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
-                queued = true;
                 continue;
             }
             enqueue(conn, &mut self.udp_out, counters, transport, frame);
-            queued = true;
         }
-        self.queued_output |= queued;
     }
 
     pub fn stats(&self, name: Option<&str>) -> Option<Stats> {

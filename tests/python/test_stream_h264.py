@@ -84,6 +84,7 @@ def test_ffprobe_decodes_every_frame_for_any_grouping(port, grouping, timestamps
 def test_concurrent_clients_each_get_every_frame(port, transports):
     clients = run_ffprobe_clients(port, transports)
     counts = {c.name: len(helpers.parse_frames(c)) for c in clients}
+    print(f"{len(clients)} concurrent clients, {CLIP_FRAMES} frames sent, decoded per client: {counts}")
     assert all(n == CLIP_FRAMES for n in counts.values()), f"frames per client: {counts}"
     for c in clients:
         assert_every_frame(c, CLIP_FRAMES, CLIP_SIZE)

@@ -1,0 +1,246 @@
+//! The producer's hand-off, sans-IO: what a `send*data` call checks and
+//! queues without taking the server's lock, for the loop thread to packetize
+//! and fan out.
+//!
+//! The script's call must return in microseconds and never wait for the loop
+//! thread, which holds the server's lock while it writes to every client. So
+//! the call only looks the session up in a [`Directory`] (a copy of the
+//! server's session list), checks the data as far as the answer it returns
+//! needs, and queues a copy of it. Everything else (Annex-B splitting,
+//! packetization, the GOP cache, fan-out) happens in [`Server::push`] on the
+//! loop thread, in the order the calls were made.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::rtp::{annexb, jpeg};
+use crate::server::Server;
+use crate::session::{PushError, VideoCodec};
+
+/// Which track a producer call feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    Video,
+    Audio,
+}
+
+/// One producer call, checked and copied, waiting for the loop thread.
+#[derive(Debug)]
+pub struct Push {
+    /// The media session's id (a session destroyed meanwhile ignores it).
+    pub media: u32,
+    pub track: Track,
+    pub data: Vec<u8>,
+    pub script_ts: u64,
+    pub now_us: u64,
+}
+
+/// Why a producer call is refused before anything is queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NoSession,
+    Push(PushError),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    media: u32,
+    codec: VideoCodec,
+    audio: bool,
+}
+
+/// The server's sessions as the producer sees them, rebuilt whenever they change.
+#[derive(Debug, Default)]
+pub struct Directory {
+    entries: Vec<Entry>,
+    /// `Server::session_generation` the entries were taken at; None: stale.
+    generation: Option<u64>,
+}
+
+impl Directory {
+    /// Takes the server's session list again if it changed since the last time.
+    pub fn sync(&mut self, core: &Server) {
+        if self.generation == Some(core.session_generation()) {
+            return;
+        }
+        self.entries.clear();
+        for (name, media, codec, audio) in core.session_list() {
+            self.entries.push(Entry { name: String::from(name), media, codec, audio });
+        }
+        self.generation = Some(core.session_generation());
+    }
+
+    /// Forgets every session (the server was replaced).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.generation = None;
+    }
+
+    /// The session's id, after the checks whose failure the call must report:
+    /// an unknown name, audio for a session without it, data with nothing to
+    /// send (no NAL unit, not a JPEG), a JPEG that RFC 2435 cannot carry.
+    pub fn check(&self, name: &str, track: Track, data: &[u8]) -> Result<u32, Refusal> {
+        let entry = self.entries.iter().find(|e| e.name == name).ok_or(Refusal::NoSession)?;
+        let usable = match (track, entry.codec) {
+            (Track::Audio, _) => entry.audio && !data.is_empty(),
+            (Track::Video, VideoCodec::Mjpeg) => {
+                jpeg::parse(data).map_err(|e| Refusal::Push(jpeg_refusal(e)))?;
+                true
+            }
+            // The full split is the loop's.
+            (Track::Video, VideoCodec::H264 | VideoCodec::H265) => annexb::has_nal_unit(data),
+        };
+        if usable {
+            Ok(entry.media)
+        } else {
+            Err(Refusal::Push(PushError::Invalid))
+        }
+    }
+}
+
+fn jpeg_refusal(e: jpeg::JpegError) -> PushError {
+    match e {
+        jpeg::JpegError::Malformed(_) => PushError::Invalid,
+        jpeg::JpegError::Unsupported(_) => PushError::Unsupported,
+    }
+}
+
+/// Calls queued past these limits are handed over by the producer itself (it
+/// takes the server's lock): the queue stays bounded if the loop falls behind.
+const MAX_QUEUED_CALLS: usize = 64;
+const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+
+/// The producer calls not yet taken by the loop thread, and the directory they are checked against.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub directory: Directory,
+    queue: VecDeque<Push>,
+    queued_bytes: usize,
+}
+
+impl Inbox {
+    /// Checks one call and queues a copy of its data.
+    pub fn accept(
+        &mut self,
+        name: &str,
+        track: Track,
+        data: &[u8],
+        script_ts: u64,
+        now_us: u64,
+    ) -> Result<(), Refusal> {
+        let media = self.directory.check(name, track, data)?;
+        self.queued_bytes += data.len();
+        self.queue.push_back(Push { media, track, data: data.to_vec(), script_ts, now_us });
+        Ok(())
+    }
+
+    /// Everything queued, oldest first.
+    pub fn take(&mut self) -> VecDeque<Push> {
+        self.queued_bytes = 0;
+        core::mem::take(&mut self.queue)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// More is queued than the loop should be left to catch up with.
+    pub fn over_limit(&self) -> bool {
+        self.queue.len() > MAX_QUEUED_CALLS || self.queued_bytes > MAX_QUEUED_BYTES
+    }
+
+    /// Drops every queued call and forgets the sessions (the server was replaced).
+    pub fn reset(&mut self) {
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.directory.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Config;
+    use crate::session::AudioCodec;
+    use crate::test_media::{annexb, idr, PPS, SPS};
+
+    fn server_with(sessions: &[(&str, VideoCodec, Option<AudioCodec>)]) -> Server {
+        let mut core = Server::new(Config::default(), |b| b.fill(7));
+        for (name, codec, audio) in sessions {
+            core.create_session(name, *codec, *audio).unwrap();
+        }
+        core
+    }
+
+    fn inbox_for(core: &Server) -> Inbox {
+        let mut inbox = Inbox::default();
+        inbox.directory.sync(core);
+        inbox
+    }
+
+    #[test]
+    fn refusals_are_the_ones_the_call_reports() {
+        let core = server_with(&[("v", VideoCodec::H264, None), ("m", VideoCodec::Mjpeg, Some(AudioCodec::Pcmu))]);
+        let mut inbox = inbox_for(&core);
+        let au = annexb(&[SPS, PPS, &idr(0, 200)]);
+        assert_eq!(inbox.accept("nope", Track::Video, &au, 0, 0), Err(Refusal::NoSession));
+        assert_eq!(inbox.accept("v", Track::Audio, b"\xff\xff", 0, 0), Err(Refusal::Push(PushError::Invalid)));
+        assert_eq!(
+            inbox.accept("v", Track::Video, &[0, 0, 1, 0, 0, 0, 1], 0, 0),
+            Err(Refusal::Push(PushError::Invalid))
+        );
+        assert_eq!(inbox.accept("v", Track::Video, &[], 0, 0), Err(Refusal::Push(PushError::Invalid)));
+        assert_eq!(inbox.accept("m", Track::Video, &au, 0, 0), Err(Refusal::Push(PushError::Invalid)));
+        assert_eq!(inbox.accept("m", Track::Audio, &[], 0, 0), Err(Refusal::Push(PushError::Invalid)));
+        assert!(inbox.is_empty(), "nothing refused is queued");
+        assert_eq!(inbox.accept("v", Track::Video, &au, 5, 6), Ok(()));
+        assert_eq!(inbox.accept("m", Track::Audio, b"\x7f", 7, 8), Ok(()));
+        let queued: Vec<(Track, Vec<u8>, u64, u64)> =
+            inbox.take().into_iter().map(|p| (p.track, p.data, p.script_ts, p.now_us)).collect();
+        assert_eq!(queued, [(Track::Video, au, 5, 6), (Track::Audio, b"\x7f".to_vec(), 7, 8)]);
+        assert!(inbox.is_empty());
+    }
+
+    #[test]
+    fn jpegs_are_checked_as_the_packetizer_would() {
+        let core = server_with(&[("m", VideoCodec::Mjpeg, None)]);
+        let mut inbox = inbox_for(&core);
+        let baseline = include_bytes!("../tests/data/jpeg/420.jpg");
+        let yuv444 = include_bytes!("../tests/data/jpeg/444.jpg");
+        assert_eq!(inbox.accept("m", Track::Video, yuv444, 0, 0), Err(Refusal::Push(PushError::Unsupported)));
+        assert_eq!(inbox.accept("m", Track::Video, &baseline[..20], 0, 0), Err(Refusal::Push(PushError::Invalid)));
+        assert_eq!(inbox.accept("m", Track::Video, baseline, 0, 0), Ok(()));
+    }
+
+    #[test]
+    fn the_directory_follows_the_server() {
+        let mut core = server_with(&[("a", VideoCodec::H264, None)]);
+        let mut inbox = inbox_for(&core);
+        let au = annexb(&[SPS, PPS, &idr(0, 200)]);
+        assert_eq!(inbox.accept("b", Track::Video, &au, 0, 0), Err(Refusal::NoSession));
+        core.create_session("b", VideoCodec::H265, None).unwrap();
+        inbox.directory.sync(&core);
+        assert_eq!(inbox.accept("b", Track::Video, &au, 0, 0), Ok(()));
+        assert!(core.destroy_session("a"));
+        inbox.directory.sync(&core);
+        assert_eq!(inbox.accept("a", Track::Video, &au, 0, 0), Err(Refusal::NoSession));
+        inbox.reset();
+        assert!(inbox.is_empty());
+        assert_eq!(inbox.accept("b", Track::Video, &au, 0, 0), Err(Refusal::NoSession));
+    }
+
+    #[test]
+    fn the_queue_is_over_its_limit_past_64_calls() {
+        let core = server_with(&[("v", VideoCodec::H264, None)]);
+        let mut inbox = inbox_for(&core);
+        for _ in 0..=MAX_QUEUED_CALLS {
+            assert!(!inbox.over_limit());
+            inbox.accept("v", Track::Video, &annexb(&[idr(0, 200)]), 0, 0).unwrap();
+        }
+        assert!(inbox.over_limit());
+        inbox.take();
+        assert!(!inbox.over_limit());
+    }
+}
