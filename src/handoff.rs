@@ -107,10 +107,17 @@ fn jpeg_refusal(e: jpeg::JpegError) -> PushError {
     }
 }
 
+/// With nobody playing, calls queue up to these before the loop is woken to
+/// take them: few wake-ups, and the copies' memory is soon reused.
+const BATCH_CALLS: usize = 8;
+const BATCH_BYTES: usize = 256 * 1024;
 /// Calls queued past these limits are handed over by the producer itself (it
 /// takes the server's lock): the queue stays bounded if the loop falls behind.
 const MAX_QUEUED_CALLS: usize = 64;
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+/// Buffers handed back for the next calls' copies, at most: a call then
+/// neither allocates nor touches fresh pages.
+const MAX_SPARE_BYTES: usize = 1024 * 1024;
 
 /// The producer calls not yet taken by the loop thread, and the directory they are checked against.
 #[derive(Debug, Default)]
@@ -118,6 +125,9 @@ pub struct Inbox {
     pub directory: Directory,
     queue: VecDeque<Push>,
     queued_bytes: usize,
+    /// Emptied copies from earlier calls, and the bytes they hold.
+    spare: Vec<Vec<u8>>,
+    spare_bytes: usize,
 }
 
 impl Inbox {
@@ -131,9 +141,29 @@ impl Inbox {
         now_us: u64,
     ) -> Result<(), Refusal> {
         let media = self.directory.check(name, track, data)?;
+        let mut copy = match self.spare.pop() {
+            Some(buf) => {
+                self.spare_bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::new(),
+        };
+        copy.extend_from_slice(data);
         self.queued_bytes += data.len();
-        self.queue.push_back(Push { media, track, data: data.to_vec(), script_ts, now_us });
+        self.queue.push_back(Push { media, track, data: copy, script_ts, now_us });
         Ok(())
+    }
+
+    /// Takes back the buffers of calls the core has had, within `MAX_SPARE_BYTES`.
+    pub fn recycle(&mut self, done: VecDeque<Push>) {
+        for push in done {
+            let mut buf = push.data;
+            if self.spare_bytes + buf.capacity() <= MAX_SPARE_BYTES {
+                buf.clear();
+                self.spare_bytes += buf.capacity();
+                self.spare.push(buf);
+            }
+        }
     }
 
     /// Everything queued, oldest first.
@@ -146,6 +176,11 @@ impl Inbox {
         self.queue.is_empty()
     }
 
+    /// Enough is queued for the loop to take it even with nobody playing.
+    pub fn batch_full(&self) -> bool {
+        self.queue.len() >= BATCH_CALLS || self.queued_bytes >= BATCH_BYTES
+    }
+
     /// More is queued than the loop should be left to catch up with.
     pub fn over_limit(&self) -> bool {
         self.queue.len() > MAX_QUEUED_CALLS || self.queued_bytes > MAX_QUEUED_BYTES
@@ -155,6 +190,8 @@ impl Inbox {
     pub fn reset(&mut self) {
         self.queue.clear();
         self.queued_bytes = 0;
+        self.spare.clear();
+        self.spare_bytes = 0;
         self.directory.clear();
     }
 }
@@ -204,6 +241,28 @@ mod tests {
     }
 
     #[test]
+    fn copies_reuse_the_buffers_handed_back_within_a_megabyte() {
+        let core = server_with(&[("v", VideoCodec::H264, None)]);
+        let mut inbox = inbox_for(&core);
+        let frame = annexb(&[idr(0, 300 * 1024)]);
+        for _ in 0..5 {
+            inbox.accept("v", Track::Video, &frame, 0, 0).unwrap();
+        }
+        let done = inbox.take();
+        let buffers: Vec<*const u8> = done.iter().map(|p| p.data.as_ptr()).collect();
+        inbox.recycle(done);
+        assert_eq!(inbox.spare.len(), 3, "three 300 KB buffers fit in 1 MB");
+        assert!(inbox.spare_bytes <= MAX_SPARE_BYTES);
+        let small = annexb(&[idr(1, 100)]);
+        inbox.accept("v", Track::Video, &small, 0, 0).unwrap();
+        let again = inbox.take();
+        assert!(buffers.contains(&again[0].data.as_ptr()), "a spare buffer was reused");
+        assert_eq!(again[0].data, small, "and holds only the new call's bytes");
+        inbox.reset();
+        assert!(inbox.spare.is_empty() && inbox.spare_bytes == 0);
+    }
+
+    #[test]
     fn jpegs_are_checked_as_the_packetizer_would() {
         let core = server_with(&[("m", VideoCodec::Mjpeg, None)]);
         let mut inbox = inbox_for(&core);
@@ -232,15 +291,29 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_is_over_its_limit_past_64_calls() {
+    fn a_batch_is_full_at_8_calls_and_the_queue_over_its_limit_past_64() {
         let core = server_with(&[("v", VideoCodec::H264, None)]);
         let mut inbox = inbox_for(&core);
-        for _ in 0..=MAX_QUEUED_CALLS {
+        for k in 0..=MAX_QUEUED_CALLS {
+            assert_eq!(inbox.batch_full(), k >= BATCH_CALLS, "{k} calls");
             assert!(!inbox.over_limit());
             inbox.accept("v", Track::Video, &annexb(&[idr(0, 200)]), 0, 0).unwrap();
         }
         assert!(inbox.over_limit());
         inbox.take();
-        assert!(!inbox.over_limit());
+        assert!(!inbox.over_limit() && !inbox.batch_full());
+    }
+
+    #[test]
+    fn a_batch_is_full_at_256_kb_and_the_queue_over_its_limit_past_4_mb() {
+        let core = server_with(&[("v", VideoCodec::H264, None)]);
+        let mut inbox = inbox_for(&core);
+        let big = annexb(&[idr(0, BATCH_BYTES)]);
+        inbox.accept("v", Track::Video, &big, 0, 0).unwrap();
+        assert!(inbox.batch_full() && !inbox.over_limit());
+        for _ in 0..MAX_QUEUED_BYTES / big.len() {
+            inbox.accept("v", Track::Video, &big, 0, 0).unwrap();
+        }
+        assert!(inbox.over_limit());
     }
 }

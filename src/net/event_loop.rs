@@ -65,17 +65,21 @@ struct Shared {
     stop: AtomicBool,
     /// The loop thread runs (else producer calls hand themselves to the core).
     running: AtomicBool,
-    /// A client plays: producer calls wake the loop (else their data waits,
-    /// at most a loop timeout or the inbox's limit, for the next turn).
+    /// A client plays: producer calls wake the loop (else their data waits
+    /// for a batch to fill, or the next turn, at most a loop timeout away).
     playing: AtomicBool,
 }
 
 /// Hands every queued producer call to the core, oldest first (`state` held).
 fn drain_inbox(inbox: &Mutex<Inbox>, core: &mut Server) {
     let pushes = inbox.lock().take();
+    if pushes.is_empty() {
+        return;
+    }
     for push in &pushes {
         core.push(push);
     }
+    inbox.lock().recycle(pushes);
 }
 
 /// A server: its state, and the loop thread while started.
@@ -130,13 +134,14 @@ impl Runtime {
     }
 
     /// One producer call: checked against the inbox's directory and queued
-    /// without the server's lock. The loop is woken only when a client plays;
-    /// with no loop thread, or a loop that has fallen behind, the call hands
-    /// the queue to the core itself. 0, -ENOENT (no session), -EINVAL (no
-    /// usable data, or audio for a session without it), -ENOTSUP.
+    /// without the server's lock. The loop is woken while a client plays, or
+    /// once a batch has queued up; with no loop thread, or a loop that has
+    /// fallen behind, the call hands the queue to the core itself. 0, -ENOENT
+    /// (no session), -EINVAL (no usable data, or audio for a session without
+    /// it), -ENOTSUP (a JPEG RFC 2435 cannot carry).
     pub fn push(&self, name: &str, track: Track, data: &[u8], script_ts: u64) -> i32 {
         let now = os::now_us();
-        let over_limit = {
+        let (batch_full, over_limit) = {
             let mut inbox = self.shared.inbox.lock();
             if let Err(refusal) = inbox.accept(name, track, data, script_ts, now) {
                 return match refusal {
@@ -145,13 +150,13 @@ impl Runtime {
                     Refusal::Push(PushError::Unsupported) => -libc::ENOTSUP,
                 };
             }
-            inbox.over_limit()
+            (inbox.batch_full(), inbox.over_limit())
         };
         let running = self.shared.running.load(Ordering::SeqCst);
         if over_limit || !running {
             drain_inbox(&self.shared.inbox, &mut self.shared.state.lock().core);
         }
-        if running && (over_limit || self.shared.playing.load(Ordering::SeqCst)) {
+        if running && (batch_full || self.shared.playing.load(Ordering::SeqCst)) {
             self.wake();
         }
         0
