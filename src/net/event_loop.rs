@@ -14,7 +14,7 @@ use super::os::{self, Fd, Io};
 use super::sync::Mutex;
 use super::thread::Thread;
 use crate::handoff::{Inbox, Refusal, Track};
-use crate::server::{Config, ConnId, Server};
+use crate::server::{Config, ConnId, Datagram, Server};
 use crate::session::PushError;
 
 /// Everything the loop thread and the script's calls share, under one lock.
@@ -28,6 +28,8 @@ struct Sockets {
     listener: Fd,
     rtp: Fd,
     rtcp: Fd,
+    /// The RTP socket takes segmented sends (Linux's UDP GSO).
+    rtp_segments: bool,
     port: u16,
     conns: BTreeMap<ConnId, Fd>,
     next_conn: ConnId,
@@ -35,7 +37,7 @@ struct Sockets {
 
 impl Sockets {
     fn none() -> Self {
-        Sockets { listener: -1, rtp: -1, rtcp: -1, port: 0, conns: BTreeMap::new(), next_conn: 1 }
+        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: BTreeMap::new(), next_conn: 1 }
     }
 
     fn close_all(&mut self) {
@@ -187,6 +189,7 @@ impl Runtime {
         };
         st.sockets.listener = listener;
         st.sockets.rtp = rtp;
+        st.sockets.rtp_segments = os::udp_segmentation(rtp);
         st.sockets.rtcp = rtcp;
         st.sockets.port = port;
         st.core.set_udp_ports(rtp_port);
@@ -348,6 +351,56 @@ fn read_conn(st: &mut State, id: ConnId, fd: Fd, buf: &mut [u8], now: u64) {
     }
 }
 
+/// Largest UDP payload of one segmented send (the IPv4 datagram limit, with room for headers).
+const MAX_SEGMENTED_BYTES: usize = 65_000;
+
+/// How many datagrams from the front of `queue` one segmented send carries:
+/// consecutive packets of one frame to one address, all as long as the first
+/// but the last, which may be shorter.
+fn segment_run<'a>(mut queue: impl Iterator<Item = &'a Datagram>) -> usize {
+    let Some(first) = queue.next() else { return 0 };
+    let segment = first.bytes().len();
+    let (mut count, mut total, mut last) = (1, segment, first);
+    for next in queue {
+        let len = next.bytes().len();
+        let fits = count < os::MAX_SEGMENTS && total + len <= MAX_SEGMENTED_BYTES;
+        if !fits || !last.followed_by(next) || last.bytes().len() != segment || len > segment {
+            break;
+        }
+        count += 1;
+        total += len;
+        last = next;
+    }
+    count
+}
+
+/// Sends the queued datagrams: a frame's packets to one client in one
+/// segmented send where the system has it, else one `sendto` each. A full
+/// send buffer drops them: UDP clients must never stall the loop.
+fn send_datagrams(st: &mut State) {
+    let mut run: Vec<Datagram> = Vec::with_capacity(os::MAX_SEGMENTS);
+    loop {
+        run.clear();
+        let count = if st.sockets.rtp_segments { segment_run(st.core.datagrams()) } else { 1 };
+        run.extend((0..count).map_while(|_| st.core.pop_datagram()));
+        let Some(first) = run.first() else { return };
+        let fd = if first.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
+        if run.len() > 1 {
+            let mut parts: [&[u8]; os::MAX_SEGMENTS] = [&[]; os::MAX_SEGMENTS];
+            for (part, d) in parts.iter_mut().zip(&run) {
+                *part = d.bytes();
+            }
+            let segment = parts[0].len() as u16;
+            if os::send_segments(fd, &parts[..run.len()], segment, &first.to).is_some() {
+                continue;
+            }
+        }
+        for d in &run {
+            let _ = os::send_to(fd, d.bytes(), &d.to);
+        }
+    }
+}
+
 fn close_conn(st: &mut State, id: ConnId) {
     st.core.conn_closed(id);
     if let Some(fd) = st.sockets.conns.remove(&id) {
@@ -384,11 +437,7 @@ fn flush(st: &mut State, now: u64) {
             }
         }
     }
-    while let Some(d) = st.core.pop_datagram() {
-        let fd = if d.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
-        // A full send buffer drops the datagram: UDP clients must never stall the loop.
-        let _ = os::send_to(fd, d.bytes(), &d.to);
-    }
+    send_datagrams(st);
     for id in st.core.take_finished() {
         if let Some(fd) = st.sockets.conns.remove(&id) {
             os::close(fd);
@@ -471,6 +520,74 @@ mod tests {
         let out = probe.wait_with_output().unwrap();
         let frames = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("frame")).count();
         (aus.len(), frames)
+    }
+
+    /// Datagrams of one frame whose packets have these payload sizes, to `to`.
+    fn datagrams(sizes: &[usize], to: &str) -> Vec<Datagram> {
+        let mut stream = crate::rtp::packet::RtpStream::new(96, 1, 0);
+        let mut packets = crate::rtp::packet::PacketBuf::new();
+        for &n in sizes {
+            stream.write_packet(&mut packets, 0, false, &[&vec![7u8; n]]);
+        }
+        let frame = crate::session::Frame::new(0, packets, false, (0, 0), 0, false);
+        let to: std::net::SocketAddr = to.parse().unwrap();
+        (0..sizes.len()).map(|index| Datagram { to, rtcp: false, frame: frame.clone(), index }).collect()
+    }
+
+    #[test]
+    fn a_segmented_send_carries_equal_packets_and_a_shorter_last_one() {
+        let a = "127.0.0.1:5000";
+        // parameter sets, then fragments of one slice: SPS and the shorter PPS
+        // go together, a longer packet cannot follow a short one
+        assert_eq!(segment_run(datagrams(&[20, 8, 1400, 1400, 1400, 700], a).iter()), 2);
+        assert_eq!(segment_run(datagrams(&[8, 20, 1400], a).iter()), 1);
+        assert_eq!(segment_run(datagrams(&[1400, 1400, 1400, 700], a).iter()), 4);
+        assert_eq!(segment_run(datagrams(&[1400, 700, 1400], a).iter()), 2, "nothing after a short one");
+        assert_eq!(segment_run(datagrams(&[700, 1400], a).iter()), 1, "none longer than the first");
+        assert_eq!(segment_run(datagrams(&[1000; 100], a).iter()), os::MAX_SEGMENTS);
+        assert_eq!(segment_run(datagrams(&[1400; 100], a).iter()), 46, "46 x 1412 bytes fit in 65000");
+        assert_eq!(segment_run(datagrams(&[], a).iter()), 0);
+        // the kernel's 64 KB limit: 13 packets of 5000 bytes (plus headers) do not fit
+        assert_eq!(segment_run(datagrams(&[5000; 20], a).iter()), 12);
+    }
+
+    #[test]
+    fn a_segmented_send_is_one_frame_to_one_address() {
+        let mut queue = datagrams(&[1400, 1400], "127.0.0.1:5000");
+        queue.extend(datagrams(&[1400, 1400], "127.0.0.1:5000")); // the next frame
+        assert_eq!(segment_run(queue.iter()), 2);
+        let mut queue = datagrams(&[1400, 1400], "127.0.0.1:5000");
+        let other = datagrams(&[1400, 1400], "127.0.0.1:6000");
+        queue[1] = Datagram { to: other[1].to, rtcp: false, frame: queue[1].frame.clone(), index: 1 };
+        assert_eq!(segment_run(queue.iter()), 1, "another client's copy");
+    }
+
+    /// The kernel cuts a segmented send into the very datagrams that were
+    /// queued (when it can segment at all: else they go one by one).
+    #[test]
+    fn segmented_datagrams_arrive_one_by_one_and_intact() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (rtp, rtcp, _) = os::udp_pair().unwrap();
+        let sizes = [1400, 1400, 1400, 321];
+        let queue = datagrams(&sizes, &rx.local_addr().unwrap().to_string());
+        let parts: Vec<&[u8]> = queue.iter().map(Datagram::bytes).collect();
+        let segmented = os::udp_segmentation(rtp)
+            && matches!(os::send_segments(rtp, &parts, parts[0].len() as u16, &queue[0].to), Some(Io::Done(_)));
+        // Every Linux since 4.18 segments; the fallback is for RT-Smart.
+        assert!(segmented || !cfg!(target_os = "linux"), "no UDP segmentation on Linux");
+        if !segmented {
+            for p in &parts {
+                let _ = os::send_to(rtp, p, &queue[0].to);
+            }
+        }
+        let mut buf = [0u8; 65536];
+        for p in &parts {
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], *p, "segmented: {segmented}");
+        }
+        os::close(rtp);
+        os::close(rtcp);
     }
 
     #[test]

@@ -345,6 +345,76 @@ pub fn send_to(fd: Fd, data: &[u8], to: &SocketAddr) -> Io {
     classify(n)
 }
 
+/// Linux's UDP generic segmentation offload (`UDP_SEGMENT`, Linux 4.18).
+const UDP_SEGMENT: i32 = 103;
+/// Most segments the kernel takes in one send (its UDP_MAX_SEGMENTS).
+pub const MAX_SEGMENTS: usize = 64;
+/// A segmented send failed other than for a full buffer (say EIO: a device
+/// without checksum offload): from then on datagrams go out one by one.
+static NO_SEGMENTS: AtomicBool = AtomicBool::new(false);
+
+/// Whether `fd` (a UDP socket) takes segmented sends: only a kernel that
+/// knows `UDP_SEGMENT` accepts it as a socket option (0: no default size).
+/// Elsewhere (RT-Smart's lwIP answers ENOPROTOOPT) datagrams go one by one.
+pub fn udp_segmentation(fd: Fd) -> bool {
+    let value: i32 = 0;
+    // SAFETY: the option value is a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_UDP,
+            UDP_SEGMENT,
+            &value as *const i32 as *const libc::c_void,
+            size_of::<i32>() as u32,
+        )
+    };
+    rc == 0
+}
+
+/// Sends `parts` as that many datagrams to `to` in one `sendmsg`: the kernel
+/// cuts the concatenation every `segment` bytes (every part but the last is
+/// exactly `segment` long, the last at most; at most `MAX_SEGMENTS` parts).
+/// None when the system cannot (the caller then sends them one by one).
+pub fn send_segments(fd: Fd, parts: &[&[u8]], segment: u16, to: &SocketAddr) -> Option<Io> {
+    if NO_SEGMENTS.load(Ordering::Relaxed) || parts.len() > MAX_SEGMENTS {
+        return None;
+    }
+    let raw = RawAddr::from(to);
+    let mut iov: [libc::iovec; MAX_SEGMENTS] =
+        [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; MAX_SEGMENTS];
+    for (slot, part) in iov.iter_mut().zip(parts.iter()) {
+        slot.iov_base = part.as_ptr() as *mut libc::c_void;
+        slot.iov_len = part.len();
+    }
+    // Room for one cmsghdr carrying a u16, aligned as cmsghdr wants.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr points at `parts.len()` valid iovecs over live slices, a
+    // valid address, and a control buffer larger than CMSG_SPACE(2) that
+    // CMSG_FIRSTHDR/CMSG_DATA index within.
+    let n = unsafe {
+        let space = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
+        debug_assert!(space <= size_of::<[u64; 8]>());
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = raw.ptr() as *mut libc::c_void;
+        msg.msg_namelen = raw.len;
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = parts.len() as _;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_UDP;
+        (*cmsg).cmsg_type = UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+        core::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut u16, segment);
+        libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
+    };
+    if n < 0 && !matches!(errno(), libc::EAGAIN | libc::EINTR | libc::ENOBUFS) {
+        NO_SEGMENTS.store(true, Ordering::Relaxed);
+        return None;
+    }
+    Some(classify(n))
+}
+
 pub fn recv_from(fd: Fd, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
     let mut raw = RawAddr::empty();
     // SAFETY: recvfrom writes at most buf.len() bytes and the address into `raw`.

@@ -126,6 +126,14 @@ impl Datagram {
     pub fn bytes(&self) -> &[u8] {
         self.frame.packets.packet(self.index)
     }
+
+    /// Whether `next` is the packet after `self` of the same frame, to the same address.
+    pub fn followed_by(&self, next: &Datagram) -> bool {
+        next.to == self.to
+            && next.rtcp == self.rtcp
+            && next.index == self.index + 1
+            && alloc::sync::Arc::ptr_eq(&next.frame, &self.frame)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -186,6 +186,11 @@ impl Server {
     pub fn pop_datagram(&mut self) -> Option<Datagram> {
         self.udp_out.pop_front()
     }
+
+    /// The queued datagrams, in the order `pop_datagram` gives them.
+    pub fn datagrams(&self) -> impl Iterator<Item = &Datagram> + '_ {
+        self.udp_out.iter()
+    }
 }
 
 pub(super) fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
