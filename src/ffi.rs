@@ -247,7 +247,7 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     }
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
-    let session = rt.with_core(|core| match wanted {
+    let session = rt.read_core(|core| match wanted {
         Some(n) => core.has_session(n).then(|| alloc::string::String::from(n)),
         None => core.session_names().next().map(alloc::string::String::from),
     });
@@ -336,7 +336,7 @@ pub unsafe extern "C" fn canmv_rtsp_get_stats(
     let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
-    let Some(st): Option<Stats> = rt.with_core(|core| core.stats(wanted)) else { return -libc::ENOENT };
+    let Some(st): Option<Stats> = rt.read_core(|core| core.stats(wanted)) else { return -libc::ENOENT };
     // SAFETY: the caller passes a writable stats struct (checked non-null).
     let Some(out) = (unsafe { out.as_mut() }) else { return -libc::EINVAL };
     *out = CanmvRtspStats {
@@ -373,7 +373,7 @@ pub struct CanmvRtspOptions {
 pub unsafe extern "C" fn canmv_rtsp_get_options(server: *mut CanmvRtspServer, out: *mut CanmvRtspOptions) -> i32 {
     // SAFETY: handle contract; `out` is checked for NULL.
     let (Some(rt), Some(out)) = (unsafe { server_ref(server) }, unsafe { out.as_mut() }) else { return -libc::EINVAL };
-    let c = rt.with_core(|core| core.config().clone());
+    let c = rt.read_core(|core| core.config().clone());
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     *out = CanmvRtspOptions {
         max_clients: count(c.max_clients),
@@ -498,7 +498,7 @@ pub unsafe extern "C" fn canmv_rtsp_need_keyframe(
     let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
-    match rt.with_core(|core| core.need_keyframe(wanted)) {
+    match rt.read_core(|core| core.need_keyframe(wanted)) {
         Some(need) => i32::from(need),
         None => -libc::ENOENT,
     }
@@ -533,7 +533,7 @@ pub unsafe extern "C" fn canmv_rtsp_get_client_stats(
     let (Some(rt), Some(out)) = (unsafe { server_ref(server) }, unsafe { out.as_mut() }) else { return -libc::EINVAL };
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
-    let Some(c) = rt.with_core(|core| core.client_stats(wanted, index)) else { return -libc::ENOENT };
+    let Some(c) = rt.read_core(|core| core.client_stats(wanted, index)) else { return -libc::ENOENT };
     let mut peer = [0 as c_char; 48];
     let mut text = CBuf { buf: &mut [0u8; 47], len: 0 };
     let _ = write!(text, "{}", c.peer.ip());

@@ -72,16 +72,18 @@ struct Shared {
     playing: AtomicBool,
 }
 
-/// Hands every queued producer call to the core, oldest first (`state` held).
-fn drain_inbox(inbox: &Mutex<Inbox>, core: &mut Server) {
+/// Hands every queued producer call to the core, oldest first (`state`
+/// held). Whether there were any.
+fn drain_inbox(inbox: &Mutex<Inbox>, core: &mut Server) -> bool {
     let pushes = inbox.lock().take();
     if pushes.is_empty() {
-        return;
+        return false;
     }
     for push in &pushes {
         core.push(push);
     }
     inbox.lock().recycle(pushes);
+    true
 }
 
 /// A server: its state, and the loop thread while started.
@@ -126,6 +128,22 @@ impl Runtime {
             r
         };
         self.wake();
+        r
+    }
+
+    /// Runs `f` on the core for a question (stats, a URL, whether a client
+    /// waits for a keyframe): after the queued producer calls, as `with_core`,
+    /// but the loop is woken only if those calls have packets for a player.
+    /// A script may ask every frame; it costs no system call.
+    pub fn read_core<R>(&self, f: impl FnOnce(&Server) -> R) -> R {
+        let (r, drained) = {
+            let mut st = self.shared.state.lock();
+            let drained = drain_inbox(&self.shared.inbox, &mut st.core);
+            (f(&st.core), drained)
+        };
+        if drained && self.shared.playing.load(Ordering::SeqCst) {
+            self.wake();
+        }
         r
     }
 
