@@ -92,45 +92,35 @@ pub struct Frame {
     pub first_seq: u16,
     /// Starts a GOP a decoder can begin with (holds a keyframe).
     pub gop_start: bool,
-    /// The RFC 2326 10.12 interleaved header (`$`, channel, length) of each
-    /// packet on the channel players pick for this track (2 × track, +1 for
-    /// RTCP), shared like the packets: TCP clients on that channel send the
-    /// frame as it is, without a header of their own per packet.
-    pub interleaved: Vec<[u8; 4]>,
 }
 
 pub type FrameRef = Arc<Frame>;
 
 impl Frame {
+    /// The packets' interleaved headers get the channel players pick for this
+    /// track (2 × track, +1 for RTCP): TCP clients on that channel are sent
+    /// the frame's buffer as it is, without a header of their own per packet.
     pub fn new(
         track: usize,
-        packets: PacketBuf,
+        mut packets: PacketBuf,
         rtcp: bool,
         time: (u32, u64),
         first_seq: u16,
         gop_start: bool,
     ) -> FrameRef {
-        let channel = (2 * track + usize::from(rtcp)) as u8;
-        let interleaved = (0..packets.len())
-            .map(|i| {
-                let len = packets.packet(i).len();
-                [b'$', channel, (len >> 8) as u8, len as u8]
-            })
-            .collect();
+        packets.set_channel((2 * track + usize::from(rtcp)) as u8);
         let (rtp_time, time_us) = time;
-        Arc::new(Frame { track, packets, rtcp, rtp_time, time_us, first_seq, gop_start, interleaved })
+        Arc::new(Frame { track, packets, rtcp, rtp_time, time_us, first_seq, gop_start })
     }
 
-    /// The interleaved channel `interleaved` was made for.
+    /// The interleaved channel the frame's headers carry.
     pub fn default_channel(&self) -> u8 {
         (2 * self.track + usize::from(self.rtcp)) as u8
     }
 
     /// One RTCP compound packet for `track`, as a frame the fan-out can queue.
     pub fn rtcp(track: usize, bytes: Vec<u8>) -> FrameRef {
-        let len = bytes.len() as u32;
-        let packets = PacketBuf { data: bytes, packets: alloc::vec![crate::rtp::PacketRef { start: 0, len }] };
-        Frame::new(track, packets, true, (0, 0), 0, false)
+        Frame::new(track, PacketBuf::from_packet(&bytes), true, (0, 0), 0, false)
     }
 }
 

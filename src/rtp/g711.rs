@@ -1,5 +1,5 @@
 //! G.711 (µ-law PCMU / A-law PCMA) over RTP (RFC 3551): 8000 Hz, one byte per sample.
-use super::packet::{PacketBuf, RtpStream, RTP_HEADER_LEN};
+use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 
 pub const PT_PCMU: u8 = 0;
 pub const PT_PCMA: u8 = 8;
@@ -20,7 +20,7 @@ pub fn packetize(stream: &mut RtpStream, samples: &[u8], ts: u32, out: &mut Pack
     let packets = samples.len().div_ceil(max_payload);
     // The first `longer` packets carry one byte more than the others.
     let (base, longer) = (samples.len() / packets, samples.len() % packets);
-    out.data.reserve(samples.len().saturating_add(packets.saturating_mul(RTP_HEADER_LEN)));
+    out.data.reserve(samples.len().saturating_add(packets.saturating_mul(PACKET_OVERHEAD)));
     out.packets.reserve(packets);
     let mut rest = samples;
     let mut packet_ts = ts;

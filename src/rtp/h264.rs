@@ -1,5 +1,5 @@
 //! H.264 over RTP (RFC 6184), packetization-mode 1.
-use super::packet::{PacketBuf, RtpStream, RTP_HEADER_LEN};
+use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 
 pub const NAL_SLICE: u8 = 1;
 pub const NAL_IDR: u8 = 5;
@@ -47,7 +47,7 @@ pub fn packetize_nal(stream: &mut RtpStream, nal: &[u8], ts: u32, marker: bool, 
     // indicator (F, NRI) and the FU header (type).
     let fragment_len = max_payload - FU_A_OVERHEAD;
     let fragments = body.len().div_ceil(fragment_len);
-    out.data.reserve(body.len().saturating_add(fragments.saturating_mul(FU_A_OVERHEAD + RTP_HEADER_LEN)));
+    out.data.reserve(body.len().saturating_add(fragments.saturating_mul(FU_A_OVERHEAD + PACKET_OVERHEAD)));
     out.packets.reserve(fragments);
     let fu_indicator = (header & 0xe0) | NAL_FU_A;
     let nal_type = header & 0x1f;

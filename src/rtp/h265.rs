@@ -1,5 +1,5 @@
 //! H.265 over RTP (RFC 7798): single NAL unit packets and fragmentation units.
-use super::packet::{PacketBuf, RtpStream, RTP_HEADER_LEN};
+use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 
 pub const NAL_VPS: u8 = 32;
 pub const NAL_SPS: u8 = 33;
@@ -53,7 +53,7 @@ pub fn packetize_nal(stream: &mut RtpStream, nal: &[u8], ts: u32, marker: bool, 
     // PayloadHdr (F, LayerId, TID) and the FU header (type).
     let fragment_len = max_payload - FU_OVERHEAD;
     let fragments = body.len().div_ceil(fragment_len);
-    out.data.reserve(body.len().saturating_add(fragments.saturating_mul(FU_OVERHEAD + RTP_HEADER_LEN)));
+    out.data.reserve(body.len().saturating_add(fragments.saturating_mul(FU_OVERHEAD + PACKET_OVERHEAD)));
     out.packets.reserve(fragments);
     // Type sits in bits 1..6 of the first byte; F and the top LayerId bit are kept.
     let payload_hdr = [(header0 & 0x81) | (NAL_FU << 1), *header1];
@@ -436,7 +436,7 @@ mod tests {
         assert!(depacketize(&dropped_first).is_err());
         // A changed TID inside the fragmented NAL unit.
         let mut other_tid = out.clone();
-        let second = other_tid.packets[1].start as usize + RTP_HEADER_LEN + 1;
+        let second = other_tid.packets[1].start as usize + crate::rtp::packet::RTP_HEADER_LEN + 1;
         other_tid.data[second] ^= 0x03;
         assert!(depacketize(&other_tid).is_err());
     }

@@ -1,7 +1,7 @@
 //! JPEG over RTP (RFC 2435): parse a baseline JPEG and packetize its scan.
 use alloc::vec::Vec;
 
-use super::packet::{PacketBuf, RtpStream, RTP_HEADER_LEN};
+use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 
 /// Why a JPEG image cannot be sent as RFC 2435 describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub fn packetize(stream: &mut RtpStream, image: &JpegImage<'_>, ts: u32, out: &m
     out.data.reserve(
         scan.len()
             .saturating_add(first_header)
-            .saturating_add(packets.saturating_mul(repeated_header + RTP_HEADER_LEN)),
+            .saturating_add(packets.saturating_mul(repeated_header + PACKET_OVERHEAD)),
     );
     out.packets.reserve(packets);
 

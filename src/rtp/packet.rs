@@ -8,16 +8,55 @@ pub struct PacketRef {
     pub len: u32,
 }
 
-/// Many RTP packets back to back in one buffer.
+/// Many RTP packets back to back in one buffer, each behind the 4 bytes of
+/// an RFC 2326 10.12 interleaved header (`$`, channel, length): a TCP client
+/// gets the whole buffer in one piece, a UDP client each packet alone.
 #[derive(Debug, Default, Clone)]
 pub struct PacketBuf {
     pub data: Vec<u8>,
     pub packets: Vec<PacketRef>,
 }
 
+/// The interleaved header in front of each packet in a [`PacketBuf`].
+pub const INTERLEAVED_HEADER_LEN: usize = 4;
+/// What each packet adds to a [`PacketBuf`] beside its payload.
+pub const PACKET_OVERHEAD: usize = INTERLEAVED_HEADER_LEN + RTP_HEADER_LEN;
+
 impl PacketBuf {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// One packet made elsewhere (an RTCP compound packet).
+    pub fn from_packet(packet: &[u8]) -> Self {
+        let mut out = PacketBuf::new();
+        out.data.reserve(INTERLEAVED_HEADER_LEN + packet.len());
+        out.push_header(packet.len());
+        let start = out.data.len() as u32;
+        out.data.extend_from_slice(packet);
+        out.packets.push(PacketRef { start, len: packet.len() as u32 });
+        out
+    }
+
+    /// Every packet behind its interleaved header: what a TCP client on
+    /// [`set_channel`](Self::set_channel)'s channel is sent.
+    pub fn interleaved(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Puts `channel` in every packet's interleaved header.
+    pub fn set_channel(&mut self, channel: u8) {
+        for p in &self.packets {
+            if let Some(byte) = (p.start as usize).checked_sub(3).and_then(|i| self.data.get_mut(i)) {
+                *byte = channel;
+            }
+        }
+    }
+
+    /// The interleaved header of a packet of `len` bytes (channel 0 until `set_channel`).
+    fn push_header(&mut self, len: usize) {
+        let [hi, lo] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+        self.data.extend_from_slice(&[b'$', 0, hi, lo]);
     }
     /// The bytes of packet `i` (a whole RTP packet, header included).
     pub fn packet(&self, i: usize) -> &[u8] {
@@ -60,14 +99,16 @@ impl RtpStream {
     pub fn write_packet(&mut self, out: &mut PacketBuf, ts: u32, marker: bool, payload: &[&[u8]]) {
         let payload_len = payload.iter().fold(0usize, |acc, part| acc.saturating_add(part.len()));
         let total = payload_len.saturating_add(RTP_HEADER_LEN);
-        let (Ok(start), Ok(len)) = (u32::try_from(out.data.len()), u32::try_from(total)) else {
+        let (Ok(start), Ok(len)) = (u32::try_from(out.data.len() + INTERLEAVED_HEADER_LEN), u32::try_from(total))
+        else {
             return;
         };
         if start.checked_add(len).is_none() {
             return;
         }
         // `reserve` grows geometrically, so appending many packets stays linear.
-        out.data.reserve(total);
+        out.data.reserve(INTERLEAVED_HEADER_LEN + total);
+        out.push_header(total);
         let [seq_hi, seq_lo] = self.seq.to_be_bytes();
         out.data.extend_from_slice(&[RTP_VERSION << 6, (u8::from(marker) << 7) | (self.pt & 0x7f), seq_hi, seq_lo]);
         out.data.extend_from_slice(&ts.to_be_bytes());
@@ -149,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn packets_sit_back_to_back() {
+    fn packets_sit_back_to_back_behind_interleaved_headers() {
         let mut stream = RtpStream::new(96, 1, 0);
         let mut out = PacketBuf::new();
         let sizes = [0usize, 1, 1400, 7];
@@ -157,17 +198,31 @@ mod tests {
             let body = vec![i as u8; *n];
             stream.write_packet(&mut out, 0, false, &[&body]);
         }
-        let mut expected_start = 0u32;
+        out.set_channel(2);
+        // Read the buffer as a TCP client would (RFC 2326 10.12): `$`,
+        // channel, 16-bit length, then that many bytes of RTP.
+        let mut rest = out.interleaved();
         for (i, n) in sizes.iter().enumerate() {
-            let r = out.packets[i];
-            assert_eq!(r.start, expected_start);
-            assert_eq!(r.len as usize, 12 + n);
-            let p = RtpReader::new(out.packet(i)).unwrap();
+            let (&[dollar, channel, hi, lo], after) = rest.split_first_chunk::<4>().unwrap() else { unreachable!() };
+            assert_eq!((dollar, channel), (b'$', 2));
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            assert_eq!(len, 12 + n);
+            let (packet, after) = after.split_at(len);
+            assert_eq!(packet, out.packet(i), "packet {i} as UDP sends it");
+            let p = RtpReader::new(packet).unwrap();
             assert!(p.payload().iter().all(|&b| b == i as u8));
             assert_eq!(p.payload().len(), *n);
-            expected_start += r.len;
+            rest = after;
         }
-        assert_eq!(out.data.len(), expected_start as usize);
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_packet_made_elsewhere_gets_a_header_too() {
+        let mut out = PacketBuf::from_packet(&[0x80, 0xc8, 0, 6]);
+        out.set_channel(1);
+        assert_eq!(out.interleaved(), [b'$', 1, 0, 4, 0x80, 0xc8, 0, 6]);
+        assert_eq!(out.packet(0), [0x80, 0xc8, 0, 6]);
     }
 
     #[test]

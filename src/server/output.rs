@@ -24,7 +24,7 @@ pub(super) enum Chunk {
         index: usize,
     },
     /// Every packet of a shared frame behind the frame's own interleaved
-    /// headers (the usual channels): one queue entry per frame, not per packet.
+    /// headers (the usual channels): one queue entry and one slice per frame.
     Frame {
         frame: FrameRef,
         bytes: usize,
@@ -121,18 +121,8 @@ impl Server {
                     skip = 0;
                 }
                 Chunk::Frame { frame, .. } => {
-                    for (i, header) in frame.interleaved.iter().enumerate() {
-                        let pkt = frame.packets.packet(i);
-                        if skip >= 4 + pkt.len() {
-                            skip -= 4 + pkt.len();
-                            continue;
-                        }
-                        if parts.len() + 2 > max_parts {
-                            return;
-                        }
-                        push_interleaved(parts, header, pkt, skip);
-                        skip = 0;
-                    }
+                    parts.push(frame.packets.interleaved().get(skip..).unwrap_or_default());
+                    skip = 0;
                 }
             }
         }
@@ -210,7 +200,7 @@ pub(super) fn enqueue(
     if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
         let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
         if channel == frame.default_channel() {
-            let bytes: usize = (0..frame.packets.len()).map(|i| 4 + frame.packets.packet(i).len()).sum();
+            let bytes = frame.packets.interleaved().len();
             if !frame.rtcp {
                 counters.packets_sent += frame.packets.len() as u64;
                 counters.bytes_sent += (bytes - 4 * frame.packets.len()) as u64;
