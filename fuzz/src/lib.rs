@@ -246,6 +246,8 @@ pub fn check_annexb(
     let bytes = input.rest();
 
     let nals: Vec<&[u8]> = annexb::nal_units(bytes).collect();
+    // What a producer call is refused for (no NAL unit) must agree with the split.
+    assert_eq!(annexb::has_nal_unit(bytes), !nals.is_empty(), "has_nal_unit disagrees with nal_units");
     let expected = reference_nal_units(bytes);
     if nals != expected {
         let at = nals.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(nals.len().min(expected.len()));
@@ -268,9 +270,13 @@ pub fn check_annexb(
         let last_nal = i + 1 == nals.len();
         let mut out = PacketBuf::new();
         packetize(&mut stream, nal, ts, last_nal, &mut out);
+        // Each packet behind its interleaved header (`$`, channel, length), back to back.
         let mut next_start = 0u32;
         for p in &out.packets {
-            assert_eq!(p.start, next_start, "packets are not back to back in the buffer");
+            let header = next_start as usize;
+            assert_eq!(p.start as usize, header + 4, "packets are not back to back behind their headers");
+            let [hi, lo] = (p.len as u16).to_be_bytes();
+            assert_eq!(out.data[header..header + 4], [b'$', 0, hi, lo], "interleaved header of a packet");
             next_start = p.start + p.len;
         }
         assert_eq!(next_start as usize, out.data.len(), "bytes in the buffer outside any packet");
