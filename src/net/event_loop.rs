@@ -307,7 +307,9 @@ fn run(shared: &Shared) {
             // after that look sees `playing` and wakes the loop.
             let playing = st.core.has_playing_client();
             shared.playing.store(playing, Ordering::SeqCst);
-            if playing && !shared.inbox.lock().is_empty() {
+            // Datagrams queued while the loop was not looking (a question
+            // that handed the inbox over) go out now as well.
+            if (playing && !shared.inbox.lock().is_empty()) || st.core.datagrams().next().is_some() {
                 0
             } else {
                 match st.core.next_deadline() {
