@@ -8,11 +8,11 @@ use alloc::boxed::Box;
 use core::ffi::c_char;
 use core::fmt::Write;
 
-use crate::handoff::Track;
+use crate::handoff::{Refusal, Track};
 use crate::net::{os, Runtime};
 use crate::rtsp::auth::Authenticator;
 use crate::server::{CreateError, Stats};
-use crate::session::{AudioCodec, VideoCodec};
+use crate::session::{AudioCodec, PushError, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
 pub struct CanmvRtspServer {
@@ -288,7 +288,12 @@ unsafe fn push_media(
     else {
         return -libc::EINVAL;
     };
-    rt.push(name, track, data, timestamp_us)
+    match rt.push(name, track, data, timestamp_us) {
+        Ok(()) => 0,
+        Err(Refusal::NoSession) => -libc::ENOENT,
+        Err(Refusal::Push(PushError::Invalid)) => -libc::EINVAL,
+        Err(Refusal::Push(PushError::Unsupported)) => -libc::ENOTSUP,
+    }
 }
 
 /// Queues Annex-B (H.264/H.265) or JPEG data for a session's clients; copies

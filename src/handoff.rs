@@ -86,7 +86,7 @@ impl Directory {
         let usable = match (track, entry.codec) {
             (Track::Audio, _) => entry.audio && !data.is_empty(),
             (Track::Video, VideoCodec::Mjpeg) => {
-                jpeg::parse(data).map_err(|e| Refusal::Push(jpeg_refusal(e)))?;
+                jpeg::parse(data).map_err(|e| Refusal::Push(e.into()))?;
                 true
             }
             // The full split is the loop's.
@@ -97,13 +97,6 @@ impl Directory {
         } else {
             Err(Refusal::Push(PushError::Invalid))
         }
-    }
-}
-
-fn jpeg_refusal(e: jpeg::JpegError) -> PushError {
-    match e {
-        jpeg::JpegError::Malformed(_) => PushError::Invalid,
-        jpeg::JpegError::Unsupported(_) => PushError::Unsupported,
     }
 }
 

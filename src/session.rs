@@ -74,6 +74,16 @@ pub enum PushError {
     Unsupported,
 }
 
+/// What RFC 2435 cannot carry is `Unsupported`; anything else wrong, `Invalid`.
+impl From<jpeg::JpegError> for PushError {
+    fn from(e: jpeg::JpegError) -> Self {
+        match e {
+            jpeg::JpegError::Malformed(_) => PushError::Invalid,
+            jpeg::JpegError::Unsupported(_) => PushError::Unsupported,
+        }
+    }
+}
+
 pub const TRACK_VIDEO: usize = 0;
 pub const TRACK_AUDIO: usize = 1;
 
@@ -96,6 +106,11 @@ pub struct Frame {
 
 pub type FrameRef = Arc<Frame>;
 
+/// The interleaved channel players pick for a track's RTP (RTCP: the next one).
+fn default_channel(track: usize, rtcp: bool) -> u8 {
+    (2 * track + usize::from(rtcp)) as u8
+}
+
 impl Frame {
     /// The packets' interleaved headers get the channel players pick for this
     /// track (2 × track, +1 for RTCP): TCP clients on that channel are sent
@@ -108,14 +123,14 @@ impl Frame {
         first_seq: u16,
         gop_start: bool,
     ) -> FrameRef {
-        packets.set_channel((2 * track + usize::from(rtcp)) as u8);
+        packets.set_channel(default_channel(track, rtcp));
         let (rtp_time, time_us) = time;
         Arc::new(Frame { track, packets, rtcp, rtp_time, time_us, first_seq, gop_start })
     }
 
     /// The interleaved channel the frame's headers carry.
     pub fn default_channel(&self) -> u8 {
-        (2 * self.track + usize::from(self.rtcp)) as u8
+        default_channel(self.track, self.rtcp)
     }
 
     /// One RTCP compound packet for `track`, as a frame the fan-out can queue.
@@ -334,10 +349,7 @@ impl MediaSession {
 
     /// One JPEG per call: every image is a keyframe.
     fn push_jpeg(&mut self, data: &[u8], script_ts: u64, now_us: u64) -> Result<FrameRef, PushError> {
-        let image = jpeg::parse(data).map_err(|e| match e {
-            jpeg::JpegError::Malformed(_) => PushError::Invalid,
-            jpeg::JpegError::Unsupported(_) => PushError::Unsupported,
-        })?;
+        let image = jpeg::parse(data)?;
         let (rtp_time, time_us) = self.stamp(TRACK_VIDEO, script_ts, now_us);
         let first_seq = self.streams[TRACK_VIDEO].seq;
         let mut packets = PacketBuf::new();

@@ -15,7 +15,6 @@ use super::sync::Mutex;
 use super::thread::Thread;
 use crate::handoff::{Inbox, Refusal, Track};
 use crate::server::{Config, ConnId, Datagram, Server};
-use crate::session::PushError;
 
 /// Everything the loop thread and the script's calls share, under one lock.
 pub struct State {
@@ -94,8 +93,6 @@ pub struct Runtime {
 
 /// How long the loop sleeps at most with nothing to do (timeouts are coarse).
 const IDLE_POLL_MS: i32 = 500;
-/// Slices per vectored write.
-const MAX_IOV: usize = 64;
 const RECV_BUF: usize = 64 * 1024;
 
 impl Runtime {
@@ -156,20 +153,12 @@ impl Runtime {
     /// One producer call: checked against the inbox's directory and queued
     /// without the server's lock. The loop is woken while a client plays, or
     /// once a batch has queued up; with no loop thread, or a loop that has
-    /// fallen behind, the call hands the queue to the core itself. 0, -ENOENT
-    /// (no session), -EINVAL (no usable data, or audio for a session without
-    /// it), -ENOTSUP (a JPEG RFC 2435 cannot carry).
-    pub fn push(&self, name: &str, track: Track, data: &[u8], script_ts: u64) -> i32 {
+    /// fallen behind, the call hands the queue to the core itself.
+    pub fn push(&self, name: &str, track: Track, data: &[u8], script_ts: u64) -> Result<(), Refusal> {
         let now = os::now_us();
         let (batch_full, over_limit) = {
             let mut inbox = self.shared.inbox.lock();
-            if let Err(refusal) = inbox.accept(name, track, data, script_ts, now) {
-                return match refusal {
-                    Refusal::NoSession => -libc::ENOENT,
-                    Refusal::Push(PushError::Invalid) => -libc::EINVAL,
-                    Refusal::Push(PushError::Unsupported) => -libc::ENOTSUP,
-                };
-            }
+            inbox.accept(name, track, data, script_ts, now)?;
             (inbox.batch_full(), inbox.over_limit())
         };
         let running = self.shared.running.load(Ordering::SeqCst);
@@ -179,7 +168,7 @@ impl Runtime {
         if running && (batch_full || self.shared.playing.load(Ordering::SeqCst)) {
             self.wake();
         }
-        0
+        Ok(())
     }
 
     /// The RTSP port, once initialised.
@@ -383,11 +372,13 @@ fn segment_run<'a>(mut queue: impl Iterator<Item = &'a Datagram>) -> usize {
     let (mut count, mut total, mut last) = (1, segment, first);
     for next in queue {
         let len = next.bytes().len();
-        let fits = count < os::MAX_SEGMENTS && total + len <= MAX_SEGMENTED_BYTES;
-        if !fits || !last.followed_by(next) || last.bytes().len() != segment || len > segment {
+        if count == os::MAX_IOV || total + len > MAX_SEGMENTED_BYTES || len > segment || !last.followed_by(next) {
             break;
         }
         count += 1;
+        if len < segment {
+            break; // a shorter packet ends the run
+        }
         total += len;
         last = next;
     }
@@ -395,28 +386,32 @@ fn segment_run<'a>(mut queue: impl Iterator<Item = &'a Datagram>) -> usize {
 }
 
 /// Sends the queued datagrams: a frame's packets to one client in one
-/// segmented send where the system has it, else one `sendto` each. A full
-/// send buffer drops them: UDP clients must never stall the loop.
+/// segmented send while the system takes them, else one `sendto` each. A
+/// full send buffer drops them: UDP clients must never stall the loop.
 fn send_datagrams(st: &mut State) {
-    let mut run: Vec<Datagram> = Vec::with_capacity(os::MAX_SEGMENTS);
     loop {
-        run.clear();
         let count = if st.sockets.rtp_segments { segment_run(st.core.datagrams()) } else { 1 };
-        run.extend((0..count).map_while(|_| st.core.pop_datagram()));
-        let Some(first) = run.first() else { return };
-        let fd = if first.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
-        if run.len() > 1 {
-            let mut parts: [&[u8]; os::MAX_SEGMENTS] = [&[]; os::MAX_SEGMENTS];
-            for (part, d) in parts.iter_mut().zip(&run) {
-                *part = d.bytes();
+        let sent = {
+            let mut parts: [&[u8]; os::MAX_IOV] = [&[]; os::MAX_IOV];
+            let mut queued = st.core.datagrams();
+            let Some(first) = queued.next() else { return };
+            let fd = if first.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
+            if count > 1 {
+                for (part, d) in parts.iter_mut().zip(core::iter::once(first).chain(queued).take(count)) {
+                    *part = d.bytes();
+                }
+                os::send_segments(fd, &parts[..count], &first.to).is_some()
+            } else {
+                let _ = os::send_to(fd, first.bytes(), &first.to);
+                true
             }
-            let segment = parts[0].len() as u16;
-            if os::send_segments(fd, &parts[..run.len()], segment, &first.to).is_some() {
-                continue;
-            }
+        };
+        if !sent {
+            st.sockets.rtp_segments = false;
+            continue; // the same datagrams again, one by one
         }
-        for d in &run {
-            let _ = os::send_to(fd, d.bytes(), &d.to);
+        for _ in 0..count {
+            st.core.pop_datagram();
         }
     }
 }
@@ -437,8 +432,8 @@ fn flush(st: &mut State, now: u64) {
             st.core.process_input(id, now);
         }
         while st.core.has_output(id) {
-            let mut parts = Vec::with_capacity(MAX_IOV);
-            st.core.pending_output(id, &mut parts, MAX_IOV);
+            let mut parts = Vec::with_capacity(os::MAX_IOV);
+            st.core.pending_output(id, &mut parts, os::MAX_IOV);
             let total: usize = parts.iter().map(|p| p.len()).sum();
             let result = os::send_vectored(fd, &parts);
             drop(parts);
@@ -532,7 +527,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for (i, au) in aus.iter().enumerate() {
-            assert_eq!(rt.push("test", Track::Video, au, i as u64 * 33_333), 0);
+            assert_eq!(rt.push("test", Track::Video, au, i as u64 * 33_333), Ok(()));
             std::thread::sleep(Duration::from_millis(33));
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -564,7 +559,7 @@ mod tests {
         assert_eq!(segment_run(datagrams(&[1400, 1400, 1400, 700], a).iter()), 4);
         assert_eq!(segment_run(datagrams(&[1400, 700, 1400], a).iter()), 2, "nothing after a short one");
         assert_eq!(segment_run(datagrams(&[700, 1400], a).iter()), 1, "none longer than the first");
-        assert_eq!(segment_run(datagrams(&[1000; 100], a).iter()), os::MAX_SEGMENTS);
+        assert_eq!(segment_run(datagrams(&[1000; 100], a).iter()), os::MAX_IOV);
         assert_eq!(segment_run(datagrams(&[1400; 100], a).iter()), 46, "46 x 1412 bytes fit in 65000");
         assert_eq!(segment_run(datagrams(&[], a).iter()), 0);
         // the kernel's 64 KB limit: 13 packets of 5000 bytes (plus headers) do not fit
@@ -582,9 +577,9 @@ mod tests {
         assert_eq!(segment_run(queue.iter()), 1, "another client's copy");
     }
 
-    /// The kernel cuts a segmented send into the very datagrams that were
-    /// queued (when it can segment at all: else they go one by one).
+    /// The kernel cuts a segmented send into the very datagrams that were queued.
     #[test]
+    #[cfg(target_os = "linux")]
     fn segmented_datagrams_arrive_one_by_one_and_intact() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -592,19 +587,13 @@ mod tests {
         let sizes = [1400, 1400, 1400, 321];
         let queue = datagrams(&sizes, &rx.local_addr().unwrap().to_string());
         let parts: Vec<&[u8]> = queue.iter().map(Datagram::bytes).collect();
-        let segmented = os::udp_segmentation(rtp)
-            && matches!(os::send_segments(rtp, &parts, parts[0].len() as u16, &queue[0].to), Some(Io::Done(_)));
-        // Every Linux since 4.18 segments; the fallback is for RT-Smart.
-        assert!(segmented || !cfg!(target_os = "linux"), "no UDP segmentation on Linux");
-        if !segmented {
-            for p in &parts {
-                let _ = os::send_to(rtp, p, &queue[0].to);
-            }
-        }
+        // Every Linux since 4.18 segments (the one-by-one fallback is RT-Smart's).
+        assert!(os::udp_segmentation(rtp), "no UDP segmentation on Linux");
+        assert!(matches!(os::send_segments(rtp, &parts, &queue[0].to), Some(Io::Done(_))));
         let mut buf = [0u8; 65536];
         for p in &parts {
             let n = rx.recv(&mut buf).unwrap();
-            assert_eq!(&buf[..n], *p, "segmented: {segmented}");
+            assert_eq!(&buf[..n], *p);
         }
         os::close(rtp);
         os::close(rtcp);

@@ -91,11 +91,26 @@ fn set_nonblocking(fd: Fd) {
     }
 }
 
-fn setsockopt_int(fd: Fd, level: i32, name: i32, value: i32) {
+/// Whether the system took the option.
+fn setsockopt_int(fd: Fd, level: i32, name: i32, value: i32) -> bool {
     // SAFETY: the option value is a c_int of the size given.
-    unsafe {
-        libc::setsockopt(fd, level, name, &value as *const i32 as *const libc::c_void, size_of::<i32>() as u32);
+    let rc = unsafe {
+        libc::setsockopt(fd, level, name, &value as *const i32 as *const libc::c_void, size_of::<i32>() as u32)
+    };
+    rc == 0
+}
+
+/// Slices per vectored send at most (also the kernel's UDP_MAX_SEGMENTS).
+pub const MAX_IOV: usize = 64;
+
+/// `parts` (the first `MAX_IOV` of them) as iovecs, and how many.
+fn iovecs(parts: &[&[u8]]) -> ([libc::iovec; MAX_IOV], usize) {
+    let mut iov = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; MAX_IOV];
+    for (slot, part) in iov.iter_mut().zip(parts.iter()) {
+        slot.iov_base = part.as_ptr() as *mut libc::c_void;
+        slot.iov_len = part.len();
     }
+    (iov, parts.len().min(MAX_IOV))
 }
 
 /// A socket address in the C layout, big enough for IPv4 and IPv6.
@@ -300,12 +315,7 @@ static NO_SENDMSG: AtomicBool = AtomicBool::new(false);
 /// per part, stopping at the first short write.
 pub fn send_vectored(fd: Fd, parts: &[&[u8]]) -> Io {
     if !NO_SENDMSG.load(Ordering::Relaxed) {
-        let mut iov: [libc::iovec; 64] = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; 64];
-        let count = parts.len().min(iov.len());
-        for (slot, part) in iov.iter_mut().zip(parts.iter()) {
-            slot.iov_base = part.as_ptr() as *mut libc::c_void;
-            slot.iov_len = part.len();
-        }
+        let (mut iov, count) = iovecs(parts);
         // SAFETY: msghdr points at `count` valid iovecs over live slices.
         let n = unsafe {
             let mut msg: libc::msghdr = zeroed();
@@ -347,48 +357,26 @@ pub fn send_to(fd: Fd, data: &[u8], to: &SocketAddr) -> Io {
 
 /// Linux's UDP generic segmentation offload (`UDP_SEGMENT`, Linux 4.18).
 const UDP_SEGMENT: i32 = 103;
-/// Most segments the kernel takes in one send (its UDP_MAX_SEGMENTS).
-pub const MAX_SEGMENTS: usize = 64;
-/// A segmented send failed other than for a full buffer (say EIO: a device
-/// without checksum offload): from then on datagrams go out one by one.
-static NO_SEGMENTS: AtomicBool = AtomicBool::new(false);
 
 /// Whether `fd` (a UDP socket) takes segmented sends: only a kernel that
 /// knows `UDP_SEGMENT` accepts it as a socket option (0: no default size).
 /// Elsewhere (RT-Smart's lwIP answers ENOPROTOOPT) datagrams go one by one.
 pub fn udp_segmentation(fd: Fd) -> bool {
-    let value: i32 = 0;
-    // SAFETY: the option value is a c_int of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_UDP,
-            UDP_SEGMENT,
-            &value as *const i32 as *const libc::c_void,
-            size_of::<i32>() as u32,
-        )
-    };
-    rc == 0
+    setsockopt_int(fd, libc::SOL_UDP, UDP_SEGMENT, 0)
 }
 
-/// Sends `parts` as that many datagrams to `to` in one `sendmsg`: the kernel
-/// cuts the concatenation every `segment` bytes (every part but the last is
-/// exactly `segment` long, the last at most; at most `MAX_SEGMENTS` parts).
-/// None when the system cannot (the caller then sends them one by one).
-pub fn send_segments(fd: Fd, parts: &[&[u8]], segment: u16, to: &SocketAddr) -> Option<Io> {
-    if NO_SEGMENTS.load(Ordering::Relaxed) || parts.len() > MAX_SEGMENTS {
-        return None;
-    }
+/// Sends `parts` (at most `MAX_IOV`) as that many datagrams to `to` in one
+/// `sendmsg`: the kernel cuts the concatenation at the first part's length
+/// (every part but the last is that long, the last at most). None when the
+/// system cannot (`ENOSYS`, or `EIO` from a device without checksum offload):
+/// the caller then sends them one by one, and from then on.
+pub fn send_segments(fd: Fd, parts: &[&[u8]], to: &SocketAddr) -> Option<Io> {
+    let segment = u16::try_from(parts.first()?.len()).ok()?;
     let raw = RawAddr::from(to);
-    let mut iov: [libc::iovec; MAX_SEGMENTS] =
-        [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; MAX_SEGMENTS];
-    for (slot, part) in iov.iter_mut().zip(parts.iter()) {
-        slot.iov_base = part.as_ptr() as *mut libc::c_void;
-        slot.iov_len = part.len();
-    }
+    let (mut iov, count) = iovecs(parts);
     // Room for one cmsghdr carrying a u16, aligned as cmsghdr wants.
     let mut control = [0u64; 8];
-    // SAFETY: msghdr points at `parts.len()` valid iovecs over live slices, a
+    // SAFETY: msghdr points at `count` valid iovecs over live slices, a
     // valid address, and a control buffer larger than CMSG_SPACE(2) that
     // CMSG_FIRSTHDR/CMSG_DATA index within.
     let n = unsafe {
@@ -398,7 +386,7 @@ pub fn send_segments(fd: Fd, parts: &[&[u8]], segment: u16, to: &SocketAddr) -> 
         msg.msg_name = raw.ptr() as *mut libc::c_void;
         msg.msg_namelen = raw.len;
         msg.msg_iov = iov.as_mut_ptr();
-        msg.msg_iovlen = parts.len() as _;
+        msg.msg_iovlen = count as _;
         msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
         msg.msg_controllen = space as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
@@ -409,7 +397,6 @@ pub fn send_segments(fd: Fd, parts: &[&[u8]], segment: u16, to: &SocketAddr) -> 
         libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
     };
     if n < 0 && !matches!(errno(), libc::EAGAIN | libc::EINTR | libc::ENOBUFS) {
-        NO_SEGMENTS.store(true, Ordering::Relaxed);
         return None;
     }
     Some(classify(n))

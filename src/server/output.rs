@@ -11,6 +11,7 @@ use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BAC
 
 /// Replies queued on one connection past which the server stops reading it.
 pub(super) const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
+use crate::rtp::packet::INTERLEAVED_HEADER_LEN;
 use crate::session::FrameRef;
 
 /// One piece of a TCP connection's output.
@@ -203,7 +204,7 @@ pub(super) fn enqueue(
             let bytes = frame.packets.interleaved().len();
             if !frame.rtcp {
                 counters.packets_sent += frame.packets.len() as u64;
-                counters.bytes_sent += (bytes - 4 * frame.packets.len()) as u64;
+                counters.bytes_sent += (bytes - INTERLEAVED_HEADER_LEN * frame.packets.len()) as u64;
             }
             conn.queued += bytes;
             conn.out.push_back(Chunk::Frame { frame: frame.clone(), bytes });
