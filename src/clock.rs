@@ -1,9 +1,10 @@
 //! Media time: the script's timestamps or arrival times, on one monotonic
 //! clock (µs), and from there on each track's RTP clock.
 //!
-//! API.md: a track's µs timestamps are used while they increase from one
-//! access unit (or audio chunk) to the next; once they don't (CanMV's examples
-//! pass a constant 1000) the track is stamped with arrival time instead.
+//! API.md: a track's µs timestamps are presentation times, used as they are,
+//! even where they go down in decode order (B-frames); once one repeats
+//! unchanged from one access unit (or audio chunk) to the next (CanMV's
+//! examples pass a constant 1000) the track is stamped with arrival time instead.
 
 /// The offset that puts a session's script timestamps on the monotonic clock,
 /// shared by its tracks so that audio and video stamped by one encoder clock
@@ -35,6 +36,7 @@ pub struct MediaClock {
     offset: Option<i64>,
     last_script_ts: Option<u64>,
     use_arrival: bool,
+    /// The latest time stamped so far (B-frames may stamp earlier ones after it).
     last_us: u64,
     /// Arrival time of the last stamp (0: nothing stamped yet).
     last_arrival_us: u64,
@@ -47,6 +49,12 @@ pub struct MediaClock {
 /// How far PLAY's RTP-Info time may sit before the first packet, so that
 /// arrival jitter never puts the first packet before it.
 const START_MARGIN_US: u64 = 50_000;
+
+/// How far a presentation time may step back in decode order and still be
+/// B-frame reordering (x264's deepest pyramids reorder well under a second).
+/// A larger step back is a new clock (an encoder restarted): its times are
+/// put on the monotonic clock afresh, at arrival.
+const MAX_REORDER_US: u64 = 1_000_000;
 
 impl MediaClock {
     /// A clock of `rate` Hz whose RTP time starts from the random `rtp_base`.
@@ -70,20 +78,25 @@ impl MediaClock {
 
     /// The monotonic time (µs) of a new access unit stamped `script_ts` arriving at `now_us`.
     pub fn stamp(&mut self, script_ts: u64, now_us: u64, base: &mut TimeBase) -> u64 {
-        if self.last_script_ts.is_some_and(|last| script_ts <= last) {
+        let last_script_ts = self.last_script_ts.replace(script_ts);
+        if last_script_ts == Some(script_ts) {
             self.use_arrival = true;
         }
-        self.last_script_ts = Some(script_ts);
         let t = if self.use_arrival {
-            self.smoothed_arrival(now_us)
+            // Never back in time: a switch to arrival mode can't rewind.
+            self.smoothed_arrival(now_us).max(self.last_us)
         } else {
+            if last_script_ts.is_some_and(|last| last > script_ts.saturating_add(MAX_REORDER_US)) {
+                // Onward from the latest stamp by the time since it arrived.
+                let resumed = self.last_us + now_us.saturating_sub(self.last_arrival_us);
+                self.offset = Some(resumed as i64 - script_ts as i64);
+            }
             let offset = *self.offset.get_or_insert_with(|| base.offset_for(script_ts, now_us));
             (script_ts as i64 + offset).max(0) as u64
         };
-        // Never go back in time (a switch to arrival mode can't rewind).
         self.last_us = t.max(self.last_us);
         self.last_arrival_us = now_us;
-        self.last_us
+        t
     }
 
     /// Arrival time with the scheduler's jitter taken out (API.md: RTP
@@ -207,6 +220,43 @@ mod tests {
         let arrivals = [1_000_000u64, 1_040_000, 1_060_000, 1_110_000, 1_130_000];
         let times: Vec<u64> = script.iter().zip(arrivals).map(|(&s, a)| clock.stamp(s, a, &mut base)).collect();
         assert_eq!(deltas(&times), [33_333, 36_667, 30_000, 33_333]);
+    }
+
+    /// x264 with B-frames, one access unit per call in decode order, each with
+    /// its presentation time: I0 P3 B1 B2 P6 B4 B5 ... at 30 fps.
+    #[test]
+    fn presentation_times_that_go_down_in_decode_order_are_kept() {
+        let mut clock = MediaClock::new(90_000, 0);
+        let mut base = TimeBase::default();
+        let frame = 33_333u64;
+        let pts_frames = [0u64, 3, 1, 2, 6, 4, 5, 9, 7, 8];
+        let times: Vec<u64> = pts_frames
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| clock.stamp(7_000_000 + p * frame, 1_000_000 + k as u64 * frame, &mut base))
+            .collect();
+        // RTP steps at 90 kHz: +9000, -6000, +3000, +12000, -6000, ... (each within rounding).
+        let steps: Vec<i64> = times.windows(2).map(|w| (w[1] as i64 - w[0] as i64) * 90 / 1000).collect();
+        let expected: Vec<i64> = pts_frames.windows(2).map(|w| (w[1] as i64 - w[0] as i64) * 3000).collect();
+        for (k, (got, want)) in steps.iter().zip(&expected).enumerate() {
+            assert!((got - want).abs() <= 1, "step {k}: {got} ticks, {want} expected");
+        }
+    }
+
+    #[test]
+    fn a_repeated_timestamp_switches_to_arrival_time_and_a_restart_is_followed() {
+        let mut clock = MediaClock::new(90_000, 0);
+        let mut base = TimeBase::default();
+        // A script clock that restarts from 0 (a new encoder): the stream goes on forward.
+        let a = clock.stamp(50_000_000, 1_000_000, &mut base);
+        let b = clock.stamp(50_033_333, 1_033_333, &mut base);
+        let c = clock.stamp(0, 1_066_666, &mut base);
+        let d = clock.stamp(33_333, 1_100_000, &mut base);
+        assert_eq!((b - a, c - b, d - c), (33_333, 33_333, 33_333));
+        // The same timestamp twice: arrival time from then on (CanMV's constant 1000).
+        let e = clock.stamp(33_333, 1_133_333, &mut base);
+        let f = clock.stamp(99_999_999, 1_166_666, &mut base);
+        assert!(e >= d && f > e && f - e < 100_000, "{d} {e} {f}");
     }
 
     #[test]

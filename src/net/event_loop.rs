@@ -301,8 +301,10 @@ fn run(shared: &Shared) {
             if (playing && !shared.inbox.lock().is_empty()) || st.core.datagrams().next().is_some() {
                 0
             } else {
+                // Rounded up: a deadline under a millisecond away must not
+                // become a 0 ms poll that spins until it passes.
                 match st.core.next_deadline() {
-                    Some(t) => (t.saturating_sub(os::now_us()) / 1000).min(IDLE_POLL_MS as u64) as i32,
+                    Some(t) => t.saturating_sub(os::now_us()).div_ceil(1000).min(IDLE_POLL_MS as u64) as i32,
                     None => IDLE_POLL_MS,
                 }
             }

@@ -203,7 +203,7 @@ mod tests {
         // channel, 16-bit length, then that many bytes of RTP.
         let mut rest = out.interleaved();
         for (i, n) in sizes.iter().enumerate() {
-            let (&[dollar, channel, hi, lo], after) = rest.split_first_chunk::<4>().unwrap() else { unreachable!() };
+            let (&[dollar, channel, hi, lo], after) = rest.split_first_chunk::<4>().unwrap();
             assert_eq!((dollar, channel), (b'$', 2));
             let len = usize::from(u16::from_be_bytes([hi, lo]));
             assert_eq!(len, 12 + n);

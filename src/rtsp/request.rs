@@ -67,6 +67,8 @@ pub enum ParseError {
     Malformed(&'static str),
     /// Head or body over `Limits`.
     TooLarge,
+    /// The request line alone is over the head limit: its URI is too long (RTSP's 414).
+    UriTooLong,
 }
 
 #[derive(Debug, Clone)]
@@ -217,13 +219,13 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
                 check_partial_request_line(rest)?;
             }
             if buf.len() > limits.max_head {
-                return Err(ParseError::TooLarge);
+                return Err(over_limit(request_line.is_none()));
             }
             return Ok(None);
         };
         let line_end = pos + lf + 1;
         if line_end > limits.max_head {
-            return Err(ParseError::TooLarge);
+            return Err(over_limit(request_line.is_none()));
         }
         let mut line = &rest[..lf];
         if let [head @ .., b'\r'] = line {
@@ -270,6 +272,15 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
                 headers.push((name, value));
             }
         }
+    }
+}
+
+/// A head over the limit: 414 while still in the request line (its URI), else 413.
+fn over_limit(in_request_line: bool) -> ParseError {
+    if in_request_line {
+        ParseError::UriTooLong
+    } else {
+        ParseError::TooLarge
     }
 }
 
@@ -565,9 +576,14 @@ mod tests {
         assert!(matches!(parse_input(&head[..64], &small), Ok(None)));
         assert_eq!(parse_input(&head[..65], &small).unwrap_err(), ParseError::TooLarge);
         assert_eq!(parse_input(&head, &small).unwrap_err(), ParseError::TooLarge);
-        // A request line without end, too.
+        // A request line over the limit is a URI too long (RFC 2326 7.1.1: 414), ended or not.
         let endless = std::vec![b'A'; 65];
-        assert_eq!(parse_input(&endless, &small).unwrap_err(), ParseError::TooLarge);
+        assert_eq!(parse_input(&endless, &small).unwrap_err(), ParseError::UriTooLong);
+        let mut long_uri = b"DESCRIBE rtsp://h/".to_vec();
+        long_uri.extend(std::iter::repeat_n(b'x', 60));
+        assert!(matches!(parse_input(&long_uri, &small), Err(ParseError::UriTooLong)));
+        long_uri.extend_from_slice(b" RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+        assert_eq!(parse_input(&long_uri, &small).unwrap_err(), ParseError::UriTooLong);
         // Finished.
         head.extend_from_slice(b"\r\n\r\n");
         assert_eq!(parse_input(&head, &small).unwrap_err(), ParseError::TooLarge);

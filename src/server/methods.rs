@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use core::net::{IpAddr, SocketAddr};
 
+use super::timers::{ClientTimer, ClientTimers};
 use super::{enqueue, push_bytes, Client, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
 use crate::rtsp::{auth, transport, url, Lower, Method, Request, Response};
 use crate::sdp;
@@ -23,6 +24,12 @@ impl Server {
                 return self.reply(id, challenge, Some(&cseq));
             }
         }
+        // Any request that names its session keeps that session alive (RFC 2326 12.37):
+        // players ping with GET_PARAMETER, OPTIONS or SET_PARAMETER.
+        if let Ok(ci) = self.client_of(id, req) {
+            let config = &self.config;
+            self.clients[ci].seen(now_us, config);
+        }
         let resp = match req.method {
             Method::Options => Ok(Response::new(200).header("Public", METHODS)),
             Method::Describe => self.describe(id, req),
@@ -38,9 +45,9 @@ impl Server {
                 }
                 Err(e) => Err(e),
             },
-            Method::Pause => self.pause(id, req, now_us),
+            Method::Pause => self.pause(id, req),
             Method::Teardown => self.teardown(id, req),
-            Method::GetParameter => self.keepalive(id, req, now_us),
+            Method::GetParameter | Method::SetParameter => self.keepalive(id, req),
             _ => Err(Response::new(501).header("Public", METHODS)),
         };
         let resp = resp.unwrap_or_else(|e| e);
@@ -170,9 +177,9 @@ impl Server {
                     tracks: [None, None],
                     playing: false,
                     waiting_keyframe: true,
-                    last_seen_us: now_us,
                     frames_dropped: 0,
-                    next_report_us: 0,
+                    timers: ClientTimers::new(),
+                    media_started: [false; 2],
                     resume_from: None,
                     cut_back: false,
                 });
@@ -181,7 +188,7 @@ impl Server {
         };
         let client = &mut self.clients[client_idx];
         client.tracks[track] = Some(tt);
-        client.last_seen_us = now_us;
+        client.seen(now_us, &self.config);
         let ssrc = self.sessions[idx].streams[track].ssrc;
         let transport_reply = match tt {
             TrackTransport::Tcp { .. } => transport::format_tcp((reply.0, reply.1), ssrc),
@@ -232,7 +239,6 @@ impl Server {
             rtp_info.push_str(&format!("url={}trackID={};seq={};rtptime={}", base, track, seq, rtptime));
         }
         let client = &mut self.clients[ci];
-        client.last_seen_us = now_us;
         let was_playing = client.playing;
         client.playing = true;
         let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
@@ -243,10 +249,9 @@ impl Server {
         Ok((resp, (!was_playing).then_some(ci)))
     }
 
-    /// Sends a new player the cached GOP, or makes it wait for the next keyframe.
+    /// Sends a new player the cached GOP, or makes it wait for the next
+    /// keyframe. Its first sender reports follow its first packets.
     fn start_client(&mut self, ci: usize, now_us: u64) {
-        // Sender reports first: a player maps the first packets to wall-clock time with them.
-        self.send_sender_reports(ci, now_us);
         let client = &mut self.clients[ci];
         let resume_from = client.resume_from.take();
         let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
@@ -266,15 +271,17 @@ impl Server {
         for f in start {
             enqueue(conn, &mut self.udp_out, counters, video, f);
         }
+        client.media_queued(TRACK_VIDEO, now_us);
         // Audio is live again at once after a pause; a new player gets the audio since the GOP began.
         if let (Some(audio), None) = (client.tracks[TRACK_AUDIO], resume_from) {
             for f in media.start_audio() {
                 enqueue(conn, &mut self.udp_out, counters, audio, f);
+                client.media_queued(TRACK_AUDIO, now_us);
             }
         }
     }
 
-    fn pause(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
+    fn pause(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         let ci = self.client_of(id, req)?;
         let next_video_seq =
             self.sessions.iter().find(|s| s.id == self.clients[ci].media).map(|s| s.streams[TRACK_VIDEO].seq);
@@ -283,7 +290,8 @@ impl Server {
             client.resume_from = next_video_seq;
         }
         client.playing = false;
-        client.last_seen_us = now_us;
+        // Reports again once packets flow again after PLAY.
+        client.timers.clear(ClientTimer::Report);
         let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
         Ok(Response::new(200).header("Session", &session_hdr))
     }
@@ -295,13 +303,14 @@ impl Server {
         Ok(Response::new(200))
     }
 
-    fn keepalive(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
+    /// GET_PARAMETER and SET_PARAMETER: no parameters, only a sign of life
+    /// (which `handle_request` has noted).
+    fn keepalive(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         if req.header("Session").is_none() {
             return Ok(Response::new(200));
         }
         let ci = self.client_of(id, req)?;
-        let client = &mut self.clients[ci];
-        client.last_seen_us = now_us;
+        let client = &self.clients[ci];
         let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
         Ok(Response::new(200).header("Session", &session_hdr))
     }

@@ -13,8 +13,10 @@
 mod methods;
 mod output;
 mod reports;
+mod timers;
 
 use output::{drop_queued_packets, enqueue, push_bytes, Conn};
+use timers::{ClientTimer, ClientTimers, ConnTimer};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -55,6 +57,19 @@ pub struct Config {
     pub tcp_only: bool,
 }
 
+impl Config {
+    /// How long a client may stay silent (and a connection idle), µs.
+    fn session_timeout_us(&self) -> u64 {
+        u64::from(self.session_timeout_s) * 1_000_000
+    }
+
+    /// When something last heard of at `now_us` times out: the first
+    /// instant more than a session timeout later.
+    fn timeout_after(&self, now_us: u64) -> u64 {
+        now_us + self.session_timeout_us() + 1
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -79,7 +94,7 @@ pub enum CreateError {
     TooMany,
 }
 
-pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER";
+pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
 /// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
 const CNAME: &str = "canmv-rtsp";
@@ -103,10 +118,11 @@ struct Client {
     playing: bool,
     /// Skipping frames until a GOP start (joined with no cache, or cut back).
     waiting_keyframe: bool,
-    last_seen_us: u64,
     frames_dropped: u64,
-    /// When the next RTCP sender report is due (while playing).
-    next_report_us: u64,
+    /// Expiry (moved by every sign of life) and the next sender report.
+    timers: ClientTimers,
+    /// Per track: packets have been queued for it, so sender reports may follow.
+    media_started: [bool; 2],
     /// Waiting for a keyframe because its queue was cut back (frames it skips are lost to it).
     cut_back: bool,
     /// Paused: the video sequence number it stopped before. A PLAY then
@@ -120,6 +136,24 @@ pub struct Datagram {
     pub rtcp: bool,
     pub frame: FrameRef,
     pub index: usize,
+}
+
+impl Client {
+    /// A request or an RTCP report from it: it is alive for another session timeout.
+    fn seen(&mut self, now_us: u64, config: &Config) {
+        self.timers.set(ClientTimer::Expiry, config.timeout_after(now_us));
+    }
+
+    /// Packets were queued for it on `track`: its first sender report on that
+    /// track goes right behind them (never before its first RTP packet, where
+    /// it would carry a later RTP time than the cached frames that follow;
+    /// strict players such as retina reject that as a timestamp jump).
+    fn media_queued(&mut self, track: usize, now_us: u64) {
+        if !self.media_started[track] {
+            self.media_started[track] = true;
+            self.timers.set(ClientTimer::Report, now_us);
+        }
+    }
 }
 
 impl Datagram {
@@ -283,7 +317,7 @@ impl Server {
         self.clients.retain(|c| c.media != media_id);
         for id in conns {
             if let Some(conn) = self.conns.get_mut(&id) {
-                conn.closing = true;
+                conn.close();
             }
         }
         true
@@ -367,7 +401,7 @@ impl Server {
                 counters.bytes_sent = counters.bytes_sent.saturating_sub(dropped.bytes);
                 client.waiting_keyframe = true;
                 client.cut_back = true;
-                conn.stalled_since.get_or_insert(now_us);
+                conn.timers.set_if_unset(ConnTimer::Stuck, now_us + self.config.stuck_timeout_us + 1);
                 client.frames_dropped += dropped.video_frames;
                 counters.frames_dropped += dropped.video_frames;
                 counters.keyframe_waits += 1;
@@ -387,9 +421,11 @@ impl Server {
                 for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
+                client.media_queued(frame.track, now_us);
                 continue;
             }
             enqueue(conn, &mut self.udp_out, counters, transport, frame);
+            client.media_queued(frame.track, now_us);
         }
     }
 
@@ -442,7 +478,7 @@ impl Server {
     /// none, the newcomer gets 503 and is closed.
     pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr, now_us: u64) {
         let open = self.conns.values().filter(|c| !c.closing).count();
-        let mut conn = Conn::new(peer, local, now_us);
+        let mut conn = Conn::new(peer, local, now_us, self.config.session_timeout_us() + 1);
         if open >= self.config.max_connections {
             let idle = self
                 .conns
@@ -453,14 +489,14 @@ impl Server {
             match idle {
                 Some(victim) => {
                     if let Some(v) = self.conns.get_mut(&victim) {
-                        v.closing = true;
                         v.discard_output();
+                        v.close();
                     }
                 }
                 None => {
                     let resp = Response::new(503).header("Server", SERVER_NAME).header("Connection", "close");
                     push_bytes(&mut conn, resp.to_bytes());
-                    conn.closing = true;
+                    conn.close();
                 }
             }
         }
@@ -503,17 +539,22 @@ impl Server {
                     match input {
                         Input::Request(req) => {
                             conn.last_request_us = now_us;
+                            conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
                             self.handle_request(id, &req, now_us);
                         }
                         Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
                     }
                 }
                 Err(e) => {
-                    let status = if e == ParseError::TooLarge { 413 } else { 400 };
+                    let status = match e {
+                        ParseError::UriTooLong => 414,
+                        ParseError::TooLarge => 413,
+                        _ => 400,
+                    };
                     let resp = Response::new(status).header("Server", SERVER_NAME).header("Connection", "close");
                     conn.input.clear();
                     push_bytes(conn, resp.to_bytes());
-                    conn.closing = true;
+                    conn.close();
                     // Its RTSP sessions end with it: no media after the last reply.
                     self.clients.retain(|c| c.conn != id);
                     return;
@@ -543,7 +584,7 @@ impl Server {
                 .flatten()
                 .any(|t| matches!(t, TrackTransport::Tcp { rtcp_channel, .. } if *rtcp_channel == channel));
             if mine {
-                c.last_seen_us = now_us;
+                c.seen(now_us, &self.config);
             }
         }
     }
@@ -556,7 +597,7 @@ impl Server {
         }
         for c in self.clients.iter_mut() {
             if c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
-                c.last_seen_us = now_us;
+                c.seen(now_us, &self.config);
             }
         }
     }
@@ -567,94 +608,80 @@ impl Server {
         self.wall_offset_us = wall_us as i64 - now_us as i64;
     }
 
-    /// Sends RTCP sender reports that are due, and drops clients that were
-    /// silent past the session timeout.
+    /// Handles every timer due at `now_us` (sender reports, expiries, idle,
+    /// stuck and closing connections). Each fired timer is cleared, and set
+    /// again only for later, so afterwards `next_deadline` is after `now_us`.
     pub fn handle_timeout(&mut self, now_us: u64) {
-        for ci in 0..self.clients.len() {
-            let c = &self.clients[ci];
-            if c.playing && c.next_report_us <= now_us {
+        // Replies nobody reads stall a connection as surely as media nobody reads.
+        let stuck_at = now_us + self.config.stuck_timeout_us + 1;
+        for conn in self.conns.values_mut().filter(|c| !c.closing && c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
+            conn.timers.set_if_unset(ConnTimer::Stuck, stuck_at);
+        }
+        self.client_timers(now_us);
+        self.conn_timers(now_us);
+        debug_assert!(self.next_deadline().is_none_or(|t| t > now_us), "a timer left in the past");
+    }
+
+    fn client_timers(&mut self, now_us: u64) {
+        let mut ci = 0;
+        while ci < self.clients.len() {
+            if self.clients[ci].timers.fire(ClientTimer::Expiry, now_us) {
+                // Silent for a session timeout: gone, and its connection with it if that was its last client.
+                let conn_id = self.clients.remove(ci).conn;
+                if !self.clients.iter().any(|c| c.conn == conn_id) {
+                    if let Some(conn) = self.conns.get_mut(&conn_id) {
+                        conn.close();
+                    }
+                }
+                continue;
+            }
+            if self.clients[ci].timers.fire(ClientTimer::Report, now_us) {
                 self.send_sender_reports(ci, now_us);
             }
+            ci += 1;
         }
-        self.expire_clients(now_us);
-        self.close_dead_connections(now_us);
-        self.give_up_on_unflushed(now_us);
     }
 
-    /// A closing connection whose peer will not read the rest (say, a 503
-    /// that nobody reads) is closed anyway after a grace period.
-    fn give_up_on_unflushed(&mut self, now_us: u64) {
-        for conn in self.conns.values_mut().filter(|c| c.closing && !c.out.is_empty()) {
-            match conn.close_deadline {
-                None => conn.close_deadline = Some(now_us + CLOSE_GRACE_US),
-                Some(t) if now_us >= t => {
-                    conn.discard_output();
+    fn conn_timers(&mut self, now_us: u64) {
+        let mut dead = Vec::new();
+        for (id, conn) in self.conns.iter_mut() {
+            if conn.timers.fire(ConnTimer::Idle, now_us) {
+                if self.clients.iter().any(|c| c.conn == *id) {
+                    // Its clients keep it (they time out on their own); look again a timeout later.
+                    conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
+                } else {
+                    dead.push(*id);
                 }
-                Some(_) => {}
+            }
+            if conn.timers.fire(ConnTimer::Stuck, now_us) {
+                dead.push(*id);
+            }
+            if conn.timers.fire(ConnTimer::CloseGrace, now_us) && !conn.out.is_empty() {
+                // A closing connection whose peer will not read the rest (say,
+                // a 503 nobody reads) is closed anyway after a grace period.
+                if conn.close_grace_started {
+                    conn.discard_output();
+                } else {
+                    conn.close_grace_started = true;
+                    conn.timers.set(ConnTimer::CloseGrace, now_us + CLOSE_GRACE_US);
+                }
             }
         }
-    }
-
-    /// Closes connections stuck behind a peer that stopped reading, and
-    /// connections that have neither a client nor sent a request for a session timeout.
-    fn close_dead_connections(&mut self, now_us: u64) {
-        // A peer that stopped reading its replies is as stuck as one that stopped reading media.
-        for conn in self.conns.values_mut().filter(|c| c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
-            conn.stalled_since.get_or_insert(now_us);
-        }
-        let idle_limit = u64::from(self.config.session_timeout_s) * 1_000_000;
-        let dead: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(id, c)| {
-                let stuck = c.stalled_since.is_some_and(|t| now_us.saturating_sub(t) > self.config.stuck_timeout_us);
-                let idle = now_us.saturating_sub(c.last_request_us) > idle_limit
-                    && !self.clients.iter().any(|cl| cl.conn == **id);
-                !c.closing && (stuck || idle)
-            })
-            .map(|(id, _)| *id)
-            .collect();
         for id in dead {
             self.clients.retain(|c| c.conn != id);
             if let Some(conn) = self.conns.get_mut(&id) {
                 // Nothing more will be read from it: drop what is queued.
                 conn.discard_output();
-                conn.closing = true;
+                conn.close();
             }
         }
     }
 
-    fn expire_clients(&mut self, now_us: u64) {
-        let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
-        let expired: Vec<ConnId> =
-            self.clients.iter().filter(|c| now_us.saturating_sub(c.last_seen_us) > limit).map(|c| c.conn).collect();
-        if expired.is_empty() {
-            return;
-        }
-        self.clients.retain(|c| now_us.saturating_sub(c.last_seen_us) <= limit);
-        for id in expired {
-            if !self.clients.iter().any(|c| c.conn == id) {
-                if let Some(conn) = self.conns.get_mut(&id) {
-                    conn.closing = true;
-                }
-            }
-        }
-    }
-
-    /// When `handle_timeout` next has work: a sender report or a client expiry.
+    /// When `handle_timeout` next has work: the earliest timer set, if any.
     pub fn next_deadline(&self) -> Option<u64> {
-        let limit = u64::from(self.config.session_timeout_s) * 1_000_000;
-        let expiry = self.clients.iter().map(|c| c.last_seen_us + limit + 1);
-        let reports = self.clients.iter().filter(|c| c.playing).map(|c| c.next_report_us);
-        let idle = self.conns.values().map(|c| c.last_request_us + limit + 1);
-        let stuck = self.conns.values().filter_map(|c| c.stalled_since).map(|t| t + self.config.stuck_timeout_us + 1);
-        // A closing connection without a deadline yet is due now: `handle_timeout` sets one.
-        let closing = self
-            .conns
-            .values()
-            .filter(|c| c.closing && !c.out.is_empty())
-            .map(|c| c.close_deadline.unwrap_or_default());
-        expiry.chain(reports).chain(idle).chain(stuck).chain(closing).min()
+        let conns = self.conns.values().filter_map(|c| c.timers.next());
+        let clients = self.clients.iter().filter_map(|c| c.timers.next());
+        conns.chain(clients).min()
     }
 }
 

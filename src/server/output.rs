@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use super::timers::{ConnTimer, ConnTimers};
 use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BACKLOG};
 
 /// Replies queued on one connection past which the server stops reading it.
@@ -55,15 +56,14 @@ pub(super) struct Conn {
     pub(super) reply_bytes: usize,
     /// Close once the output is flushed.
     pub(super) closing: bool,
-    /// Last request from the peer (or when it connected).
+    /// Last request from the peer (or when it connected): who makes room past `max_connections`.
     pub(super) last_request_us: u64,
-    /// Since when a client of this connection has been cut back and its
-    /// queue has not drained: past `Config::stuck_timeout_us` it is dropped.
-    pub(super) stalled_since: Option<u64>,
     /// The nonce this connection was challenged with (authentication on).
     pub(super) nonce: Option<String>,
-    /// Closing, but its peer does not read what is left: closed anyway at this time.
-    pub(super) close_deadline: Option<u64>,
+    /// Idle, stuck and close-grace deadlines (see `timers`).
+    pub(super) timers: ConnTimers,
+    /// Closing, and the grace period for its peer to read the rest has begun.
+    pub(super) close_grace_started: bool,
 }
 
 impl Conn {
@@ -75,7 +75,25 @@ impl Conn {
         self.reply_bytes = 0;
     }
 
-    pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64) -> Conn {
+    /// Closes once its output is written (or the grace period ends); nothing
+    /// more is read from it or queued for it.
+    pub(super) fn close(&mut self) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.timers.clear(ConnTimer::Idle);
+        self.timers.clear(ConnTimer::Stuck);
+        // Output its peer may never read: due at once, so the next tick (or
+        // `conn_timers`, which runs last in `handle_timeout`) starts the grace period.
+        if !self.out.is_empty() {
+            self.timers.set(ConnTimer::CloseGrace, 0);
+        }
+    }
+
+    pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64, idle_us: u64) -> Conn {
+        let mut timers = ConnTimers::new();
+        timers.set(ConnTimer::Idle, now_us + idle_us);
         Conn {
             peer,
             local,
@@ -86,9 +104,9 @@ impl Conn {
             reply_bytes: 0,
             closing: false,
             last_request_us: now_us,
-            stalled_since: None,
             nonce: None,
-            close_deadline: None,
+            timers,
+            close_grace_started: false,
         }
     }
 }
@@ -139,7 +157,7 @@ impl Server {
         conn.queued = conn.queued.saturating_sub(n);
         // Draining again: the peer is slow, not stuck.
         if conn.queued <= self.config.max_queued_bytes {
-            conn.stalled_since = None;
+            conn.timers.clear(ConnTimer::Stuck);
         }
         while let Some(head) = conn.out.front() {
             let left = head.len() - conn.sent;

@@ -2,6 +2,7 @@
 
 use alloc::vec::Vec;
 
+use super::timers::ClientTimer;
 use super::{enqueue, Server, CNAME};
 use crate::rtp::rtcp;
 use crate::session::Frame;
@@ -13,12 +14,13 @@ impl Server {
     pub(super) fn send_sender_reports(&mut self, ci: usize, now_us: u64) {
         let wall_us = (now_us as i64 + self.wall_offset_us).max(0) as u64;
         let client = &mut self.clients[ci];
-        client.next_report_us = now_us.saturating_add(self.config.sender_report_interval_us);
+        client.timers.set(ClientTimer::Report, now_us.saturating_add(self.config.sender_report_interval_us));
         let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
         let Some(conn) = self.conns.get_mut(&client.conn) else { return };
         let counters = self.counters.entry(media.id).or_default();
         for (track, transport) in client.tracks.iter().enumerate() {
-            let Some(transport) = *transport else { continue };
+            // None before the track's first packet (see `Client::media_queued`).
+            let Some(transport) = transport.filter(|_| client.media_started[track]) else { continue };
             let info = rtcp::SenderInfo {
                 ssrc: media.streams[track].ssrc,
                 ntp: rtcp::ntp_from_unix_us(wall_us),

@@ -491,7 +491,7 @@ fn methods_not_implemented_get_501_and_are_not_listed() {
     let public = rig.request(1, "OPTIONS", "*", &[]).header("Public").unwrap().to_string();
     let listed: Vec<&str> = public.split(',').map(str::trim).collect();
     let sid = rig.setup_udp(1, "test", 5000);
-    for method in ["ANNOUNCE", "RECORD", "SET_PARAMETER", "REDIRECT", "FOO", "options"] {
+    for method in ["ANNOUNCE", "RECORD", "REDIRECT", "FOO", "options"] {
         assert!(!listed.contains(&method), "{method} listed");
         let r = rig.request(1, method, URL, &[("Session", &sid)]);
         assert_eq!(r.status, 501, "{method}");
@@ -549,6 +549,21 @@ fn oversized_head_is_413_and_closes() {
     let outs = rig.read(1);
     let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
     assert_eq!(r.status, 413);
+    assert_eq!(rig.s.take_finished(), vec![1]);
+}
+
+#[test]
+fn an_over_long_uri_is_414_and_closes() {
+    let mut rig = Rig::new();
+    rig.open(1);
+    let mut request = b"DESCRIBE rtsp://127.0.0.1:8554/".to_vec();
+    request.extend(std::iter::repeat_n(b'a', 10 * 1024));
+    request.extend_from_slice(b" RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    rig.s.conn_data(1, &request, rig.now);
+    let outs = rig.read(1);
+    let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
+    // RFC 2326 7.1.1 and RFC 7826 17.4.15: the status for a request URI over the server's limit.
+    assert_eq!(r.status, 414);
     assert_eq!(rig.s.take_finished(), vec![1]);
 }
 
@@ -1091,14 +1106,18 @@ fn constant_script_timestamps_follow_arrival_time() {
 }
 
 #[test]
-fn rtp_timestamps_never_go_backwards() {
-    // Script timestamps that jump back, stall, leap ahead; arrivals steady.
+fn rtp_timestamps_follow_presentation_time_and_never_rewind_on_arrival_time() {
+    // Script timestamps that step back (B-frame order), repeat, leap ahead, restart; arrivals steady.
     let script = [0u64, 33_333, 66_666, 10_000, 20_000, 20_000, 5_000_000, 100, 200, 300];
     let pushes: Vec<(u64, u64)> =
         script.iter().enumerate().map(|(k, &ts)| (ts, 1_000_000 + k as u64 * 33_000)).collect();
-    let ts = timestamps(&pushes);
-    for (i, d) in deltas(&ts).into_iter().enumerate() {
-        assert!(d >= 0, "timestamp went back {d} at access unit {}", i + 1);
+    let d = deltas(&timestamps(&pushes));
+    // RFC 6184 5.1: the RTP timestamp is the presentation time, down as well as up (90 kHz).
+    assert!((d[2] - (10_000 - 66_666) * 9 / 100).abs() <= 1, "step back kept: {}", d[2]);
+    assert!((d[3] - 900).abs() <= 1, "{}", d[3]);
+    // Then a repeated timestamp (CanMV's constant): arrival time, which never goes back.
+    for (i, d) in d.iter().enumerate().skip(4) {
+        assert!(*d >= 0, "timestamp went back {d} at access unit {}", i + 1);
     }
 }
 
@@ -1228,6 +1247,9 @@ fn silent_clients_time_out_and_live_ones_stay() {
         rig.send_raw(4, &interleaved_rr);
         rig.send_raw(6, &foreign);
         rig.s.handle_timeout(rig.now);
+        // Clients kept alive by RTCP alone leave no deadline behind (it spun the loop once).
+        let next = rig.s.next_deadline();
+        assert!(next.is_some_and(|t| t > rig.now), "next deadline {next:?} at {}", rig.now);
         let clients = rig.stats().clients;
         if step <= 6 {
             // Silent for at most 60 s: still there.
@@ -1260,7 +1282,14 @@ fn any_request_with_the_session_keeps_it_alive() {
     rig.request(1, "PAUSE", URL, &[("Session", &sid)]);
     rig.s.handle_timeout(rig.now);
     assert_eq!(rig.stats().clients, 1);
-    rig.s.handle_timeout(t0 + 160_000_001);
+    // Pings that players use, each naming the session (answered 200, not 501).
+    for method in ["OPTIONS", "SET_PARAMETER", "GET_PARAMETER"] {
+        rig.now += 50_000_000;
+        assert_eq!(rig.request(1, method, URL, &[("Session", &sid)]).status, 200, "{method}");
+        rig.s.handle_timeout(rig.now);
+        assert_eq!(rig.stats().clients, 1, "alive after {method}");
+    }
+    rig.s.handle_timeout(rig.now + 60_000_001);
     assert_eq!(rig.stats().clients, 0);
 }
 
@@ -1537,13 +1566,20 @@ fn reports_on(rig: &Rig, id: ConnId, channel: u8) -> Vec<Sr> {
 }
 
 #[test]
-fn a_sender_report_per_track_comes_right_after_play_before_any_media() {
+fn a_sender_report_per_track_follows_the_first_media_never_precedes_it() {
     let mut rig = av_rig();
     rig.now += 5_000;
     rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
     rig.s.push_audio("av", &[0xff; 160], 0, rig.now).unwrap();
     av_player(&mut rig, 1);
-    // One report per track, on its odd (RTCP) channel.
+    // PLAY queued the cached frames and no report: a report ahead of them
+    // would carry a later RTP time than the packets that follow it.
+    assert!(rig.rtcp.is_empty(), "a report before the first RTP packet");
+    assert!(!rig.tcp_packets(1, 0).is_empty() && !rig.tcp_packets(1, 2).is_empty());
+    // Right behind them (the same loop turn), one report per track, on its odd (RTCP) channel.
+    assert_eq!(rig.s.next_deadline(), Some(rig.now));
+    rig.s.handle_timeout(rig.now);
+    rig.flush();
     let out = rig.rtcp.iter().filter(|(to, _)| matches!(to, RtcpTo::Channel(1, _))).count();
     assert_eq!(out, 2);
     assert_eq!(reports_on(&rig, 1, 1).len(), 1);
@@ -1560,6 +1596,8 @@ fn sender_reports_map_each_tracks_rtp_clock_to_the_same_wall_clock() {
     rig.s.push_video("av", &annexb(&test_au(0)), 10_000, t0).unwrap();
     rig.s.push_audio("av", &[0xff; 160], 10_000, t0).unwrap();
     av_player(&mut rig, 1);
+    rig.s.handle_timeout(rig.now);
+    rig.flush();
     let first_video = rig.tcp_packets(1, 0)[0].ts;
     let first_audio = rig.tcp_packets(1, 2)[0].ts;
     // 4 s later the next reports fall due.
@@ -1588,6 +1626,7 @@ fn sender_reports_map_each_tracks_rtp_clock_to_the_same_wall_clock() {
 #[test]
 fn reports_follow_at_least_every_five_seconds_while_playing() {
     let mut rig = av_rig();
+    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
     av_player(&mut rig, 1);
     let start = rig.now;
     let mut times = vec![start];
@@ -1633,6 +1672,8 @@ fn udp_clients_get_reports_on_their_rtcp_port_from_the_rtcp_socket() {
     rig.open(1);
     let sid = rig.setup_udp(1, "test", 6000);
     rig.play(1, "test", &sid);
+    rig.push_au(0);
+    rig.s.handle_timeout(rig.now);
     rig.flush();
     let to = SocketAddr::new(peer(1).ip(), 6001);
     assert_eq!(rig.rtcp.iter().filter(|(t, d)| *t == RtcpTo::Udp(to) && read_sr(d).is_some()).count(), 1);
@@ -1995,4 +2036,280 @@ fn after_a_malformed_request_a_playing_connection_gets_its_400_and_nothing_more(
     assert_eq!(rig.tcp_packets(1, 0).len(), before, "media after the connection was condemned");
     assert_eq!(rig.stats().clients, 0);
     assert_eq!(rig.s.take_finished(), vec![1]);
+}
+
+// ------------------------------------------------- timers: never in the past
+
+/// A small seeded generator (splitmix64), so a failing sequence replays from its seed.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One random step a client, the producer or time can take. Returns a label for the failure trace.
+fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, String>) -> String {
+    const CONNS: u64 = 6;
+    let id = 1 + dice.below(CONNS);
+    let open = rig.s.conns.contains_key(&id);
+    let sid = sessions.get(&id).cloned();
+    let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
+    let request = |rig: &mut Rig, method: &str, path: &str, headers: &[(&str, &str)]| {
+        rig.cseq += 1;
+        let mut text = format!("{method} rtsp://127.0.0.1:8554/{path} RTSP/1.0\r\nCSeq: {}\r\n", rig.cseq);
+        for (k, v) in headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        rig.s.conn_data(id, text.as_bytes(), rig.now);
+    };
+    let label = match dice.below(16) {
+        0 if !open => {
+            rig.open(id);
+            "open"
+        }
+        0 | 1 => {
+            if dice.below(2) == 0 {
+                request(rig, "SETUP", "test/trackID=0", &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+            } else {
+                let t = format!("RTP/AVP;unicast;client_port={}-{}", 5000 + 2 * id, 5001 + 2 * id);
+                request(rig, "SETUP", "test/trackID=0", &[("Transport", &t)]);
+            }
+            "setup"
+        }
+        2 => {
+            request(rig, "PLAY", "test/", &[("Session", sid.as_deref().unwrap_or("x"))]);
+            "play"
+        }
+        3 => {
+            request(rig, "PAUSE", "test/", &[("Session", sid.as_deref().unwrap_or("x"))]);
+            "pause"
+        }
+        4 => {
+            request(rig, "TEARDOWN", "test/", &[("Session", sid.as_deref().unwrap_or("x"))]);
+            "teardown"
+        }
+        5 => {
+            let method = ["GET_PARAMETER", "OPTIONS", "SET_PARAMETER", "DESCRIBE"][dice.below(4) as usize];
+            request(rig, method, "test", &[("Session", sid.as_deref().unwrap_or("x"))]);
+            "keepalive"
+        }
+        6 => {
+            let mut frame = vec![b'$', 1, 0, rr.len() as u8];
+            frame.extend_from_slice(&rr);
+            rig.s.conn_data(id, &frame, rig.now);
+            "interleaved rtcp"
+        }
+        7 => {
+            rig.s.rtcp_in(SocketAddr::new(peer(id).ip(), 5001 + 2 * id as u16), &rr, rig.now);
+            "udp rtcp"
+        }
+        8 => {
+            rig.s.conn_data(id, b"GARBAGE\r\n\r\n", rig.now);
+            "garbage"
+        }
+        9 => {
+            rig.s.conn_closed(id);
+            "peer closed"
+        }
+        10 => {
+            // The reader stalls or comes back.
+            if !rig.stalled.remove(&id) {
+                rig.stalled.insert(id);
+            }
+            "stall toggle"
+        }
+        11 | 12 => {
+            let k = rig.sent.len();
+            let au = test_au(k);
+            rig.now += FRAME_US;
+            rig.script_ts += FRAME_US;
+            let _ = rig.s.push_video("test", &annexb(&au), rig.script_ts, rig.now);
+            rig.sent.push(au);
+            "push"
+        }
+        _ => {
+            // Time passes: mostly a little, sometimes past every timeout at once.
+            rig.now += match dice.below(8) {
+                0 => 20_000_000 + dice.below(100_000_000),
+                1..=3 => dice.below(3_000_000),
+                _ => dice.below(100_000),
+            };
+            "time"
+        }
+    };
+    // Replies name the RTSP session a connection set up.
+    if !rig.stalled.contains(&id) && rig.s.conns.contains_key(&id) {
+        for out in rig.read(id) {
+            if let Out::Reply(r) = out {
+                if let Some(s) = r.header("Session") {
+                    sessions.insert(id, s.split(';').next().unwrap_or("").to_string());
+                }
+            }
+        }
+    }
+    label.to_string()
+}
+
+/// After the core has handled time `t`, its next deadline is later than `t`,
+/// or there is none: a deadline left in the past makes the loop spin (on the
+/// board, under strict priorities, it starves every thread below it).
+#[test]
+fn after_handling_time_the_next_deadline_is_in_the_future() {
+    for seed in 0..400u64 {
+        let config = Config {
+            session_timeout_s: 3,
+            stuck_timeout_us: 2_000_000,
+            max_queued_bytes: 20_000,
+            sender_report_interval_us: 1_000_000,
+            max_connections: 4,
+            ..Config::default()
+        };
+        let mut rig = Rig::with(config, test_random);
+        let mut dice = Dice(seed);
+        let mut sessions = BTreeMap::new();
+        let mut trace = Vec::new();
+        for _ in 0..400 {
+            trace.push(random_step(&mut rig, &mut dice, &mut sessions));
+            rig.s.handle_timeout(rig.now);
+            rig.flush();
+            rig.s.take_finished();
+            let next = rig.s.next_deadline();
+            assert!(
+                next.is_none_or(|t| t > rig.now),
+                "seed {seed}: after handle_timeout({}) the next deadline is {next:?}, not later; steps: {:?}",
+                rig.now,
+                &trace[trace.len().saturating_sub(12)..]
+            );
+        }
+    }
+}
+
+// ------------------------------------------- what strict players check
+
+/// One thing a player received on a track, in arrival order.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    Rtp { seq: u16, ts: u32 },
+    Report { rtp_time: u32 },
+}
+
+/// What RFC 3550 and strict players (retina, Moonfire NVR's client) hold a
+/// stream to: the first packet is the one RTP-Info names, no sender report
+/// comes before it, and no packet after a report goes back behind the
+/// report's RTP time by more than `jitter` ticks.
+/// `exact`: the client starts from the cache, so RTP-Info knows its first
+/// packet; else (waiting for the next keyframe with the cache off) its first
+/// packet is at or after what RTP-Info names, which players count as skipped.
+fn assert_consistent_timeline(label: &str, seen: &[Seen], rtp_info: (u16, u32), jitter: u32, exact: bool) {
+    let Some(Seen::Rtp { seq, ts }) = seen.first().copied() else {
+        panic!("{label}: the first thing received is {:?}, not an RTP packet", seen.first())
+    };
+    if exact {
+        assert_eq!((seq, ts), rtp_info, "{label}: the first packet is not the one RTP-Info names");
+    } else {
+        assert!(seq.wrapping_sub(rtp_info.0) < 1 << 15, "{label}: first packet {seq} before RTP-Info's {rtp_info:?}");
+        assert!(ts.wrapping_sub(rtp_info.1) < 1 << 31, "{label}: first packet at {ts} before RTP-Info's {rtp_info:?}");
+    }
+    let mut report: Option<u32> = None;
+    for item in seen {
+        match *item {
+            Seen::Report { rtp_time } => report = Some(rtp_time),
+            Seen::Rtp { seq, ts } => {
+                if let Some(r) = report {
+                    let behind = r.wrapping_sub(ts) as i32;
+                    assert!(behind <= jitter as i32, "{label}: packet {seq} at {ts} is {behind} ticks behind a report");
+                }
+            }
+        }
+    }
+    assert!(report.is_some(), "{label}: no sender report at all");
+}
+
+/// A player that joins in the middle of a GOP (or before any keyframe, or
+/// with the cache off) over TCP and over UDP: every track's timeline is one
+/// that retina accepts, while the producer goes on and reports fall due.
+#[test]
+fn late_joiners_get_reports_only_behind_packets_they_have() {
+    for (transport, cached, join_at) in [("tcp", true, 3), ("udp", true, 3), ("tcp", false, 3), ("udp", true, 0)] {
+        let label = format!("{transport}, gop cache {cached}, join after {join_at} access units");
+        let mut rig = av_rig();
+        rig.s.set_gop_cache("av", cached);
+        let push = |rig: &mut Rig, k: usize| {
+            rig.now += FRAME_US;
+            rig.script_ts += FRAME_US;
+            rig.s.push_video("av", &annexb(&test_au(k)), rig.script_ts, rig.now).unwrap();
+            rig.s.push_audio("av", &[0xff; 266], rig.script_ts, rig.now).unwrap();
+        };
+        for k in 0..join_at {
+            push(&mut rig, k);
+        }
+        rig.flush();
+        rig.open(1);
+        let mut sid = String::new();
+        for track in 0..2u8 {
+            let transport_hdr = if transport == "tcp" {
+                format!("RTP/AVP/TCP;unicast;interleaved={}-{}", 2 * track, 2 * track + 1)
+            } else {
+                format!("RTP/AVP;unicast;client_port={}-{}", 7000 + 2 * u16::from(track), 7001 + 2 * u16::from(track))
+            };
+            let mut headers = vec![("Transport", transport_hdr.as_str())];
+            if track == 1 {
+                headers.push(("Session", &sid));
+            }
+            let r = rig.request(1, "SETUP", &format!("rtsp://127.0.0.1:8554/av/trackID={track}"), &headers);
+            assert_eq!(r.status, 200, "{label}: {r:?}");
+            sid = r.session();
+        }
+        // PLAY by hand: everything the connection (or the UDP socket) sends is logged in order.
+        let mut seen: [Vec<Seen>; 2] = [Vec::new(), Vec::new()];
+        let log = |rig: &mut Rig, seen: &mut [Vec<Seen>; 2], replies: &mut Vec<Reply>| {
+            for out in rig.read(1) {
+                match out {
+                    Out::Reply(r) => replies.push(r),
+                    Out::Frame { channel, data } => {
+                        let track = usize::from(channel / 2);
+                        seen[track].push(match read_sr(&data) {
+                            Some(sr) => Seen::Report { rtp_time: sr.rtp_time },
+                            None => Seen::Rtp { seq: rtp(&data).seq, ts: rtp(&data).ts },
+                        });
+                    }
+                }
+            }
+            while let Some(d) = rig.s.pop_datagram() {
+                let track = usize::from((d.to.port() - 7000) / 2);
+                seen[track].push(match read_sr(d.bytes()) {
+                    Some(sr) => Seen::Report { rtp_time: sr.rtp_time },
+                    None => Seen::Rtp { seq: rtp(d.bytes()).seq, ts: rtp(d.bytes()).ts },
+                });
+            }
+        };
+        let mut replies = Vec::new();
+        rig.cseq += 1;
+        let play = format!("PLAY rtsp://127.0.0.1:8554/av/ RTSP/1.0\r\nCSeq: {}\r\nSession: {sid}\r\n\r\n", rig.cseq);
+        rig.s.conn_data(1, play.as_bytes(), rig.now);
+        // The loop handles time after every turn, and time goes on for 12 s, with reports every 4 s.
+        for k in join_at..join_at + 360 {
+            rig.s.handle_timeout(rig.now);
+            log(&mut rig, &mut seen, &mut replies);
+            push(&mut rig, k);
+        }
+        rig.s.handle_timeout(rig.now);
+        log(&mut rig, &mut seen, &mut replies);
+        let info = rtp_info(&replies[0]);
+        for (track, jitter) in [(0, 0), (1, 0)] {
+            let start = (info[track]["seq"].parse().unwrap(), info[track]["rtptime"].parse().unwrap());
+            let exact = join_at > 0 && (cached || track == 1);
+            assert_consistent_timeline(&format!("{label}, track {track}"), &seen[track], start, jitter, exact);
+        }
+    }
 }
