@@ -244,7 +244,8 @@ def stream_to_wire_client(port, seconds=AV_SECONDS):
 
 
 def test_sender_reports_put_both_tracks_on_one_clock(port):
-    """RFC 3550 6.4.1: a sender report on each track right after PLAY and then at
+    """RFC 3550 6.4.1: a sender report on each track right behind its first
+    packets (never before them, where strict players reject it) and then at
     least every 5 s; the NTP times they give the first video frame and the
     first audio chunk (sent together) agree; BYE on each track at the end."""
     client = stream_to_wire_client(port)
