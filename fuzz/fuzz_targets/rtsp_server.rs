@@ -11,7 +11,8 @@
 //! server closed may end inside one, not one still open after a full drain);
 //! every datagram goes to the address of a connected peer and is RTP/RTCP
 //! version 2; client counts stay within the configured limits; with
-//! authentication on and no user, no media, session or body reaches anyone.
+//! authentication on and no user, no media, session or body reaches anyone;
+//! after the server handles time `t`, its next deadline is later than `t`.
 #![no_main]
 
 use std::collections::BTreeSet;
@@ -128,6 +129,9 @@ fuzz_target!(|data: &[u8]| {
             7 => {
                 now += u64::from(input.byte()) * 100_000;
                 server.handle_timeout(now);
+                // A deadline left in the past would spin the loop thread.
+                let next = server.next_deadline();
+                assert!(next.is_none_or(|t| t > now), "after handle_timeout({now}) the next deadline is {next:?}");
             }
             8 => {
                 let max_parts = 1 + usize::from(input.byte() % 8);
