@@ -116,6 +116,16 @@ test-riscv64: | $(MICROPY_DIR)/py/mpconfig.h
 fuzz:
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) scripts/fuzz.sh
 
+# NVR-behaviour soak (tests/soak/soak.py): the unix port with its default
+# options, a zoo of clients on 127.0.0.1 for SOAK_MINUTES (at least 2); report,
+# plot and samples in build/soak/. SOAK_ARGS="--sched loop-high" (or
+# script-high, or RTSP_SCHED=...) runs the server on core 0 under SCHED_FIFO.
+SOAK_MINUTES ?= 10
+.PHONY: soak
+soak: setup
+	$(MAKE) build/micropython
+	MICROPYTHON=$(ROOT)/build/micropython python3 tests/soak/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
+
 demo: setup
 	$(MAKE) build/micropython
 	build/micropython examples/host/stream_file.py $(ARGS)
@@ -125,10 +135,18 @@ test: setup
 	$(MAKE) check-header
 	$(MAKE) k230
 	$(MAKE) fuzz FUZZ_SECONDS=10
-	$(MAKE) build/micropython
+	$(MAKE) build/micropython retina-client
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/board --target unix
 	$(MAKE) test-riscv64
+
+# The retina test client (tests/python/test_retina.py): its own cargo
+# workspace, built in build/retina/target (never the crate's target dir).
+RETINA_DIR := $(ROOT)/build/retina
+.PHONY: retina-client
+retina-client:
+	CARGO_TARGET_DIR=$(RETINA_DIR)/target $(CARGO) build --release --locked --manifest-path tests/retina_client/Cargo.toml
+	@echo "retina client: $(RETINA_DIR)/target/release/retina-client"
 
 # Ours beside gst-rtsp-server on 127.0.0.1, one table and bench/RESULTS.md
 # (about 7 minutes on 2 cores; BENCH_FULL=1: the issue's 30 s scale windows).

@@ -179,7 +179,8 @@ impl Server {
                     waiting_keyframe: true,
                     frames_dropped: 0,
                     timers: ClientTimers::new(),
-                    media_started: [false; 2],
+                    first_media: [None; 2],
+                    reported: [false; 2],
                     resume_from: None,
                     cut_back: false,
                 });
@@ -271,12 +272,12 @@ impl Server {
         for f in start {
             enqueue(conn, &mut self.udp_out, counters, video, f);
         }
-        client.media_queued(TRACK_VIDEO, now_us);
+        client.media_queued(&start[0], now_us);
         // Audio is live again at once after a pause; a new player gets the audio since the GOP began.
         if let (Some(audio), None) = (client.tracks[TRACK_AUDIO], resume_from) {
             for f in media.start_audio() {
                 enqueue(conn, &mut self.udp_out, counters, audio, f);
-                client.media_queued(TRACK_AUDIO, now_us);
+                client.media_queued(f, now_us);
             }
         }
     }

@@ -27,7 +27,7 @@ use crate::handoff::{Push, Track};
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, Input, ParseError, Response};
-use crate::session::{AudioCodec, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
+use crate::session::{AudioCodec, Frame, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
 
 pub type ConnId = u64;
 
@@ -121,8 +121,12 @@ struct Client {
     frames_dropped: u64,
     /// Expiry (moved by every sign of life) and the next sender report.
     timers: ClientTimers,
-    /// Per track: packets have been queued for it, so sender reports may follow.
-    media_started: [bool; 2],
+    /// Per track: None until packets are queued for it; then the RTP and
+    /// monotonic time of the first of them, which its first sender report
+    /// describes (see `Client::media_queued`).
+    first_media: [Option<(u32, u64)>; 2],
+    /// Per track: its first sender report has gone out (later ones describe "now").
+    reported: [bool; 2],
     /// Waiting for a keyframe because its queue was cut back (frames it skips are lost to it).
     cut_back: bool,
     /// Paused: the video sequence number it stopped before. A PLAY then
@@ -144,13 +148,16 @@ impl Client {
         self.timers.set(ClientTimer::Expiry, config.timeout_after(now_us));
     }
 
-    /// Packets were queued for it on `track`: its first sender report on that
-    /// track goes right behind them (never before its first RTP packet, where
-    /// it would carry a later RTP time than the cached frames that follow;
-    /// strict players such as retina reject that as a timestamp jump).
-    fn media_queued(&mut self, track: usize, now_us: u64) {
-        if !self.media_started[track] {
-            self.media_started[track] = true;
+    /// `frame` was queued for it: on a track's first packets, its first
+    /// sender report goes right behind them and maps the RTP time of that
+    /// first frame (not of "now") to wall-clock time. Strict players such as
+    /// retina take their time line from the first thing they read, and over
+    /// UDP that may be the report, ahead of packets sent before it: a report
+    /// of "now" ahead of a cached GOP (or of a frame stamped a moment before)
+    /// then makes every packet look like a jump back in time.
+    fn media_queued(&mut self, frame: &Frame, now_us: u64) {
+        if self.first_media[frame.track].is_none() {
+            self.first_media[frame.track] = Some((frame.rtp_time, frame.time_us));
             self.timers.set(ClientTimer::Report, now_us);
         }
     }
@@ -421,11 +428,13 @@ impl Server {
                 for f in session.current_gop() {
                     enqueue(conn, &mut self.udp_out, counters, transport, f);
                 }
-                client.media_queued(frame.track, now_us);
+                if let Some(first) = session.current_gop().first() {
+                    client.media_queued(first, now_us);
+                }
                 continue;
             }
             enqueue(conn, &mut self.udp_out, counters, transport, frame);
-            client.media_queued(frame.track, now_us);
+            client.media_queued(frame, now_us);
         }
     }
 

@@ -8,23 +8,34 @@ use crate::rtp::rtcp;
 use crate::session::Frame;
 
 impl Server {
-    /// RTCP sender reports for each track of a playing client: the NTP time of
-    /// `now` beside the RTP time of `now` on that track's clock, which is what
-    /// lets a player line audio up with video.
+    /// RTCP sender reports for each track of a playing client: an NTP time
+    /// beside the RTP time of the same instant on that track's clock, which
+    /// is what lets a player line audio up with video. The first report on a
+    /// track describes the first frame the client was sent on it (see
+    /// `Client::media_queued`: nothing it reads after the report is older),
+    /// later ones `now`. Both lie on the one monotonic time base, so every
+    /// report gives the same mapping.
     pub(super) fn send_sender_reports(&mut self, ci: usize, now_us: u64) {
-        let wall_us = (now_us as i64 + self.wall_offset_us).max(0) as u64;
+        let wall_offset_us = self.wall_offset_us;
         let client = &mut self.clients[ci];
         client.timers.set(ClientTimer::Report, now_us.saturating_add(self.config.sender_report_interval_us));
         let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
         let Some(conn) = self.conns.get_mut(&client.conn) else { return };
         let counters = self.counters.entry(media.id).or_default();
         for (track, transport) in client.tracks.iter().enumerate() {
-            // None before the track's first packet (see `Client::media_queued`).
-            let Some(transport) = transport.filter(|_| client.media_started[track]) else { continue };
+            // None before the track's first packet.
+            let (Some(transport), Some(first)) = (*transport, client.first_media[track]) else { continue };
+            let (rtp_time, at_us) = if client.reported[track] {
+                (media.clocks[track].rtp_time(now_us), now_us)
+            } else {
+                client.reported[track] = true;
+                first
+            };
+            let wall_us = (at_us as i64 + wall_offset_us).max(0) as u64;
             let info = rtcp::SenderInfo {
                 ssrc: media.streams[track].ssrc,
                 ntp: rtcp::ntp_from_unix_us(wall_us),
-                rtp_time: media.clocks[track].rtp_time(now_us),
+                rtp_time,
                 packets: media.sent[track].packets,
                 octets: media.sent[track].octets,
             };

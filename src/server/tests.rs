@@ -2200,17 +2200,20 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
 #[derive(Debug, Clone, Copy)]
 enum Seen {
     Rtp { seq: u16, ts: u32 },
-    Report { rtp_time: u32 },
+    Report { rtp_time: u32, ntp: u64 },
 }
 
 /// What RFC 3550 and strict players (retina, Moonfire NVR's client) hold a
 /// stream to: the first packet is the one RTP-Info names, no sender report
 /// comes before it, and no packet after a report goes back behind the
-/// report's RTP time by more than `jitter` ticks.
+/// report's RTP time by more than `jitter` ticks. Over UDP a player may read
+/// the report before packets sent ahead of it (they come on another socket),
+/// so no packet at all is older than the first report; and every report maps
+/// RTP time to NTP time on one line (`rate` ticks a second).
 /// `exact`: the client starts from the cache, so RTP-Info knows its first
 /// packet; else (waiting for the next keyframe with the cache off) its first
 /// packet is at or after what RTP-Info names, which players count as skipped.
-fn assert_consistent_timeline(label: &str, seen: &[Seen], rtp_info: (u16, u32), jitter: u32, exact: bool) {
+fn assert_consistent_timeline(label: &str, seen: &[Seen], rtp_info: (u16, u32), jitter: u32, exact: bool, rate: u64) {
     let Some(Seen::Rtp { seq, ts }) = seen.first().copied() else {
         panic!("{label}: the first thing received is {:?}, not an RTP packet", seen.first())
     };
@@ -2220,19 +2223,30 @@ fn assert_consistent_timeline(label: &str, seen: &[Seen], rtp_info: (u16, u32), 
         assert!(seq.wrapping_sub(rtp_info.0) < 1 << 15, "{label}: first packet {seq} before RTP-Info's {rtp_info:?}");
         assert!(ts.wrapping_sub(rtp_info.1) < 1 << 31, "{label}: first packet at {ts} before RTP-Info's {rtp_info:?}");
     }
+    let reports: Vec<(u32, u64)> = seen
+        .iter()
+        .filter_map(|s| if let Seen::Report { rtp_time, ntp } = *s { Some((rtp_time, ntp)) } else { None })
+        .collect();
+    let Some(&(first_report, first_ntp)) = reports.first() else { panic!("{label}: no sender report at all") };
     let mut report: Option<u32> = None;
     for item in seen {
         match *item {
-            Seen::Report { rtp_time } => report = Some(rtp_time),
+            Seen::Report { rtp_time, .. } => report = Some(rtp_time),
             Seen::Rtp { seq, ts } => {
                 if let Some(r) = report {
                     let behind = r.wrapping_sub(ts) as i32;
                     assert!(behind <= jitter as i32, "{label}: packet {seq} at {ts} is {behind} ticks behind a report");
                 }
+                let before_first = first_report.wrapping_sub(ts) as i32;
+                assert!(before_first <= 0, "{label}: packet {seq} at {ts} is older than the first report");
             }
         }
     }
-    assert!(report.is_some(), "{label}: no sender report at all");
+    for &(rtp_time, ntp) in &reports[1..] {
+        let ticks = i64::from(rtp_time.wrapping_sub(first_report) as i32);
+        let ntp_ticks = ((ntp - first_ntp) as u128 * u128::from(rate) >> 32) as i64;
+        assert!((ticks - ntp_ticks).abs() <= 2, "{label}: reports disagree: {ticks} RTP ticks for {ntp_ticks} of NTP");
+    }
 }
 
 /// A player that joins in the middle of a GOP (or before any keyframe, or
@@ -2279,7 +2293,7 @@ fn late_joiners_get_reports_only_behind_packets_they_have() {
                     Out::Frame { channel, data } => {
                         let track = usize::from(channel / 2);
                         seen[track].push(match read_sr(&data) {
-                            Some(sr) => Seen::Report { rtp_time: sr.rtp_time },
+                            Some(sr) => Seen::Report { rtp_time: sr.rtp_time, ntp: sr.ntp },
                             None => Seen::Rtp { seq: rtp(&data).seq, ts: rtp(&data).ts },
                         });
                     }
@@ -2288,7 +2302,7 @@ fn late_joiners_get_reports_only_behind_packets_they_have() {
             while let Some(d) = rig.s.pop_datagram() {
                 let track = usize::from((d.to.port() - 7000) / 2);
                 seen[track].push(match read_sr(d.bytes()) {
-                    Some(sr) => Seen::Report { rtp_time: sr.rtp_time },
+                    Some(sr) => Seen::Report { rtp_time: sr.rtp_time, ntp: sr.ntp },
                     None => Seen::Rtp { seq: rtp(d.bytes()).seq, ts: rtp(d.bytes()).ts },
                 });
             }
@@ -2306,10 +2320,10 @@ fn late_joiners_get_reports_only_behind_packets_they_have() {
         rig.s.handle_timeout(rig.now);
         log(&mut rig, &mut seen, &mut replies);
         let info = rtp_info(&replies[0]);
-        for (track, jitter) in [(0, 0), (1, 0)] {
+        for (track, jitter, rate) in [(0, 0, 90_000), (1, 0, 8_000)] {
             let start = (info[track]["seq"].parse().unwrap(), info[track]["rtptime"].parse().unwrap());
             let exact = join_at > 0 && (cached || track == 1);
-            assert_consistent_timeline(&format!("{label}, track {track}"), &seen[track], start, jitter, exact);
+            assert_consistent_timeline(&format!("{label}, track {track}"), &seen[track], start, jitter, exact, rate);
         }
     }
 }
