@@ -126,6 +126,22 @@ soak: setup
 	$(MAKE) build/micropython
 	MICROPYTHON=$(ROOT)/build/micropython python3 tests/soak/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
+# The board's scheduler (issue 9): the streaming suites, the RTCP keepalive
+# test and a 2-minute soak with the server on core 0 under SCHED_FIFO (see
+# RTSP_SCHED in tests/python/helpers.py), once with the script's thread above
+# the loop thread and once below it; soak reports in build/soak/<order>/.
+# Needs root or CAP_SYS_NICE (make test runs it as root).
+.PHONY: test-sched
+test-sched: setup
+	$(MAKE) build/micropython
+	status=0; for order in script-high loop-high; do \
+		RTSP_SCHED=$$order MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v \
+			tests/python/test_stream_h264.py tests/python/test_stream_h265.py \
+			tests/python/test_stream_mjpeg.py tests/python/test_keepalive.py || status=1; \
+		MICROPYTHON=$(ROOT)/build/micropython python3 tests/soak/soak.py --minutes 2 --sched $$order \
+			--out $(ROOT)/build/soak/$$order || status=1; \
+	done; exit $$status
+
 demo: setup
 	$(MAKE) build/micropython
 	build/micropython examples/host/stream_file.py $(ARGS)
@@ -138,6 +154,8 @@ test: setup
 	$(MAKE) build/micropython retina-client
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/board --target unix
+	$(MAKE) soak SOAK_MINUTES=3
+	$(MAKE) test-sched
 	$(MAKE) test-riscv64
 
 # The retina test client (tests/python/test_retina.py): its own cargo

@@ -6,6 +6,7 @@ Clients only ever connect to 127.0.0.1.
 """
 
 import ast
+import contextlib
 import errno
 import fcntl
 import os
@@ -113,16 +114,191 @@ def loopback_url(url, userinfo=None):
     return f"rtsp://{auth}127.0.0.1:{port}{parts.path}"
 
 
+# --- the board's scheduler: RTSP_SCHED -------------------------------------------
+#
+# RT-Thread (RT-Smart) schedules strictly by priority on one core. RTSP_SCHED
+# reproduces that for every server process the suites start (Background and
+# run_mpy with the MicroPython binary): it runs under `taskset -c 0 chrt -f
+# <script>`, so its main thread (the script's, which pushes the frames) is
+# SCHED_FIFO on core 0, and each other thread of the process (the server's loop
+# thread; the suites run no MicroPython `_thread`s) is set to `chrt -f -p
+# <loop>` as soon as it appears in /proc/PID/task. Clients (ffmpeg, GStreamer,
+# pytest) stay unpinned at normal priority.
+
+SCHED_PRIORITIES = {  # order: (script's thread, loop thread), SCHED_FIFO priorities
+    "script-high": (20, 10),
+    "loop-high": (10, 20),
+}
+SCHED_POLL_S = 0.002  # how often /proc/PID/task is looked at for a new thread
+SCHED_WATCH_MAX_S = 4 * 3600  # a watcher gives up after this long in any case
+_sched_probed = {}
+
+
+def sched_order():
+    """The RTSP_SCHED order ("script-high" or "loop-high"), or None when unset."""
+    order = os.environ.get("RTSP_SCHED", "").strip()
+    if not order:
+        return None
+    if order not in SCHED_PRIORITIES:
+        pytest.fail(f"RTSP_SCHED={order!r}: expected one of {', '.join(SCHED_PRIORITIES)}")
+    return order
+
+
+def _sched_probe(order):
+    """Fails the test clearly once when this machine refuses SCHED_FIFO on core 0."""
+    if order in _sched_probed:
+        if _sched_probed[order]:
+            pytest.fail(_sched_probed[order])
+        return
+    script, _ = SCHED_PRIORITIES[order]
+    for tool in ("taskset", "chrt"):
+        if shutil.which(tool) is None:
+            _sched_probed[order] = f"RTSP_SCHED={order}: {tool} is not installed (util-linux)"
+            pytest.fail(_sched_probed[order])
+    r = subprocess.run(["taskset", "-c", "0", "chrt", "-f", str(script), "true"],
+                       capture_output=True, text=True, timeout=10)
+    _sched_probed[order] = "" if r.returncode == 0 else (
+        f"RTSP_SCHED={order}: `taskset -c 0 chrt -f {script} true` was refused "
+        f"(exit {r.returncode}): {r.stderr.strip()}. SCHED_FIFO needs root or CAP_SYS_NICE "
+        f"and a non-zero RT budget (/proc/sys/kernel/sched_rt_runtime_us; in a container, "
+        f"--cap-add=SYS_NICE).")
+    if _sched_probed[order]:
+        pytest.fail(_sched_probed[order])
+
+
+def is_server_command(cmd):
+    """True when cmd runs the MicroPython unix port (a process that may serve RTSP)."""
+    try:
+        return bool(cmd) and os.path.realpath(cmd[0]) == os.path.realpath(micropython())
+    except pytest.fail.Exception:  # the binary is missing: the command itself will say so
+        return False
+
+
+def sched_command(cmd, order=None):
+    """cmd as RTSP_SCHED (or `order`) wants a server process started: under
+    `taskset -c 0 chrt -f <script's priority>`; cmd itself when no order is set."""
+    order = order or sched_order()
+    if order is None:
+        return list(cmd)
+    _sched_probe(order)
+    script, _ = SCHED_PRIORITIES[order]
+    return ["taskset", "-c", "0", "chrt", "-f", str(script), *cmd]
+
+
+class LoopThreadPriority:
+    """Watches a server process started by sched_command and gives every thread
+    but its main one (the loop thread of each server it starts) the loop's
+    SCHED_FIFO priority with `chrt -f -p`, as soon as it appears. Polls
+    /proc/PID/task every SCHED_POLL_S until the process ends (at most
+    SCHED_WATCH_MAX_S). If chrt is refused, the process is killed and `error`
+    says why (also passed to on_error)."""
+
+    def __init__(self, pid, order, on_error=None):
+        self.pid = pid
+        self.order = order
+        self.script_priority, self.priority = SCHED_PRIORITIES[order]
+        self.on_error = on_error
+        self.set_tids = []  # threads given the loop's priority, in order
+        self.error = None
+        self.first = threading.Event()  # set once a thread was set (or on error)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"sched-watch-{pid}")
+        self._thread.start()
+
+    def _run(self):
+        tasks = f"/proc/{self.pid}/task"
+        seen = {self.pid}
+        deadline = time.monotonic() + SCHED_WATCH_MAX_S
+        while not self._done.is_set() and time.monotonic() < deadline:
+            try:
+                tids = [int(t) for t in os.listdir(tasks)]
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError):
+                return  # the process is gone
+            if state in ("Z", "X"):
+                return
+            for tid in sorted(set(tids) - seen):
+                seen.add(tid)
+                r = subprocess.run(["chrt", "-f", "-p", str(self.priority), str(tid)],
+                                   capture_output=True, text=True, timeout=10)
+                if r.returncode != 0:
+                    if not os.path.exists(f"{tasks}/{tid}"):
+                        continue  # the thread ended meanwhile (a server stopped)
+                    self.error = (f"RTSP_SCHED={self.order}: `chrt -f -p {self.priority} {tid}` "
+                                  f"(the loop thread of pid {self.pid}) was refused "
+                                  f"(exit {r.returncode}): {r.stderr.strip()}")
+                    try:
+                        os.kill(self.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    if self.on_error is not None:
+                        self.on_error(self.error)
+                    self.first.set()
+                    return
+                self.set_tids.append(tid)
+                self.first.set()
+            time.sleep(SCHED_POLL_S)
+
+    def wait_first(self, timeout=5):
+        """Fails the test unless a loop thread got its priority within timeout
+        seconds; returns its tid. Checks the priorities as the kernel has them."""
+        if not self.first.wait(timeout):
+            pytest.fail(f"RTSP_SCHED={self.order}: no loop thread appeared in "
+                        f"/proc/{self.pid}/task within {timeout} s")
+        if self.error:
+            pytest.fail(self.error)
+        tid = self.set_tids[0]
+        for who, task, want in (("script's thread", self.pid, self.script_priority),
+                                ("loop thread", tid, self.priority)):
+            try:
+                policy = os.sched_getscheduler(task)
+                prio = os.sched_getparam(task).sched_priority
+            except OSError as e:
+                pytest.fail(f"RTSP_SCHED={self.order}: cannot read the {who}'s policy: {e}")
+            if policy != os.SCHED_FIFO or prio != want:
+                pytest.fail(f"RTSP_SCHED={self.order}: the {who} ({task}) runs with policy "
+                            f"{policy} priority {prio}, not SCHED_FIFO {want}")
+        return tid
+
+    def stop(self):
+        self._done.set()
+
+
+def sched_watch(proc, on_error=None):
+    """A LoopThreadPriority for a process started with sched_command, or None
+    when RTSP_SCHED is unset."""
+    order = sched_order()
+    return None if order is None else LoopThreadPriority(proc.pid, order, on_error)
+
+
 # --- MicroPython ---------------------------------------------------------------
 
 def run_mpy(code, timeout=30, args=()):
-    """Runs MicroPython source in the unix port; returns the CompletedProcess (text)."""
+    """Runs MicroPython source in the unix port; returns the CompletedProcess (text).
+    Under RTSP_SCHED it runs as the board would schedule it (see sched_command)."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
         path = f.name
     try:
-        return subprocess.run([micropython(), path, *args], capture_output=True, text=True,
-                              timeout=timeout)
+        cmd = sched_command([micropython(), path, *args])
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            errors = []
+            watch = sched_watch(proc, errors.append)
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise
+            finally:
+                if watch is not None:
+                    watch.stop()
+        if errors:
+            err = "\n".join(errors) + "\n" + err
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     finally:
         os.unlink(path)
 
@@ -132,6 +308,9 @@ class Background:
 
     def __init__(self, cmd, name, env=None, stdout_text=True):
         self.name = name
+        serving = is_server_command(cmd)
+        if serving:
+            cmd = sched_command(cmd)  # the board's scheduling under RTSP_SCHED
         self.cmd = cmd
         self.lines = []
         self.line_times = []  # time.monotonic() when each stdout line arrived
@@ -140,6 +319,8 @@ class Background:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, start_new_session=True)
         self._err = []
+        # RTSP_SCHED: the loop thread's priority (None when unset)
+        self.sched = sched_watch(self.proc, self._err.append) if serving else None
         self._t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True)
         self._t_err = threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True)
         self._t_out.start()
@@ -202,6 +383,8 @@ class Background:
             self.proc.send_signal(signal.SIGINT)
 
     def stop(self, grace=3):
+        if self.sched is not None:
+            self.sched.stop()
         if self.proc.poll() is None:
             self.proc.terminate()
             if self.wait(grace) is None:
@@ -255,6 +438,14 @@ class Streamer(Background):
         for _ in streams:
             _, name, url = self.wait_line("URL ", 20).split(" ", 2)
             self.urls[name] = url
+        # The URLs are printed after rtspserver_start: the loop thread exists.
+        self.loop_tid = None
+        if self.sched is not None:
+            try:
+                self.loop_tid = self.sched.wait_first(5)
+            except BaseException:
+                self.stop()
+                raise
 
     def finish(self, timeout=60):
         """Waits for the whole clip to be sent and the server torn down."""
@@ -370,6 +561,9 @@ class RtspConnection:
     on_interleaved = None
     sent_at = None  # time.monotonic() when the last request went out
     header_lines = ()  # the last response's headers in order, repeats kept: [(name, value)]
+    # requests and RTCP may go out from two threads; __init__ makes it a Lock
+    # (a connection built without __init__ sends unlocked)
+    send_lock = contextlib.nullcontext()
 
     def __init__(self, port, timeout=5):
         self.port = port
@@ -377,6 +571,7 @@ class RtspConnection:
         self.buf = b""
         self.cseq = 0
         self.interleaved_frames = 0
+        self.send_lock = threading.Lock()
 
     def close(self):
         self.sock.close()
@@ -391,7 +586,8 @@ class RtspConnection:
         return f"rtsp://127.0.0.1:{self.port}/{path}"
 
     def send_raw(self, data):
-        self.sock.sendall(data)
+        with self.send_lock:
+            self.sock.sendall(data)
 
     def _fill(self):
         chunk = self.sock.recv(65536)
@@ -632,6 +828,50 @@ def h264_access_units(packets):
     return units
 
 
+def rtcp_receiver_report(sender_ssrc, source_ssrc=None, highest_seq=0, cname="pytest@127.0.0.1"):
+    """A compound RTCP packet as a receiving player sends one (RFC 3550 6.4.2,
+    6.5.1): a receiver report from sender_ssrc, with one report block about
+    source_ssrc when given (nothing lost, extended highest sequence number
+    highest_seq, jitter and LSR/DLSR 0), then SDES with a CNAME."""
+    blocks = b""
+    if source_ssrc is not None:
+        blocks = struct.pack(">IIIIII", source_ssrc, 0, highest_seq & 0xFFFFFFFF, 0, 0, 0)
+    rr = struct.pack(">BBHI", 0x80 | len(blocks) // 24, 201, (8 + len(blocks)) // 4 - 1,
+                     sender_ssrc) + blocks
+    text = cname.encode()[:255]
+    chunk = struct.pack(">IBB", sender_ssrc, 1, len(text)) + text
+    chunk += b"\x00" * (4 - len(chunk) % 4)  # the end-of-list item and padding to 32 bits
+    sdes = struct.pack(">BBH", 0x81, 202, (4 + len(chunk)) // 4 - 1) + chunk
+    return rr + sdes
+
+
+def process_cpu_seconds(pid):
+    """CPU time (user + system, every thread) a process has used, in seconds,
+    from fields 14 and 15 of /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSample:
+    """A process's CPU seconds at a moment of the monotonic clock; `b.cores_since(a)`
+    is the CPU it used in between over the wall time in between (1.0: one core busy)."""
+
+    def __init__(self, pid):
+        self.at = time.monotonic()
+        self.cpu = process_cpu_seconds(pid)
+
+    def cores_since(self, earlier):
+        return (self.cpu - earlier.cpu) / max(self.at - earlier.at, 1e-9)
+
+
+def sleep_until(t):
+    """Sleeps until time.monotonic() reaches t (at once if it already has)."""
+    delay = t - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
 class RtpPlayer:
     """A raw RTSP client that plays the video track (the first in the SDP) of a
     session over TCP (interleaved 0-1) or UDP, and keeps every RTP packet with
@@ -649,10 +889,20 @@ class RtpPlayer:
         self.session_header = None
         self.udp = None
         self.closed = False  # the server closed the connection
+        self.closed_at = None  # time.monotonic() when that was seen
         self.play_sent = None
         self._thread = None
         self._stop = threading.Event()
         self._deadline = None
+        # RTCP from the player (send_receiver_report, keep_alive_with_rtcp)
+        self.ssrc = struct.unpack(">I", os.urandom(4))[0]
+        self.media_ssrc = None  # the SSRC of the RTP packets received
+        self.highest_seq = 0  # extended highest sequence number received
+        self.server_rtcp = None  # UDP: (address, port) of the server's RTCP socket
+        self.rtcp_channel = 1  # TCP: the interleaved channel RTCP goes on
+        self.rtcp_sent = []  # time.monotonic() of each receiver report sent
+        self._keepalive = None
+        self._keepalive_stop = threading.Event()
 
     # requests
 
@@ -693,6 +943,13 @@ class RtpPlayer:
         if status == 200:
             self.session_header = hdrs.get("session", "")
             self.session = self.session_header.split(";")[0].strip()
+            for param in hdrs.get("transport", "").split(";"):
+                key, _, value = param.strip().partition("=")
+                ports = value.split("-")
+                if key == "server_port" and len(ports) == 2 and ports[1].isdigit():
+                    self.server_rtcp = ("127.0.0.1", int(ports[1]))
+                elif key == "interleaved" and len(ports) == 2 and ports[1].isdigit():
+                    self.rtcp_channel = int(ports[1])
         return status, hdrs
 
     def play(self, seconds=60):
@@ -731,10 +988,55 @@ class RtpPlayer:
         return self.closed
 
     def close(self):
+        self.stop_rtcp()
         self.stop()
         self.conn.close()
         for s in self.udp or ():
             s.close()
+
+    # RTCP from the player: what keeps many players (live555, NVRs, GStreamer
+    # over TCP) alive after PLAY, with no RTSP request at all
+
+    def send_receiver_report(self):
+        """One RTCP receiver report (rtcp_receiver_report) about the stream
+        received so far: over UDP from the player's own RTCP port (client_port's
+        second) to the server's (server_port's second), over TCP on the
+        interleaved RTCP channel. False when it could not be sent."""
+        data = rtcp_receiver_report(self.ssrc, self.media_ssrc, self.highest_seq)
+        try:
+            if self.udp is not None:
+                if self.server_rtcp is None:
+                    return False
+                self.udp[1].sendto(data, self.server_rtcp)
+            else:
+                self.conn.send_raw(b"$" + bytes([self.rtcp_channel]) + struct.pack(">H", len(data)) + data)
+        except OSError:
+            return False
+        self.rtcp_sent.append(time.monotonic())
+        return True
+
+    def keep_alive_with_rtcp(self, interval=1.0, seconds=120):
+        """From now on a receiver report every `interval` seconds, for at most
+        `seconds` or until stop_rtcp(), the connection closes or a send fails."""
+        self.stop_rtcp()
+        self._keepalive_stop.clear()
+        deadline = time.monotonic() + seconds
+
+        def run():
+            while not self.closed and time.monotonic() < deadline:
+                if not self.send_receiver_report():
+                    return
+                if self._keepalive_stop.wait(interval):
+                    return
+
+        self._keepalive = threading.Thread(target=run, daemon=True)
+        self._keepalive.start()
+
+    def stop_rtcp(self):
+        if self._keepalive is not None:
+            self._keepalive_stop.set()
+            self._keepalive.join(10)
+            self._keepalive = None
 
     def __enter__(self):
         return self
@@ -746,6 +1048,14 @@ class RtpPlayer:
         parsed = parse_rtp(data)
         if parsed is not None:
             self.packets.append(RtpPacket(time.monotonic(), *parsed))
+            seq = parsed[0]
+            if self.media_ssrc is None:
+                self.highest_seq = seq
+            else:  # extended across wraps; a late packet (behind the highest) changes nothing
+                ahead = (seq - self.highest_seq) % 0x10000
+                if ahead < 0x8000:
+                    self.highest_seq += ahead
+            self.media_ssrc = struct.unpack(">I", data[8:12])[0]
 
     def _interleaved(self, channel, payload):
         if channel == 0:
@@ -781,6 +1091,7 @@ class RtpPlayer:
                     chunk = b""
                 if not chunk:
                     self.closed = True
+                    self.closed_at = time.monotonic()
                     return
                 self.conn.buf += chunk
                 self._drain_buffer()
