@@ -718,6 +718,21 @@ def write_schedule(path, timestamps_us):
     return path
 
 
+def pts_mismatches(pts, timestamps_us):
+    """Packets whose 90 kHz pts (as ffprobe lists them; None where it gives
+    none) is not the script's µs timestamp, relative to the first packet with
+    a pts, to within one tick: [(index, got, want)], and that reference index."""
+    ref = next(k for k, p in enumerate(pts) if p is not None)
+    errors = []
+    for k, p in enumerate(pts):
+        if p is None:
+            continue
+        want = round((timestamps_us[k] - timestamps_us[ref]) * 90_000 / 1_000_000)
+        if abs((p - pts[ref]) - want) > 1:
+            errors.append((k, p - pts[ref], want))
+    return errors, ref
+
+
 # --- a raw player: RTP packets with arrival times, H.264 depacketized -------------------
 
 def udp_port_pair():

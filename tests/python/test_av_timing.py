@@ -351,14 +351,7 @@ def test_microsecond_timestamps_are_reproduced(port, tmp_path, name):
     path = helpers.write_schedule(tmp_path / "schedule.txt", schedule)
     pts, client = packet_times(port, schedule_us=path)
     assert len(pts) == len(schedule), f"{len(pts)} packets for {len(schedule)} frames\n{client.stderr}"
-    ref = next(k for k, p in enumerate(pts) if p is not None)
-    errors = []
-    for k, p in enumerate(pts):
-        if p is None:
-            continue
-        want = round((schedule[k] - schedule[ref]) * 90_000 / 1_000_000)
-        if abs((p - pts[ref]) - want) > 1:
-            errors.append((k, p - pts[ref], want))
+    errors, _ = helpers.pts_mismatches(pts, schedule)
     worst = max((abs(g - w) for _, g, w in errors), default=0)
     print(f"{name}: {len(pts)} frames, worst error {worst} ticks")
     assert not errors, f"frames off by more than one tick (frame, got, want): {errors[:10]}"
