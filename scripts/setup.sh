@@ -4,7 +4,7 @@
 #
 #   - Debian packages (apt-get, only when root; otherwise says what is missing)
 #   - cbindgen (pinned, so the generated header is stable), nightly rust-src
-#   - Python test dependencies (pytest, pyserial)
+#   - Python test dependencies (pytest, pyserial; matplotlib for make soak's plot)
 #   - MicroPython source in .deps/micropython (or MICROPY_DIR)
 set -euo pipefail
 
@@ -24,7 +24,7 @@ debian_packages=(
 )
 # For the python3 on PATH, when it is not Debian's (Debian's gets python3-pytest).
 # An entry is the module to import, or import=package when pip names it otherwise.
-python_modules=(pytest serial=pyserial)
+python_modules=(pytest serial=pyserial matplotlib)
 
 missing_debian_packages() {
     local pkg status
