@@ -291,8 +291,11 @@ impl Server {
             client.resume_from = next_video_seq;
         }
         client.playing = false;
-        // Reports again once packets flow again after PLAY.
+        // Reports again once packets flow again after PLAY, the first of them
+        // describing the first frame it resumes with (often from the cache, older than now).
         client.timers.clear(ClientTimer::Report);
+        client.first_media = [None; 2];
+        client.reported = [false; 2];
         let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
         Ok(Response::new(200).header("Session", &session_hdr))
     }

@@ -663,7 +663,13 @@ impl Server {
                 }
             }
             if conn.timers.fire(ConnTimer::Stuck, now_us) {
-                dead.push(*id);
+                if conn.out.is_empty() {
+                    // Cut back and waiting for a keyframe further away than the
+                    // stuck timeout: nothing to write is not a peer that stopped reading.
+                    conn.timers.set(ConnTimer::Stuck, now_us + self.config.stuck_timeout_us + 1);
+                } else {
+                    dead.push(*id);
+                }
             }
             if conn.timers.fire(ConnTimer::CloseGrace, now_us) && !conn.out.is_empty() {
                 // A closing connection whose peer will not read the rest (say,

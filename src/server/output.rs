@@ -216,6 +216,11 @@ pub(super) fn enqueue(
     t: TrackTransport,
     frame: &FrameRef,
 ) {
+    // Nothing more for a connection on its way out (it may wait for its
+    // peer to read the rest, under a grace timer set when it began closing).
+    if conn.closing {
+        return;
+    }
     if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
         let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
         if channel == frame.default_channel() {

@@ -1192,6 +1192,73 @@ fn pause_stops_packets_and_play_resumes_where_it_stopped() {
 }
 
 #[test]
+fn reports_stop_while_paused_and_come_back_after_play() {
+    let mut rig = av_rig();
+    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    let sid = av_player(&mut rig, 1);
+    let run = |rig: &mut Rig, seconds: u64| {
+        for _ in 0..seconds * 10 {
+            rig.now += 100_000;
+            rig.s.push_video("av", &annexb(&test_au(1)), 0, rig.now).unwrap();
+            rig.flush();
+            rig.request(1, "GET_PARAMETER", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
+            rig.s.handle_timeout(rig.now);
+            rig.flush();
+        }
+        reports_on(rig, 1, 1).len()
+    };
+    let playing = run(&mut rig, 9);
+    assert!(playing >= 3, "{playing} reports in 9 s of play");
+    rig.request(1, "PAUSE", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
+    assert_eq!(run(&mut rig, 9), playing, "no report while paused");
+    rig.play(1, "av", &sid);
+    let resumed = run(&mut rig, 9) - playing;
+    assert!(resumed >= 3, "{resumed} reports in 9 s after PLAY again");
+}
+
+#[test]
+fn a_cut_back_client_waiting_longer_than_the_stuck_timeout_for_a_keyframe_stays() {
+    // A reader that was slow for a moment, then a GOP far longer than the
+    // stuck timeout. (Sender reports, written every 4 s, would clear the stall
+    // anyway: off here, so only the stall rule itself is tested.)
+    let config = Config {
+        max_queued_bytes: 20_000,
+        stuck_timeout_us: 3_000_000,
+        sender_report_interval_us: 1 << 50,
+        ..Config::default()
+    };
+    let mut rig = Rig::with(config, test_random);
+    rig.tcp_player(1);
+    rig.push_au(0);
+    rig.s.handle_timeout(rig.now); // its one sender report
+    rig.flush();
+    rig.stalled.insert(1);
+    for k in 1..5 {
+        rig.push_au(k);
+    }
+    rig.push_call(&[p_slice(5, 30_000)]); // over 20 KB unread
+    rig.push_call(&[p_slice(6, 300)]); // cut back to the next keyframe
+    assert_eq!(rig.s.client_stats(Some("test"), 0).map(|c| c.waiting_keyframe), Some(true));
+    rig.stalled.remove(&1);
+    rig.flush();
+    // 10 s of P slices (no keyframe) while it reads everything it is sent:
+    // nothing. It keeps its session with RTCP alone (as GStreamer over TCP
+    // does), so no reply is written either.
+    let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
+    let mut interleaved_rr = vec![b'$', 1, 0, rr.len() as u8];
+    interleaved_rr.extend_from_slice(&rr);
+    for k in 0..300 {
+        rig.push_call(&[p_slice(7 + k, 300)]);
+        if k % 30 == 0 {
+            rig.send_raw(1, &interleaved_rr);
+        }
+        rig.s.handle_timeout(rig.now);
+    }
+    assert_eq!(rig.stats().clients, 1, "dropped as stuck while it had nothing to read");
+    assert!(rig.s.take_finished().is_empty());
+}
+
+#[test]
 fn a_pause_over_a_gop_boundary_resumes_at_the_new_keyframe() {
     let mut rig = Rig::new();
     let sid = rig.tcp_player(1);
@@ -1310,6 +1377,33 @@ fn conn_closed_removes_its_clients() {
     rig.push_au(0);
     assert!(rig.datagrams.is_empty(), "no RTP to a client whose RTSP connection is gone");
     assert!(rig.s.conn_ids().is_empty());
+    assert_eq!(rig.s.next_deadline(), None);
+}
+
+#[test]
+fn a_connection_closed_with_a_destroyed_session_gets_nothing_more_and_goes() {
+    // One connection: a UDP client of `test` and a TCP client of `other`; its peer stops reading.
+    let mut rig = Rig::with(Config { session_timeout_s: 10, ..Config::default() }, test_random);
+    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    rig.s.push_video("other", &annexb(&test_au(0)), rig.now, rig.now).unwrap();
+    rig.open(1);
+    let sid = rig.setup_udp(1, "test", 5000);
+    rig.play(1, "test", &sid);
+    let sid = rig.setup_tcp(1, "other");
+    rig.play(1, "other", &sid);
+    rig.s.handle_timeout(rig.now);
+    rig.flush();
+    rig.stalled.insert(1);
+    // The script ends `test` in the loop turn where the `other` client's next report falls due.
+    rig.now = rig.s.next_deadline().unwrap();
+    assert!(rig.s.destroy_session("test")); // its BYE goes out as a datagram
+    for _ in 0..100 {
+        rig.s.handle_timeout(rig.now);
+        rig.flush();
+        rig.s.take_finished();
+        rig.now += 1_000_000;
+    }
+    assert!(rig.s.conn_ids().is_empty(), "the closing connection is still there 100 s later");
     assert_eq!(rig.s.next_deadline(), None);
 }
 
@@ -2072,7 +2166,7 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
         text.push_str("\r\n");
         rig.s.conn_data(id, text.as_bytes(), rig.now);
     };
-    let label = match dice.below(16) {
+    let label = match dice.below(18) {
         0 if !open => {
             rig.open(id);
             "open"
@@ -2128,6 +2222,23 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
             }
             "stall toggle"
         }
+        13 => {
+            // A second session on the same connection (its own client).
+            let t = if dice.below(2) == 0 {
+                "RTP/AVP/TCP;unicast;interleaved=0-1".to_string()
+            } else {
+                format!("RTP/AVP;unicast;client_port={}-{}", 6000 + 2 * id, 6001 + 2 * id)
+            };
+            request(rig, "SETUP", "other/trackID=0", &[("Transport", &t)]);
+            request(rig, "PLAY", "other/", &[("Session", sid.as_deref().unwrap_or("x"))]);
+            "other session"
+        }
+        14 => {
+            // The script ends a session while clients watch, and makes it again.
+            rig.s.destroy_session("test");
+            let _ = rig.s.create_session("test", VideoCodec::H264, None);
+            "destroy and recreate"
+        }
         11 | 12 => {
             let k = rig.sent.len();
             let au = test_au(k);
@@ -2175,6 +2286,7 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
             ..Config::default()
         };
         let mut rig = Rig::with(config, test_random);
+        rig.s.create_session("other", VideoCodec::H264, None).unwrap();
         let mut dice = Dice(seed);
         let mut sessions = BTreeMap::new();
         let mut trace = Vec::new();
@@ -2184,12 +2296,30 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
             rig.flush();
             rig.s.take_finished();
             let next = rig.s.next_deadline();
+            let recent = &trace[trace.len().saturating_sub(12)..];
             assert!(
                 next.is_none_or(|t| t > rig.now),
-                "seed {seed}: after handle_timeout({}) the next deadline is {next:?}, not later; steps: {:?}",
+                "seed {seed}: after handle_timeout({}) the next deadline is {next:?}, not later; steps: {recent:?}",
                 rig.now,
-                &trace[trace.len().saturating_sub(12)..]
             );
+            // And none is missing: whatever can end has a timer that ends it.
+            for (id, c) in &rig.s.conns {
+                if c.closing {
+                    let graced = c.out.is_empty() || c.timers.get(ConnTimer::CloseGrace).is_some();
+                    assert!(graced, "seed {seed}: closing connection {id} with output and no grace timer: {recent:?}");
+                } else {
+                    let idle = c.timers.get(ConnTimer::Idle).is_some();
+                    assert!(idle, "seed {seed}: open connection {id} without an idle timer: {recent:?}");
+                }
+            }
+            for c in &rig.s.clients {
+                assert!(c.timers.get(ClientTimer::Expiry).is_some(), "seed {seed}: a client that never expires");
+                let reporting = !c.playing || c.first_media.iter().all(Option::is_none);
+                assert!(
+                    reporting || c.timers.get(ClientTimer::Report).is_some(),
+                    "seed {seed}: a playing client with media and no report timer: {recent:?}"
+                );
+            }
         }
     }
 }
@@ -2244,7 +2374,7 @@ fn assert_consistent_timeline(label: &str, seen: &[Seen], rtp_info: (u16, u32), 
     }
     for &(rtp_time, ntp) in &reports[1..] {
         let ticks = i64::from(rtp_time.wrapping_sub(first_report) as i32);
-        let ntp_ticks = ((ntp - first_ntp) as u128 * u128::from(rate) >> 32) as i64;
+        let ntp_ticks = (((ntp - first_ntp) as u128 * u128::from(rate)) >> 32) as i64;
         assert!((ticks - ntp_ticks).abs() <= 2, "{label}: reports disagree: {ticks} RTP ticks for {ntp_ticks} of NTP");
     }
 }
