@@ -58,15 +58,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// How long a client may stay silent (and a connection idle), µs.
-    fn session_timeout_us(&self) -> u64 {
-        u64::from(self.session_timeout_s) * 1_000_000
-    }
-
     /// When something last heard of at `now_us` times out: the first
     /// instant more than a session timeout later.
     fn timeout_after(&self, now_us: u64) -> u64 {
-        now_us + self.session_timeout_us() + 1
+        now_us + u64::from(self.session_timeout_s) * 1_000_000 + 1
+    }
+
+    /// When a connection that stalled at `now_us` counts as stuck.
+    fn stuck_after(&self, now_us: u64) -> u64 {
+        now_us + self.stuck_timeout_us + 1
     }
 }
 
@@ -408,7 +408,7 @@ impl Server {
                 counters.bytes_sent = counters.bytes_sent.saturating_sub(dropped.bytes);
                 client.waiting_keyframe = true;
                 client.cut_back = true;
-                conn.timers.set_if_unset(ConnTimer::Stuck, now_us + self.config.stuck_timeout_us + 1);
+                conn.timers.set_if_unset(ConnTimer::Stuck, self.config.stuck_after(now_us));
                 client.frames_dropped += dropped.video_frames;
                 counters.frames_dropped += dropped.video_frames;
                 counters.keyframe_waits += 1;
@@ -487,7 +487,7 @@ impl Server {
     /// none, the newcomer gets 503 and is closed.
     pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr, now_us: u64) {
         let open = self.conns.values().filter(|c| !c.closing).count();
-        let mut conn = Conn::new(peer, local, now_us, self.config.session_timeout_us() + 1);
+        let mut conn = Conn::new(peer, local, now_us, self.config.timeout_after(now_us));
         if open >= self.config.max_connections {
             let idle = self
                 .conns
@@ -622,7 +622,7 @@ impl Server {
     /// again only for later, so afterwards `next_deadline` is after `now_us`.
     pub fn handle_timeout(&mut self, now_us: u64) {
         // Replies nobody reads stall a connection as surely as media nobody reads.
-        let stuck_at = now_us + self.config.stuck_timeout_us + 1;
+        let stuck_at = self.config.stuck_after(now_us);
         for conn in self.conns.values_mut().filter(|c| !c.closing && c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
             conn.timers.set_if_unset(ConnTimer::Stuck, stuck_at);
         }
@@ -666,7 +666,7 @@ impl Server {
                 if conn.out.is_empty() {
                     // Cut back and waiting for a keyframe further away than the
                     // stuck timeout: nothing to write is not a peer that stopped reading.
-                    conn.timers.set(ConnTimer::Stuck, now_us + self.config.stuck_timeout_us + 1);
+                    conn.timers.set(ConnTimer::Stuck, self.config.stuck_after(now_us));
                 } else {
                     dead.push(*id);
                 }

@@ -91,9 +91,10 @@ impl Conn {
         }
     }
 
-    pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64, idle_us: u64) -> Conn {
+    /// A connection opened at `now_us`, closed at `idle_at` unless it asks for something.
+    pub(super) fn new(peer: SocketAddr, local: SocketAddr, now_us: u64, idle_at: u64) -> Conn {
         let mut timers = ConnTimers::new();
-        timers.set(ConnTimer::Idle, now_us + idle_us);
+        timers.set(ConnTimer::Idle, idle_at);
         Conn {
             peer,
             local,
