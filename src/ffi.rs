@@ -8,7 +8,8 @@ use alloc::boxed::Box;
 use core::ffi::c_char;
 use core::fmt::Write;
 
-use crate::handoff::{Refusal, Track};
+use crate::net::inbox::Refusal;
+use crate::session::Track;
 use crate::net::{os, Runtime};
 use crate::rtsp::auth::Authenticator;
 use crate::server::{CreateError, Stats};
@@ -189,7 +190,7 @@ pub unsafe extern "C" fn canmv_rtsp_create_session(
         return -libc::EINVAL;
     }
     match rt.with_core(|core| core.create_session(name, codec, audio)) {
-        Ok(()) => 0,
+        Ok(_) => 0,
         Err(CreateError::TooMany) => -libc::ENOSPC,
     }
 }
@@ -248,8 +249,8 @@ pub unsafe extern "C" fn canmv_rtsp_get_url(
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
     let session = rt.read_core(|core| match wanted {
-        Some(n) => core.has_session(n).then(|| alloc::string::String::from(n)),
-        None => core.session_names().next().map(alloc::string::String::from),
+        Some(n) => core.session_id(n).map(|_| alloc::string::String::from(n)),
+        None => core.first_session().map(alloc::string::String::from),
     });
     let Some(session) = session else { return -libc::ENOENT };
     let Some(port) = rt.port() else { return -libc::ENOTCONN };
@@ -538,7 +539,7 @@ pub unsafe extern "C" fn canmv_rtsp_get_client_stats(
     let (Some(rt), Some(out)) = (unsafe { server_ref(server) }, unsafe { out.as_mut() }) else { return -libc::EINVAL };
     // SAFETY: buffer contract.
     let Ok(wanted) = (unsafe { optional_name_arg(name, name_len) }) else { return -libc::ENOENT };
-    let Some(c) = rt.read_core(|core| core.client_stats(wanted, index)) else { return -libc::ENOENT };
+    let Some(c) = rt.read_core(|core| core.client_stats(wanted).and_then(|all| all.get(index).copied())) else { return -libc::ENOENT };
     let mut peer = [0 as c_char; 48];
     let mut text = CBuf { buf: &mut [0u8; 47], len: 0 };
     let _ = write!(text, "{}", c.peer.ip());

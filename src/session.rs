@@ -87,6 +87,42 @@ impl From<jpeg::JpegError> for PushError {
 pub const TRACK_VIDEO: usize = 0;
 pub const TRACK_AUDIO: usize = 1;
 
+/// Which track a producer call feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    Video,
+    Audio,
+}
+
+/// Whether a producer call has something to send, checked as far as the
+/// call's answer needs (the full split is the packetizer's, later, on the
+/// loop thread): audio for a session that has an audio track, at least one
+/// NAL unit for H.264/H.265, a JPEG that RFC 2435 can carry for MJPEG.
+pub fn validate(codec: VideoCodec, has_audio: bool, track: Track, data: &[u8]) -> Result<(), PushError> {
+    let usable = match (track, codec) {
+        (Track::Audio, _) => has_audio && !data.is_empty(),
+        (Track::Video, VideoCodec::Mjpeg) => {
+            jpeg::parse(data)?;
+            true
+        }
+        (Track::Video, VideoCodec::H264 | VideoCodec::H265) => annexb::has_nal_unit(data),
+    };
+    if usable {
+        Ok(())
+    } else {
+        Err(PushError::Invalid)
+    }
+}
+
+/// What the server sent of a session to its clients, and what it held back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FanoutCounters {
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    pub frames_dropped: u64,
+    pub keyframe_waits: u64,
+}
+
 /// One batch of RTP (or RTCP) packets, shared by every client it goes to.
 #[derive(Debug)]
 pub struct Frame {
@@ -107,7 +143,7 @@ pub struct Frame {
 pub type FrameRef = Arc<Frame>;
 
 /// The interleaved channel players pick for a track's RTP (RTCP: the next one).
-fn default_channel(track: usize, rtcp: bool) -> u8 {
+pub fn default_channel(track: usize, rtcp: bool) -> u8 {
     (2 * track + usize::from(rtcp)) as u8
 }
 
@@ -185,6 +221,8 @@ pub struct MediaSession {
     pub pps: Option<Vec<u8>>,
     /// Bumped whenever the SDP changes (new parameter sets).
     pub sdp_version: u64,
+    /// What the fan-out did with this session's frames (`getstats`).
+    pub counters: FanoutCounters,
     /// Keep the current GOP for late joiners (else they wait for the next keyframe).
     gop_cache: bool,
     /// The current GOP from its keyframe on; empty when none is cached.
@@ -224,6 +262,7 @@ impl MediaSession {
             sps: None,
             pps: None,
             sdp_version: 1,
+            counters: FanoutCounters::default(),
             gop_cache: true,
             gop: Vec::new(),
             gop_bytes: 0,

@@ -37,3 +37,6 @@ pub fn annexb<N: AsRef<[u8]>>(nals: &[N]) -> Vec<u8> {
     }
     out
 }
+
+/// A fixed seed for the server's generator: tests are reproducible.
+pub const TEST_SEED: [u8; 32] = [0x5e; 32];

@@ -17,12 +17,12 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use canmv_rtsp::net::inbox::Inbox;
 use canmv_rtsp::rtsp::auth::Authenticator;
 use canmv_rtsp::rtsp::Limits;
-use canmv_rtsp::server::{Config, ConnId, Server};
-use canmv_rtsp::session::{AudioCodec, VideoCodec};
+use canmv_rtsp::server::{Config, ConnId, Event, Input, Server};
+use canmv_rtsp::session::{AudioCodec, Track, VideoCodec};
 use canmv_rtsp_fuzz::{read_messages, Cursor, Message};
 use libfuzzer_sys::fuzz_target;
 
@@ -32,18 +32,12 @@ const SESSION: &str = "cam";
 /// A JPEG the MJPEG session can be fed (also a seed of the `jpeg` target).
 const JPEG: &[u8] = include_bytes!("../corpus/jpeg/420-dri.jpg");
 
-/// Deterministic "entropy", restarted for each input so a crash reproduces.
-static RANDOM: AtomicU64 = AtomicU64::new(0);
-
-fn fake_random(buf: &mut [u8]) {
-    for b in buf {
-        let x = RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        *b = (x >> 56) as u8 ^ (x >> 13) as u8;
-    }
-}
+/// The server's generator gets the same seed for every input, so a crash reproduces.
+const SEED: [u8; 32] = [0x42; 32];
 
 struct Slot {
-    id: ConnId,
+    /// The server's id while open.
+    id: Option<ConnId>,
     open: bool,
     peer: SocketAddr,
     /// What the server wrote to this connection that is not read yet.
@@ -56,13 +50,14 @@ struct Slot {
 }
 
 fuzz_target!(|data: &[u8]| {
-    RANDOM.store(1, Ordering::Relaxed);
     let mut input = Cursor::new(data);
     let codec = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Mjpeg][usize::from(input.byte() % 3)];
     let audio = [None, Some(AudioCodec::Pcmu), Some(AudioCodec::Pcma)][usize::from(input.byte() % 3)];
     let (config, auth) = small_config(&mut input);
     let (max_clients, per_session) = (config.max_clients, config.max_clients_per_session);
-    let mut server = Server::new(config, fake_random);
+    let mut server = Server::new(config, SEED);
+    // Producer calls take the runtime's path: checked and queued by the inbox.
+    let mut inbox = Inbox::default();
     let locked = auth == Auth::Locked;
     match auth {
         Auth::Off => {}
@@ -73,17 +68,16 @@ fuzz_target!(|data: &[u8]| {
     server.set_udp_ports(6970);
     let _ = server.create_session(SESSION, codec, audio);
 
-    let mut next_id: ConnId = 1;
     let mut peers: BTreeSet<IpAddr> = BTreeSet::new();
     let mut slots: Vec<Slot> = (0..SLOTS)
         .map(|i| {
             let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + i as u8)), 40000 + i as u16);
-            Slot { id: 0, open: false, peer, received: Vec::new(), cseq: 0, sessions: Vec::new(), locked }
+            Slot { id: None, open: false, peer, received: Vec::new(), cseq: 0, sessions: Vec::new(), locked }
         })
         .collect();
     let mut now: u64 = 1_000_000;
     let mut frame_no: u64 = 0;
-    open(&mut server, &mut slots[0], &mut next_id, &mut peers, now);
+    open(&mut server, &mut slots[0], &mut peers, now);
 
     for _ in 0..MAX_STEPS {
         if input.is_empty() {
@@ -98,8 +92,8 @@ fuzz_target!(|data: &[u8]| {
                 let n = usize::from(input.byte());
                 let bytes = input.take(n);
                 let cut = usize::from(input.byte()).min(bytes.len());
-                server.conn_data(slots[s].id, &bytes[..cut], now);
-                server.conn_data(slots[s].id, &bytes[cut..], now);
+                receive(&mut server, &slots[s], &bytes[..cut], now);
+                receive(&mut server, &slots[s], &bytes[cut..], now);
             }
             // A request as a player sends it, split at a point the input picks.
             2 | 3 => {
@@ -109,28 +103,28 @@ fuzz_target!(|data: &[u8]| {
                 slots[s].cseq += 1;
                 let text = request(kind, slots[s].cseq, sid.as_deref(), auth != Auth::Off);
                 let cut = usize::from(input.byte()) % (text.len() + 1);
-                server.conn_data(slots[s].id, &text.as_bytes()[..cut], now);
-                server.conn_data(slots[s].id, &text.as_bytes()[cut..], now);
+                receive(&mut server, &slots[s], &text.as_bytes()[..cut], now);
+                receive(&mut server, &slots[s], &text.as_bytes()[cut..], now);
             }
             4 => {
                 frame_no += 1;
                 let size = usize::from(input.byte()) * 24;
                 let frame = video_frame(codec, input.byte(), size);
-                let _ = server.push_video(SESSION, &frame, frame_no * 33_333, now);
+                push(&mut server, &mut inbox, Track::Video, &frame, frame_no * 33_333, now);
             }
             5 => {
                 let n = usize::from(input.byte());
-                let _ = server.push_video(SESSION, input.take(n), frame_no * 33_333, now);
+                push(&mut server, &mut inbox, Track::Video, input.take(n), frame_no * 33_333, now);
             }
             6 => {
                 let n = usize::from(input.byte()) * 4;
-                let _ = server.push_audio(SESSION, &vec![0xd5; n], frame_no * 33_333, now);
+                push(&mut server, &mut inbox, Track::Audio, &vec![0xd5; n], frame_no * 33_333, now);
             }
             7 => {
                 now += u64::from(input.byte()) * 100_000;
                 server.handle_timeout(now);
                 // A deadline left in the past would spin the loop thread.
-                let next = server.next_deadline();
+                let next = server.poll_timeout();
                 assert!(next.is_none_or(|t| t > now), "after handle_timeout({now}) the next deadline is {next:?}");
             }
             8 => {
@@ -141,24 +135,27 @@ fuzz_target!(|data: &[u8]| {
             9 => drain_all(&mut server, &mut slots),
             10 => {
                 if slots[s].open {
-                    server.conn_closed(slots[s].id);
+                    if let Some(conn) = slots[s].id.take() {
+                        server.handle_input(Input::Closed { conn }, now);
+                    }
                     slots[s].open = false;
                 } else {
-                    open(&mut server, &mut slots[s], &mut next_id, &mut peers, now);
+                    open(&mut server, &mut slots[s], &mut peers, now);
                 }
             }
             11 => finish(&mut server, &mut slots),
             12 => {
                 let n = usize::from(input.byte());
                 let port = 5001 + 2 * u16::from(input.byte() % 4);
-                server.rtcp_in(SocketAddr::new(slots[s].peer.ip(), port), input.take(n), now);
+                let from = SocketAddr::new(slots[s].peer.ip(), port);
+                server.handle_input(Input::Rtcp { from, data: input.take(n) }, now);
             }
             13 => {
                 let channel = input.byte();
                 let n = input.byte();
                 let mut frame = vec![b'$', channel, 0, n];
                 frame.extend_from_slice(input.take(usize::from(n)));
-                server.conn_data(slots[s].id, &frame, now);
+                receive(&mut server, &slots[s], &frame, now);
             }
             14 => check_datagrams(&mut server, &peers, locked),
             _ => {
@@ -186,7 +183,7 @@ fuzz_target!(|data: &[u8]| {
     for slot in &mut slots {
         read_new(slot);
         if slot.open {
-            assert!(slot.received.is_empty(), "connection {} drained, but its output ends inside a message", slot.id);
+            assert!(slot.received.is_empty(), "connection {:?} drained, but its output ends inside a message", slot.id);
         }
     }
 });
@@ -232,23 +229,38 @@ fn small_config(input: &mut Cursor<'_>) -> (Config, Auth) {
     (config, auth)
 }
 
-fn open(server: &mut Server, slot: &mut Slot, next_id: &mut ConnId, peers: &mut BTreeSet<IpAddr>, now: u64) {
-    slot.id = *next_id;
-    *next_id += 1;
+fn open(server: &mut Server, slot: &mut Slot, peers: &mut BTreeSet<IpAddr>, now: u64) {
     slot.open = true;
     slot.received.clear();
     slot.sessions.clear();
     peers.insert(slot.peer.ip());
-    server.conn_opened(slot.id, slot.peer, SocketAddr::from((Ipv4Addr::LOCALHOST, 8554)), now);
+    slot.id = Some(server.handle_accept(slot.peer, SocketAddr::from((Ipv4Addr::LOCALHOST, 8554)), now));
+}
+
+/// Bytes from the peer, while its connection is open.
+fn receive(server: &mut Server, slot: &Slot, data: &[u8], now: u64) {
+    if let Some(conn) = slot.id {
+        server.handle_input(Input::Received { conn, data }, now);
+    }
+}
+
+/// A producer call as the runtime makes it: the inbox checks and queues it, the core takes it.
+fn push(server: &mut Server, inbox: &mut Inbox, track: Track, data: &[u8], ts: u64, now: u64) {
+    inbox.directory.sync(server);
+    if inbox.accept(SESSION, track, data, ts, now).is_ok() {
+        let calls = inbox.take();
+        for call in &calls {
+            server.handle_media(call);
+        }
+        inbox.recycle(calls);
+    }
 }
 
 /// Writes up to `budget` bytes of the connection's output, as a socket would.
 fn drain(server: &mut Server, slot: &mut Slot, max_parts: usize, budget: usize) {
-    if !slot.open {
-        return;
-    }
+    let Some(conn) = slot.id.filter(|_| slot.open) else { return };
     let mut parts = Vec::new();
-    server.pending_output(slot.id, &mut parts, max_parts);
+    server.poll_transmit(conn, &mut parts, max_parts);
     let mut written = 0;
     for part in parts {
         let n = part.len().min(budget - written);
@@ -258,7 +270,7 @@ fn drain(server: &mut Server, slot: &mut Slot, max_parts: usize, budget: usize) 
             break;
         }
     }
-    server.output_written(slot.id, written);
+    server.handle_input(Input::Written { conn, bytes: written }, 0);
     read_new(slot);
 }
 
@@ -266,7 +278,7 @@ fn drain_all(server: &mut Server, slots: &mut [Slot]) {
     for slot in slots.iter_mut() {
         // Bounded: each round writes at least one chunk while there is output.
         for _ in 0..10_000 {
-            if !slot.open || !server.has_output(slot.id) {
+            if !slot.open || !slot.id.is_some_and(|c| server.interest(c).write) {
                 break;
             }
             drain(server, slot, 64, usize::MAX);
@@ -275,10 +287,11 @@ fn drain_all(server: &mut Server, slots: &mut [Slot]) {
 }
 
 fn finish(server: &mut Server, slots: &mut [Slot]) {
-    for id in server.take_finished() {
-        let slot = slots.iter_mut().find(|s| s.open && s.id == id);
-        let slot = slot.unwrap_or_else(|| panic!("take_finished gave {id}, which is not an open connection"));
+    while let Some(Event::Close(id)) = server.poll_event() {
+        let slot = slots.iter_mut().find(|s| s.open && s.id == Some(id));
+        let slot = slot.unwrap_or_else(|| panic!("a close for {id:?}, which is not an open connection"));
         slot.open = false;
+        slot.id = None;
     }
 }
 
@@ -287,7 +300,7 @@ fn finish(server: &mut Server, slots: &mut [Slot]) {
 /// Only the start of an unfinished message is kept in `received`.
 fn read_new(slot: &mut Slot) {
     let locked = slot.locked;
-    let (messages, left) = read_messages(&slot.received).unwrap_or_else(|e| panic!("connection {}: {e}", slot.id));
+    let (messages, left) = read_messages(&slot.received).unwrap_or_else(|e| panic!("connection {:?}: {e}", slot.id));
     slot.received.drain(..slot.received.len() - left);
     for m in &messages {
         match m {
@@ -317,12 +330,19 @@ fn read_new(slot: &mut Slot) {
 }
 
 fn check_datagrams(server: &mut Server, peers: &BTreeSet<IpAddr>, locked: bool) {
-    while let Some(d) = server.pop_datagram() {
+    loop {
+        let mut parts: [&[u8]; 8] = [&[]; 8];
+        let Some(run) = server.poll_datagrams(&mut parts) else { break };
         assert!(!locked, "datagram sent while authentication lets nobody in");
-        assert!(peers.contains(&d.to.ip()), "datagram to {}, which no RTSP peer is (reflection)", d.to);
-        assert_ne!(d.to.port(), 0, "datagram to port 0");
-        let bytes = d.bytes();
-        assert!(bytes.len() >= 8 && bytes[0] >> 6 == 2, "datagram that is not RTP/RTCP v2: {bytes:02x?}");
+        assert!(peers.contains(&run.to.ip()), "datagram to {}, which no RTSP peer is (reflection)", run.to);
+        assert_ne!(run.to.port(), 0, "datagram to port 0");
+        assert!((1..=parts.len()).contains(&run.count), "a run of {} datagrams", run.count);
+        for (i, bytes) in parts[..run.count].iter().enumerate() {
+            assert!(bytes.len() >= 8 && bytes[0] >> 6 == 2, "datagram that is not RTP/RTCP v2: {bytes:02x?}");
+            let last = i + 1 == run.count;
+            assert!(bytes.len() == run.segment_size || (last && bytes.len() < run.segment_size), "segment sizes");
+        }
+        server.handle_input(Input::DatagramsSent { count: run.count }, 0);
     }
 }
 

@@ -13,8 +13,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use super::os::{self, Fd, Io};
 use super::sync::Mutex;
 use super::thread::Thread;
-use crate::handoff::{Inbox, Refusal, Track};
-use crate::server::{Config, ConnId, Datagram, Server};
+use super::inbox::{Inbox, Refusal};
+use crate::server::{Config, ConnId, Event, Input, Server};
+use crate::session::Track;
 
 /// Everything the loop thread and the script's calls share, under one lock.
 pub struct State {
@@ -31,12 +32,11 @@ struct Sockets {
     rtp_segments: bool,
     port: u16,
     conns: BTreeMap<ConnId, Fd>,
-    next_conn: ConnId,
 }
 
 impl Sockets {
     fn none() -> Self {
-        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: BTreeMap::new(), next_conn: 1 }
+        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: BTreeMap::new() }
     }
 
     fn close_all(&mut self) {
@@ -47,9 +47,7 @@ impl Sockets {
         os::close(self.listener);
         os::close(self.rtp);
         os::close(self.rtcp);
-        let next_conn = self.next_conn;
         *self = Sockets::none();
-        self.next_conn = next_conn;
     }
 }
 
@@ -79,7 +77,7 @@ fn drain_inbox(inbox: &Mutex<Inbox>, core: &mut Server) -> bool {
         return false;
     }
     for push in &pushes {
-        core.push(push);
+        core.handle_media(push);
     }
     inbox.lock().recycle(pushes);
     true
@@ -98,7 +96,7 @@ const RECV_BUF: usize = 64 * 1024;
 impl Runtime {
     pub fn new() -> Result<Runtime, i32> {
         let (wake_read, wake_write) = os::pipe()?;
-        let state = State { core: Server::new(Config::default(), os::fill_random), sockets: Sockets::none() };
+        let state = State { core: Server::new(Config::default(), os::random_seed()), sockets: Sockets::none() };
         Ok(Runtime {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
@@ -208,7 +206,7 @@ impl Runtime {
         self.stop();
         let mut st = self.shared.state.lock();
         st.sockets.close_all();
-        st.core = Server::new(Config::default(), os::fill_random);
+        st.core = Server::new(Config::default(), os::random_seed());
         // Calls queued for the old sessions go with them.
         self.shared.inbox.lock().reset();
     }
@@ -288,8 +286,9 @@ fn run(shared: &Shared) {
             watch(st.sockets.rtp, os::POLLIN, Source::Rtp);
             watch(st.sockets.rtcp, os::POLLIN, Source::Rtcp);
             for (id, fd) in st.sockets.conns.iter() {
-                let out = if st.core.has_output(*id) { os::POLLOUT } else { 0 };
-                let input = if st.core.wants_input(*id) { os::POLLIN } else { 0 };
+                let interest = st.core.interest(*id);
+                let out = if interest.write { os::POLLOUT } else { 0 };
+                let input = if interest.read { os::POLLIN } else { 0 };
                 watch(*fd, input | out, Source::Conn(*id));
             }
             // Stored before the inbox is looked at: a producer call queued
@@ -298,12 +297,12 @@ fn run(shared: &Shared) {
             shared.playing.store(playing, Ordering::SeqCst);
             // Datagrams queued while the loop was not looking (a question
             // that handed the inbox over) go out now as well.
-            if (playing && !shared.inbox.lock().is_empty()) || st.core.datagrams().next().is_some() {
+            if (playing && !shared.inbox.lock().is_empty()) || st.core.has_datagrams() {
                 0
             } else {
                 // Rounded up: a deadline under a millisecond away must not
                 // become a 0 ms poll that spins until it passes.
-                match st.core.next_deadline() {
+                match st.core.poll_timeout() {
                     Some(t) => t.saturating_sub(os::now_us()).div_ceil(1000).min(IDLE_POLL_MS as u64) as i32,
                     None => IDLE_POLL_MS,
                 }
@@ -329,7 +328,7 @@ fn run(shared: &Shared) {
                 Source::Rtp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
                 Source::Rtcp => {
                     while let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) {
-                        st.core.rtcp_in(from, &buf[..n], now);
+                        st.core.handle_input(Input::Rtcp { from, data: &buf[..n] }, now);
                     }
                 }
                 Source::Conn(id) => {
@@ -346,102 +345,65 @@ fn run(shared: &Shared) {
 
 fn accept_all(st: &mut State, now: u64) {
     while let Some((fd, peer, local)) = os::accept(st.sockets.listener) {
-        let id = st.sockets.next_conn;
-        st.sockets.next_conn += 1;
+        let id = st.core.handle_accept(peer, local, now);
         st.sockets.conns.insert(id, fd);
-        st.core.conn_opened(id, peer, local, now);
     }
 }
 
 fn read_conn(st: &mut State, id: ConnId, fd: Fd, buf: &mut [u8], now: u64) {
     // One read per wake-up: a flooding client can't starve the others.
     match os::recv(fd, buf) {
-        Io::Done(n) => st.core.conn_data(id, &buf[..n], now),
+        Io::Done(n) => st.core.handle_input(Input::Received { conn: id, data: &buf[..n] }, now),
         Io::WouldBlock => {}
         Io::Closed => close_conn(st, id),
     }
 }
 
-/// Largest UDP payload of one segmented send (the IPv4 datagram limit, with room for headers).
-const MAX_SEGMENTED_BYTES: usize = 65_000;
-
-/// How many datagrams from the front of `queue` one segmented send carries:
-/// consecutive packets of one frame to one address, all as long as the first
-/// but the last, which may be shorter.
-fn segment_run<'a>(mut queue: impl Iterator<Item = &'a Datagram>) -> usize {
-    let Some(first) = queue.next() else { return 0 };
-    let segment = first.bytes().len();
-    let (mut count, mut total, mut last) = (1, segment, first);
-    for next in queue {
-        let len = next.bytes().len();
-        if count == os::MAX_IOV || total + len > MAX_SEGMENTED_BYTES || len > segment || !last.followed_by(next) {
-            break;
-        }
-        count += 1;
-        if len < segment {
-            break; // a shorter packet ends the run
-        }
-        total += len;
-        last = next;
-    }
-    count
-}
-
-/// Sends the queued datagrams: a frame's packets to one client in one
-/// segmented send while the system takes them, else one `sendto` each. A
-/// full send buffer drops them: UDP clients must never stall the loop.
+/// Sends the queued datagrams: each run the core gives in one segmented
+/// send while the system takes them, else one `sendto` each. A full send
+/// buffer drops them: UDP clients must never stall the loop.
 fn send_datagrams(st: &mut State) {
     loop {
-        let count = if st.sockets.rtp_segments { segment_run(st.core.datagrams()) } else { 1 };
-        let sent = {
+        let count = {
             let mut parts: [&[u8]; os::MAX_IOV] = [&[]; os::MAX_IOV];
-            let mut queued = st.core.datagrams();
-            let Some(first) = queued.next() else { return };
-            let fd = if first.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
-            if count > 1 {
-                for (part, d) in parts.iter_mut().zip(core::iter::once(first).chain(queued).take(count)) {
-                    *part = d.bytes();
-                }
-                os::send_segments(fd, &parts[..count], &first.to).is_some()
-            } else {
-                let _ = os::send_to(fd, first.bytes(), &first.to);
-                true
+            let slots = if st.sockets.rtp_segments { os::MAX_IOV } else { 1 };
+            let Some(run) = st.core.poll_datagrams(&mut parts[..slots]) else { return };
+            let fd = if run.rtcp { st.sockets.rtcp } else { st.sockets.rtp };
+            if run.count > 1 && os::send_segments(fd, &parts[..run.count], &run.to).is_none() {
+                // No segmentation after all: this run and the rest go one by one.
+                st.sockets.rtp_segments = false;
+                continue;
             }
+            if run.count == 1 {
+                let _ = os::send_to(fd, parts[0], &run.to);
+            }
+            run.count
         };
-        if !sent {
-            st.sockets.rtp_segments = false;
-            continue; // the same datagrams again, one by one
-        }
-        for _ in 0..count {
-            st.core.pop_datagram();
-        }
+        st.core.handle_input(Input::DatagramsSent { count }, 0);
     }
 }
 
 fn close_conn(st: &mut State, id: ConnId) {
-    st.core.conn_closed(id);
+    st.core.handle_input(Input::Closed { conn: id }, 0);
     if let Some(fd) = st.sockets.conns.remove(&id) {
         os::close(fd);
     }
 }
 
-/// Writes what every connection has queued, sends datagrams, closes finished connections.
+/// Writes what every connection has queued, sends datagrams, closes the
+/// connections the core is finished with.
 fn flush(st: &mut State, now: u64) {
     let ids: Vec<(ConnId, Fd)> = st.sockets.conns.iter().map(|(id, fd)| (*id, *fd)).collect();
     for (id, fd) in ids {
-        // Requests held back while the peer was not reading its replies.
-        if st.core.has_buffered_input(id) && st.core.wants_input(id) {
-            st.core.process_input(id, now);
-        }
-        while st.core.has_output(id) {
+        while st.core.interest(id).write {
             let mut parts = Vec::with_capacity(os::MAX_IOV);
-            st.core.pending_output(id, &mut parts, os::MAX_IOV);
+            st.core.poll_transmit(id, &mut parts, os::MAX_IOV);
             let total: usize = parts.iter().map(|p| p.len()).sum();
             let result = os::send_vectored(fd, &parts);
             drop(parts);
             match result {
                 Io::Done(n) => {
-                    st.core.output_written(id, n);
+                    st.core.handle_input(Input::Written { conn: id, bytes: n }, now);
                     if n < total {
                         break; // the socket buffer is full: POLLOUT will tell when to go on
                     }
@@ -455,7 +417,7 @@ fn flush(st: &mut State, now: u64) {
         }
     }
     send_datagrams(st);
-    for id in st.core.take_finished() {
+    while let Some(Event::Close(id)) = st.core.poll_event() {
         if let Some(fd) = st.sockets.conns.remove(&id) {
             os::close(fd);
         }
@@ -539,59 +501,18 @@ mod tests {
         (aus.len(), frames)
     }
 
-    /// Datagrams of one frame whose packets have these payload sizes, to `to`.
-    fn datagrams(sizes: &[usize], to: &str) -> Vec<Datagram> {
-        let mut stream = crate::rtp::packet::RtpStream::new(96, 1, 0);
-        let mut packets = crate::rtp::packet::PacketBuf::new();
-        for &n in sizes {
-            stream.write_packet(&mut packets, 0, false, &[&vec![7u8; n]]);
-        }
-        let frame = crate::session::Frame::new(0, packets, false, (0, 0), 0, false);
-        let to: std::net::SocketAddr = to.parse().unwrap();
-        (0..sizes.len()).map(|index| Datagram { to, rtcp: false, frame: frame.clone(), index }).collect()
-    }
-
-    #[test]
-    fn a_segmented_send_carries_equal_packets_and_a_shorter_last_one() {
-        let a = "127.0.0.1:5000";
-        // parameter sets, then fragments of one slice: SPS and the shorter PPS
-        // go together, a longer packet cannot follow a short one
-        assert_eq!(segment_run(datagrams(&[20, 8, 1400, 1400, 1400, 700], a).iter()), 2);
-        assert_eq!(segment_run(datagrams(&[8, 20, 1400], a).iter()), 1);
-        assert_eq!(segment_run(datagrams(&[1400, 1400, 1400, 700], a).iter()), 4);
-        assert_eq!(segment_run(datagrams(&[1400, 700, 1400], a).iter()), 2, "nothing after a short one");
-        assert_eq!(segment_run(datagrams(&[700, 1400], a).iter()), 1, "none longer than the first");
-        assert_eq!(segment_run(datagrams(&[1000; 100], a).iter()), os::MAX_IOV);
-        assert_eq!(segment_run(datagrams(&[1400; 100], a).iter()), 46, "46 x 1412 bytes fit in 65000");
-        assert_eq!(segment_run(datagrams(&[], a).iter()), 0);
-        // the kernel's 64 KB limit: 13 packets of 5000 bytes (plus headers) do not fit
-        assert_eq!(segment_run(datagrams(&[5000; 20], a).iter()), 12);
-    }
-
-    #[test]
-    fn a_segmented_send_is_one_frame_to_one_address() {
-        let mut queue = datagrams(&[1400, 1400], "127.0.0.1:5000");
-        queue.extend(datagrams(&[1400, 1400], "127.0.0.1:5000")); // the next frame
-        assert_eq!(segment_run(queue.iter()), 2);
-        let mut queue = datagrams(&[1400, 1400], "127.0.0.1:5000");
-        let other = datagrams(&[1400, 1400], "127.0.0.1:6000");
-        queue[1] = Datagram { to: other[1].to, rtcp: false, frame: queue[1].frame.clone(), index: 1 };
-        assert_eq!(segment_run(queue.iter()), 1, "another client's copy");
-    }
-
-    /// The kernel cuts a segmented send into the very datagrams that were queued.
+    /// The kernel cuts a segmented send into the very datagrams it was given.
     #[test]
     #[cfg(target_os = "linux")]
     fn segmented_datagrams_arrive_one_by_one_and_intact() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let (rtp, rtcp, _) = os::udp_pair().unwrap();
-        let sizes = [1400, 1400, 1400, 321];
-        let queue = datagrams(&sizes, &rx.local_addr().unwrap().to_string());
-        let parts: Vec<&[u8]> = queue.iter().map(Datagram::bytes).collect();
+        let packets: Vec<Vec<u8>> = [1400, 1400, 1400, 321].iter().enumerate().map(|(i, &n)| vec![i as u8; n]).collect();
+        let parts: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
         // Every Linux since 4.18 segments (the one-by-one fallback is RT-Smart's).
         assert!(os::udp_segmentation(rtp), "no UDP segmentation on Linux");
-        assert!(matches!(os::send_segments(rtp, &parts, &queue[0].to), Some(Io::Done(_))));
+        assert!(matches!(os::send_segments(rtp, &parts, &rx.local_addr().unwrap()), Some(Io::Done(_))));
         let mut buf = [0u8; 65536];
         for p in &parts {
             let n = rx.recv(&mut buf).unwrap();

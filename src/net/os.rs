@@ -33,6 +33,13 @@ pub fn wallclock_us() -> u64 {
     }
 }
 
+/// A seed for the server's generator, drawn once per server from OS entropy.
+pub fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    fill_random(&mut seed);
+    seed
+}
+
 /// Fills `buf` with OS entropy: `getrandom`, else `/dev/urandom`, else the
 /// clock mixed (only on a system with neither; logged nowhere, as we have no log).
 pub fn fill_random(buf: &mut [u8]) {

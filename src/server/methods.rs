@@ -4,11 +4,12 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use core::net::{IpAddr, SocketAddr};
 
+use super::output::Sent;
 use super::timers::{ClientTimer, ClientTimers};
-use super::{enqueue, push_bytes, Client, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
+use super::{push_bytes, Client, ClientId, Config, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
 use crate::rtsp::{auth, transport, url, Lower, Method, Request, Response};
 use crate::sdp;
-use crate::session::{TRACK_AUDIO, TRACK_VIDEO};
+use crate::session::{default_channel, TRACK_AUDIO, TRACK_VIDEO};
 
 /// RTSP sessions one connection may hold (a player uses one).
 const MAX_CLIENTS_PER_CONNECTION: usize = 4;
@@ -27,8 +28,9 @@ impl Server {
         // Any request that names its session keeps that session alive (RFC 2326 12.37):
         // players ping with GET_PARAMETER, OPTIONS or SET_PARAMETER.
         if let Ok(ci) = self.client_of(id, req) {
-            let config = &self.config;
-            self.clients[ci].seen(now_us, config);
+            if let Some(client) = self.clients.get_mut(ci.0) {
+                client.seen(now_us, &self.config);
+            }
         }
         let resp = match req.method {
             Method::Options => Ok(Response::new(200).header("Public", METHODS)),
@@ -58,7 +60,7 @@ impl Server {
     /// does not answer this connection's nonce; None when it may go on.
     fn unauthorized(&mut self, id: ConnId, req: &Request) -> Option<Response> {
         let auth = self.auth.as_ref()?;
-        let conn = self.conns.get_mut(&id)?;
+        let conn = self.wire.conns.get(id.0)?;
         // Basic may come before any challenge (no nonce); Digest must answer ours.
         if let Some(answer) = req.header("Authorization") {
             if auth.check(req.method.as_str(), answer, conn.nonce.as_deref().unwrap_or("")) {
@@ -66,18 +68,18 @@ impl Server {
             }
         }
         let mut random = [0u8; 16];
-        (self.random)(&mut random);
+        self.random_bytes(&mut random);
         let nonce = auth::nonce_from(&random);
         let mut resp = Response::new(401);
-        for challenge in auth.challenges(&nonce) {
+        for challenge in self.auth.as_ref()?.challenges(&nonce) {
             resp = resp.header("WWW-Authenticate", &challenge);
         }
-        conn.nonce = Some(nonce);
+        self.wire.conns.get_mut(id.0)?.nonce = Some(nonce);
         Some(resp)
     }
 
     pub(super) fn reply(&mut self, id: ConnId, resp: Response, cseq: Option<&str>) {
-        let Some(conn) = self.conns.get_mut(&id).filter(|c| !c.closing) else { return };
+        let Some(conn) = self.wire.conns.get_mut(id.0).filter(|c| !c.closing) else { return };
         let mut resp = resp;
         if let Some(cseq) = cseq {
             resp.headers.insert(0, ("CSeq".into(), cseq.into()));
@@ -86,16 +88,11 @@ impl Server {
         push_bytes(conn, resp.to_bytes());
     }
 
-    fn find_media(&self, path: &str) -> Option<usize> {
-        self.sessions.iter().position(|s| s.name == path)
-    }
-
     fn describe(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         let target = url::parse_target(&req.uri).ok_or_else(|| Response::new(400))?;
-        let idx = self.find_media(target.path).ok_or_else(|| Response::new(404))?;
-        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let media = self.session_id(target.path).and_then(|m| self.sessions.get(m.0)).ok_or_else(|| Response::new(404))?;
+        let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let local_ip = conn.local.ip().to_string();
-        let media = &self.sessions[idx];
         let tracks = media.track_formats();
         let body = sdp::build_sdp(&sdp::SdpSession {
             name: &media.name,
@@ -112,13 +109,14 @@ impl Server {
     fn setup(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<Response, Response> {
         let target = url::parse_target(&req.uri).ok_or_else(|| Response::new(400))?;
         // `rtsp://host/name/trackID=1`, or the session URL itself for its first track.
-        let idx = self.find_media(target.path).ok_or_else(|| Response::new(404))?;
+        let media_id = self.session_id(target.path).ok_or_else(|| Response::new(404))?;
+        let media = self.sessions.get(media_id.0).ok_or_else(|| Response::new(404))?;
         let track = usize::from(target.track.unwrap_or(0));
-        let (media_id, track_count) = (self.sessions[idx].id, self.sessions[idx].track_count());
-        if track >= track_count {
+        if track >= media.track_count() {
             return Err(Response::new(404));
         }
-        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let ssrc = media.streams[track].ssrc;
+        let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let peer = conn.peer;
         let specs = req
             .header("Transport")
@@ -135,8 +133,8 @@ impl Server {
             .ok_or_else(|| Response::new(461))?;
         let (tt, reply) = match chosen.lower {
             Lower::Tcp => {
-                let base = (track * 2) as u8;
-                let (a, b) = chosen.interleaved.unwrap_or((base, base + 1));
+                let default = (default_channel(track, false), default_channel(track, true));
+                let (a, b) = chosen.interleaved.unwrap_or(default);
                 (TrackTransport::Tcp { rtp_channel: a, rtcp_channel: b }, (a, b, 0, 0))
             }
             Lower::Udp => {
@@ -146,31 +144,30 @@ impl Server {
             }
         };
         // An existing RTSP session adds a track; a new one gets an unguessable id.
-        let client_idx = match req.header("Session").map(session_id) {
+        let client_id = match req.header("Session").map(session_id) {
             Some(sid) => {
-                let pos = self.clients.iter().position(|c| c.id == sid).ok_or_else(|| Response::new(454))?;
-                let c = &self.clients[pos];
+                let (key, c) = self.clients.iter().find(|(_, c)| c.id == sid).ok_or_else(|| Response::new(454))?;
                 if c.conn != id {
                     return Err(Response::new(454));
                 }
                 if c.media != media_id {
                     return Err(Response::new(459));
                 }
-                pos
+                ClientId(key)
             }
             None => {
                 if self.clients.len() >= self.config.max_clients {
                     return Err(Response::new(503));
                 }
-                let on_this_session = self.clients.iter().filter(|c| c.media == media_id).count();
-                let on_this_conn = self.clients.iter().filter(|c| c.conn == id).count();
+                let on_this_session = self.clients.values().filter(|c| c.media == media_id).count();
+                let on_this_conn = self.clients.values().filter(|c| c.conn == id).count();
                 // A player needs one RTSP session per stream; one connection may not take every slot.
                 if on_this_session >= self.config.max_clients_per_session || on_this_conn >= MAX_CLIENTS_PER_CONNECTION
                 {
                     return Err(Response::new(453));
                 }
                 let sid = self.new_session_id();
-                self.clients.push(Client {
+                ClientId(self.clients.insert(Client {
                     id: sid,
                     conn: id,
                     media: media_id,
@@ -183,25 +180,23 @@ impl Server {
                     reported: [false; 2],
                     resume_from: None,
                     cut_back: false,
-                });
-                self.clients.len() - 1
+                }))
             }
         };
-        let client = &mut self.clients[client_idx];
+        let client = self.clients.get_mut(client_id.0).ok_or_else(|| Response::new(500))?;
         client.tracks[track] = Some(tt);
         client.seen(now_us, &self.config);
-        let ssrc = self.sessions[idx].streams[track].ssrc;
         let transport_reply = match tt {
             TrackTransport::Tcp { .. } => transport::format_tcp((reply.0, reply.1), ssrc),
             TrackTransport::Udp { .. } => transport::format_udp((reply.2, reply.3), self.udp_ports, ssrc),
         };
-        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
-        Ok(Response::new(200).header("Transport", &transport_reply).header("Session", &session_hdr))
+        let session = client.session_header(&self.config);
+        Ok(Response::new(200).header("Transport", &transport_reply).header("Session", &session))
     }
 
-    fn new_session_id(&self) -> String {
+    fn new_session_id(&mut self) -> String {
         let mut b = [0u8; 8];
-        (self.random)(&mut b);
+        self.random_bytes(&mut b);
         let mut s = String::with_capacity(16);
         for x in b {
             s.push_str(&format!("{:02X}", x));
@@ -209,84 +204,81 @@ impl Server {
         s
     }
 
-    /// The client named by the request's Session header, owned by this connection.
     /// The client named by the request's Session header. Only the connection
     /// that set it up may touch it (RFC 2326 would let a UDP session move to
     /// another connection; no player needs that, and it would let anyone on
     /// the same host who learns the id control someone else's stream).
-    fn client_of(&self, id: ConnId, req: &Request) -> Result<usize, Response> {
+    fn client_of(&self, id: ConnId, req: &Request) -> Result<ClientId, Response> {
         let sid = req.header("Session").map(session_id).ok_or_else(|| Response::new(454))?;
-        self.clients.iter().position(|c| c.id == sid && c.conn == id).ok_or_else(|| Response::new(454))
+        let found = self.clients.iter().find(|(_, c)| c.id == sid && c.conn == id);
+        found.map(|(k, _)| ClientId(k)).ok_or_else(|| Response::new(454))
     }
 
     /// The PLAY reply, and the client to start when it was not playing yet.
-    fn play(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<(Response, Option<usize>), Response> {
+    fn play(&mut self, id: ConnId, req: &Request, now_us: u64) -> Result<(Response, Option<ClientId>), Response> {
         let ci = self.client_of(id, req)?;
-        let media_id = self.clients[ci].media;
-        let mi = self.sessions.iter().position(|s| s.id == media_id).ok_or_else(|| Response::new(454))?;
-        let conn = self.conns.get(&id).ok_or_else(|| Response::new(500))?;
+        let client = self.clients.get(ci.0).ok_or_else(|| Response::new(454))?;
+        let media = self.sessions.get(client.media.0).ok_or_else(|| Response::new(454))?;
+        let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let authority = host_port(&conn.local);
-        let base = url::content_base(&req.uri, &authority, &self.sessions[mi].name);
-        let media = &self.sessions[mi];
+        let base = url::content_base(&req.uri, &authority, &media.name);
         let mut rtp_info = String::new();
-        for (track, t) in self.clients[ci].tracks.iter().enumerate() {
+        for (track, t) in client.tracks.iter().enumerate() {
             if t.is_none() {
                 continue;
             }
-            let (seq, rtptime) = media.start_point(track, self.clients[ci].resume_from, now_us);
+            let (seq, rtptime) = media.start_point(track, client.resume_from, now_us);
             if !rtp_info.is_empty() {
                 rtp_info.push(',');
             }
             rtp_info.push_str(&format!("url={}trackID={};seq={};rtptime={}", base, track, seq, rtptime));
         }
-        let client = &mut self.clients[ci];
+        let session = client.session_header(&self.config);
+        let client = self.clients.get_mut(ci.0).ok_or_else(|| Response::new(454))?;
         let was_playing = client.playing;
         client.playing = true;
-        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
-        let resp = Response::new(200)
-            .header("Range", "npt=0.000-")
-            .header("RTP-Info", &rtp_info)
-            .header("Session", &session_hdr);
+        let resp =
+            Response::new(200).header("Range", "npt=0.000-").header("RTP-Info", &rtp_info).header("Session", &session);
         Ok((resp, (!was_playing).then_some(ci)))
     }
 
     /// Sends a new player the cached GOP, or makes it wait for the next
     /// keyframe. Its first sender reports follow its first packets.
-    fn start_client(&mut self, ci: usize, now_us: u64) {
-        let client = &mut self.clients[ci];
+    fn start_client(&mut self, ci: ClientId, now_us: u64) {
+        let Some(client) = self.clients.get_mut(ci.0) else { return };
         let resume_from = client.resume_from.take();
-        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
-        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
-        let counters = self.counters.entry(media.id).or_default();
+        let media_id = client.media;
+        let Some(media) = self.sessions.get_mut(media_id.0) else { return };
         let Some(video) = client.tracks[TRACK_VIDEO] else {
             client.waiting_keyframe = false;
             return;
         };
-        let start = media.start_frames_from(resume_from);
-        if start.is_empty() {
+        if media.start_frames_from(resume_from).is_empty() {
             client.waiting_keyframe = true;
-            counters.keyframe_waits += 1;
+            media.counters.keyframe_waits += 1;
             return;
         }
         client.waiting_keyframe = false;
+        let mut sent = Sent::default();
+        let start = media.start_frames_from(resume_from);
         for f in start {
-            enqueue(conn, &mut self.udp_out, counters, video, f);
+            sent += self.wire.enqueue(client.conn, video, f);
         }
         client.media_queued(&start[0], now_us);
         // Audio is live again at once after a pause; a new player gets the audio since the GOP began.
         if let (Some(audio), None) = (client.tracks[TRACK_AUDIO], resume_from) {
             for f in media.start_audio() {
-                enqueue(conn, &mut self.udp_out, counters, audio, f);
+                sent += self.wire.enqueue(client.conn, audio, f);
                 client.media_queued(f, now_us);
             }
         }
+        self.count(media_id, sent, Default::default());
     }
 
     fn pause(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         let ci = self.client_of(id, req)?;
-        let next_video_seq =
-            self.sessions.iter().find(|s| s.id == self.clients[ci].media).map(|s| s.streams[TRACK_VIDEO].seq);
-        let client = &mut self.clients[ci];
+        let client = self.clients.get_mut(ci.0).ok_or_else(|| Response::new(454))?;
+        let next_video_seq = self.sessions.get(client.media.0).map(|s| s.streams[TRACK_VIDEO].seq);
         if client.playing {
             client.resume_from = next_video_seq;
         }
@@ -296,14 +288,14 @@ impl Server {
         client.timers.clear(ClientTimer::Report);
         client.first_media = [None; 2];
         client.reported = [false; 2];
-        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
-        Ok(Response::new(200).header("Session", &session_hdr))
+        let client = self.clients.get(ci.0).ok_or_else(|| Response::new(454))?;
+        Ok(Response::new(200).header("Session", &client.session_header(&self.config)))
     }
 
     fn teardown(&mut self, id: ConnId, req: &Request) -> Result<Response, Response> {
         let ci = self.client_of(id, req)?;
         self.send_bye(ci);
-        self.clients.remove(ci);
+        self.clients.remove(ci.0);
         Ok(Response::new(200))
     }
 
@@ -314,9 +306,15 @@ impl Server {
             return Ok(Response::new(200));
         }
         let ci = self.client_of(id, req)?;
-        let client = &self.clients[ci];
-        let session_hdr = format!("{};timeout={}", client.id, self.config.session_timeout_s);
-        Ok(Response::new(200).header("Session", &session_hdr))
+        let client = self.clients.get(ci.0).ok_or_else(|| Response::new(454))?;
+        Ok(Response::new(200).header("Session", &client.session_header(&self.config)))
+    }
+}
+
+impl Client {
+    /// `Session: <id>;timeout=<s>` (RFC 2326 12.37), on every reply to a request that names one.
+    fn session_header(&self, config: &Config) -> String {
+        format!("{};timeout={}", self.id, config.session_timeout_s)
     }
 }
 

@@ -1,35 +1,64 @@
-//! The RTSP server state machine, sans-IO. The I/O layer feeds it
-//! connections, bytes, datagrams and time; it answers with bytes to write per
-//! connection, datagrams to send, connections to close and a next deadline.
-//! The media sessions live here too: the loop thread hands it each producer
-//! call (`push`), and it fans the frame out to every playing client, sharing
-//! the packets by reference.
+//! The RTSP server, sans-IO, in the shape of str0m's `Rtc`:
 //!
-//! - `mod.rs`: the state, media sessions, fan-out, input, timeouts;
+//! - inputs: network events ([`Server::handle_accept`], [`Server::handle_input`]
+//!   with bytes read, bytes written, a peer gone, an RTCP datagram), a
+//!   producer's media ([`Server::handle_media`]), control calls (create or
+//!   destroy a session, settings, stats) and the time
+//!   ([`Server::handle_timeout`], [`Server::set_wall_clock`]);
+//! - outputs: per connection the bytes to write ([`Server::poll_transmit`])
+//!   and whether to read ([`Server::interest`]), runs of datagrams
+//!   ([`Server::poll_datagrams`], a UDP segment size each), connections to
+//!   close ([`Server::poll_event`]) and one next deadline
+//!   ([`Server::poll_timeout`], the earliest timer of the timer table).
+//!
+//! The I/O layer only moves bytes and time between these and the sockets:
+//! when to parse again, what to send first and when something expires are
+//! decided here. Connections, clients and media sessions have stable ids
+//! (a generation-checked slab), so an id kept across calls never names
+//! something else.
+//!
+//! - `mod.rs`: the state, media sessions, fan-out, network input, timeouts;
 //! - `methods.rs`: the RTSP methods;
 //! - `output.rs`: per-connection output queues and the datagram queue;
-//! - `reports.rs`: RTCP sender reports and BYE.
+//! - `reports.rs`: RTCP sender reports and BYE;
+//! - `slab.rs`: stable ids; `timers.rs`: the timer table.
 
 mod methods;
 mod output;
 mod reports;
+mod slab;
 mod timers;
 
-use output::{drop_queued_packets, enqueue, push_bytes, Conn};
+pub use output::DatagramRun;
+use output::{drop_queued_packets, push_bytes, Conn, Sent, Wire};
+use slab::{Key, Slab};
 use timers::{ClientTimer, ClientTimers, ConnTimer};
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
-use crate::handoff::{Push, Track};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
-use crate::rtsp::{self, Input, ParseError, Response};
-use crate::session::{AudioCodec, Frame, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
+use crate::rtsp::{self, ParseError, Response};
+use crate::session::{AudioCodec, FanoutCounters, Frame, FrameRef, MediaSession, Track, VideoCodec, TRACK_VIDEO};
 
-pub type ConnId = u64;
+/// A TCP connection, from `handle_accept` until it is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(Key);
+
+/// A media session (`createsession`), until it is destroyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(Key);
+
+/// A client (an RTSP session: one player watching one media session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct ClientId(Key);
 
 /// Settings a script may change (keyword-only options of `rtspserver_init`).
 #[derive(Debug, Clone)]
@@ -94,14 +123,54 @@ pub enum CreateError {
     TooMany,
 }
 
-pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+pub(crate) const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
 /// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
 const CNAME: &str = "canmv-rtsp";
 /// How long a closing connection may take to read what it was sent.
 const CLOSE_GRACE_US: u64 = 5_000_000;
-/// Datagrams queued for the loop thread at most.
-const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
+
+/// Something from the network, for [`Server::handle_input`].
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// Bytes read from a connection.
+    Received { conn: ConnId, data: &'a [u8] },
+    /// The first `bytes` of what `poll_transmit` gave for a connection were written.
+    Written { conn: ConnId, bytes: usize },
+    /// The peer closed the connection, or its socket failed: its fd is gone.
+    Closed { conn: ConnId },
+    /// A datagram on the server's RTCP socket.
+    Rtcp { from: SocketAddr, data: &'a [u8] },
+    /// The run `poll_datagrams` gave was sent (or lost: UDP never waits).
+    DatagramsSent { count: usize },
+}
+
+/// Something the I/O layer must act on, from [`Server::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The connection is finished (its output written, or abandoned): close its socket.
+    Close(ConnId),
+}
+
+/// What the I/O layer should wait for on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Interest {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// One producer call, checked and copied, for [`Server::handle_media`]
+/// (made by the producer's inbox in `net/`, and by the tests the same way).
+#[derive(Debug)]
+pub struct MediaInput {
+    /// The media session (one destroyed meanwhile ignores it).
+    pub session: SessionId,
+    pub track: Track,
+    pub data: Vec<u8>,
+    pub script_ts: u64,
+    /// Monotonic time of the call.
+    pub now_us: u64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackTransport {
@@ -111,9 +180,10 @@ enum TrackTransport {
 
 /// An RTSP session: one client watching one media session.
 struct Client {
+    /// The RTSP session id (unguessable, from the server's generator).
     id: String,
     conn: ConnId,
-    media: u32,
+    media: SessionId,
     tracks: [Option<TrackTransport>; 2],
     playing: bool,
     /// Skipping frames until a GOP start (joined with no cache, or cut back).
@@ -132,14 +202,6 @@ struct Client {
     /// Paused: the video sequence number it stopped before. A PLAY then
     /// resumes there from the GOP cache (no packet twice), else at the next keyframe.
     resume_from: Option<u16>,
-}
-
-/// A datagram to send from the server's RTP (or RTCP) socket.
-pub struct Datagram {
-    pub to: SocketAddr,
-    pub rtcp: bool,
-    pub frame: FrameRef,
-    pub index: usize,
 }
 
 impl Client {
@@ -161,19 +223,9 @@ impl Client {
             self.timers.set(ClientTimer::Report, now_us);
         }
     }
-}
 
-impl Datagram {
-    pub fn bytes(&self) -> &[u8] {
-        self.frame.packets.packet(self.index)
-    }
-
-    /// Whether `next` is the packet after `self` of the same frame, to the same address.
-    pub fn followed_by(&self, next: &Datagram) -> bool {
-        next.to == self.to
-            && next.rtcp == self.rtcp
-            && next.index == self.index + 1
-            && alloc::sync::Arc::ptr_eq(&next.frame, &self.frame)
+    fn uses_tcp(&self) -> bool {
+        self.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. }))
     }
 }
 
@@ -199,46 +251,49 @@ pub struct ClientStats {
     pub frames_dropped: u64,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Counters {
-    packets_sent: u64,
-    bytes_sent: u64,
-    frames_dropped: u64,
-    keyframe_waits: u64,
-}
-
 pub struct Server {
     config: Config,
-    sessions: Vec<MediaSession>,
-    counters: BTreeMap<u32, Counters>,
-    conns: BTreeMap<ConnId, Conn>,
-    clients: Vec<Client>,
-    udp_out: VecDeque<Datagram>,
+    sessions: Slab<MediaSession>,
+    /// Each session's id by name: a name is looked up once, where a call or request names it.
+    session_names: BTreeMap<String, SessionId>,
+    clients: Slab<Client>,
+    /// Connections and the datagram queue: everything waiting to go out.
+    wire: Wire,
+    /// Connections finished since the I/O layer last asked.
+    events: VecDeque<Event>,
     /// RTP/RTCP ports of the server's UDP pair, for SETUP replies.
     udp_ports: (u16, u16),
     next_media_id: u32,
-    random: fn(&mut [u8]),
+    /// Session ids, nonces, SSRCs and first sequence numbers: a CSPRNG
+    /// seeded once, so a run with a fixed seed is reproducible.
+    rng: Box<dyn RngCore + Send>,
     /// Wall-clock minus monotonic time, µs (see `set_wall_clock`).
     wall_offset_us: i64,
     /// Users who may watch, when authentication is on.
     auth: Option<Authenticator>,
-    /// Bumped whenever a session is made or removed (see `handoff::Directory`).
+    /// Bumped whenever a session is made or removed (the producer's directory follows it).
     session_generation: u64,
 }
 
 impl Server {
-    /// `random` fills a buffer with unpredictable bytes (OS entropy in the I/O layer).
-    pub fn new(config: Config, random: fn(&mut [u8])) -> Self {
+    /// A server whose every random draw comes from ChaCha20 seeded with
+    /// `seed` (the I/O layer seeds it once from the OS).
+    pub fn new(config: Config, seed: [u8; 32]) -> Self {
+        Server::with_rng(config, Box::new(ChaCha20Rng::from_seed(seed)))
+    }
+
+    /// A server drawing from `rng` (tests that need particular numbers).
+    pub(crate) fn with_rng(config: Config, rng: Box<dyn RngCore + Send>) -> Self {
         Server {
             config,
-            sessions: Vec::new(),
-            counters: BTreeMap::new(),
-            conns: BTreeMap::new(),
-            clients: Vec::new(),
-            udp_out: VecDeque::new(),
+            sessions: Slab::default(),
+            session_names: BTreeMap::new(),
+            clients: Slab::default(),
+            wire: Wire::default(),
+            events: VecDeque::new(),
             udp_ports: (0, 0),
             next_media_id: 1,
-            random,
+            rng,
             wall_offset_us: 0,
             auth: None,
             session_generation: 0,
@@ -249,7 +304,12 @@ impl Server {
         self.udp_ports = (rtp, rtp.wrapping_add(1));
     }
 
-    // ---- media sessions (the script's side) ----
+    // ---- control calls (the script's side) ----
+
+    /// The session of that name.
+    pub fn session_id(&self, name: &str) -> Option<SessionId> {
+        self.session_names.get(name).copied()
+    }
 
     /// Adds a session; an existing name is left unchanged (CanMV behaviour).
     pub fn create_session(
@@ -257,25 +317,21 @@ impl Server {
         name: &str,
         codec: VideoCodec,
         audio: Option<AudioCodec>,
-    ) -> Result<(), CreateError> {
-        if self.sessions.iter().any(|s| s.name == name) {
-            return Ok(());
+    ) -> Result<SessionId, CreateError> {
+        if let Some(id) = self.session_id(name) {
+            return Ok(id);
         }
         if self.sessions.len() >= self.config.max_sessions {
             return Err(CreateError::TooMany);
         }
-        let id = self.next_media_id;
+        let media_id = self.next_media_id;
         self.next_media_id += 1;
-        let random = self.random;
-        let mut next = move || {
-            let mut b = [0u8; 4];
-            random(&mut b);
-            u32::from_ne_bytes(b)
-        };
-        self.sessions.push(MediaSession::new(id, name, codec, audio, &mut next));
-        self.counters.insert(id, Counters::default());
+        let rng = &mut self.rng;
+        let mut next = || rng.next_u32();
+        let id = SessionId(self.sessions.insert(MediaSession::new(media_id, name, codec, audio, &mut next)));
+        self.session_names.insert(String::from(name), id);
         self.session_generation += 1;
-        Ok(())
+        Ok(id)
     }
 
     /// Turns authentication on (Some) or off (None) for requests from now on.
@@ -295,47 +351,41 @@ impl Server {
     /// Whether a late joiner of `name` gets the cached GOP (true, the default)
     /// or waits for the next keyframe. False if there is no such session.
     pub fn set_gop_cache(&mut self, name: &str, enabled: bool) -> bool {
-        self.sessions.iter_mut().find(|s| s.name == name).map(|s| s.set_gop_cache(enabled)).is_some()
+        let Some(id) = self.session_id(name) else { return false };
+        self.sessions.get_mut(id.0).map(|s| s.set_gop_cache(enabled)).is_some()
     }
 
     /// Whether a playing client of `name` waits for a keyframe that no cache
     /// can give it: the script should ask its encoder for one. None if unknown.
     /// `name` None: any session.
     pub fn need_keyframe(&self, name: Option<&str>) -> Option<bool> {
-        let media = match name {
-            Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
-            None => None,
-        };
-        Some(self.clients.iter().any(|c| media.is_none_or(|m| c.media == m) && c.playing && c.waiting_keyframe))
+        let media = self.sessions_named(name)?;
+        Some(self.clients.values().any(|c| media.is_none_or(|m| c.media == m) && c.playing && c.waiting_keyframe))
     }
 
     /// Removes a session; its clients' connections are flushed and closed. False if unknown.
     pub fn destroy_session(&mut self, name: &str) -> bool {
-        let Some(pos) = self.sessions.iter().position(|s| s.name == name) else { return false };
-        let media_id = self.sessions[pos].id;
-        let leaving: Vec<usize> = (0..self.clients.len()).filter(|&ci| self.clients[ci].media == media_id).collect();
+        let Some(id) = self.session_names.remove(name) else { return false };
+        let leaving: Vec<ClientId> =
+            self.clients.iter().filter(|(_, c)| c.media == id).map(|(k, _)| ClientId(k)).collect();
         for &ci in &leaving {
             self.send_bye(ci);
         }
-        self.sessions.remove(pos);
-        self.counters.remove(&media_id);
+        self.sessions.remove(id.0);
         self.session_generation += 1;
-        let conns: Vec<ConnId> = self.clients.iter().filter(|c| c.media == media_id).map(|c| c.conn).collect();
-        self.clients.retain(|c| c.media != media_id);
-        for id in conns {
-            if let Some(conn) = self.conns.get_mut(&id) {
-                conn.close();
+        for ci in leaving {
+            if let Some(client) = self.clients.remove(ci.0) {
+                if let Some(conn) = self.wire.conns.get_mut(client.conn.0) {
+                    conn.close();
+                }
             }
         }
         true
     }
 
-    pub fn session_names(&self) -> impl Iterator<Item = &str> {
-        self.sessions.iter().map(|s| s.name.as_str())
-    }
-
-    pub fn has_session(&self, name: &str) -> bool {
-        self.sessions.iter().any(|s| s.name == name)
+    /// The first session made and still there (`getrtspurl` without a name).
+    pub fn first_session(&self) -> Option<&str> {
+        self.sessions.values().min_by_key(|s| s.id).map(|s| s.name.as_str())
     }
 
     /// Changes whenever a session is made or removed.
@@ -344,68 +394,90 @@ impl Server {
     }
 
     /// (name, id, video codec, has audio) of every session.
-    pub fn session_list(&self) -> impl Iterator<Item = (&str, u32, VideoCodec, bool)> + '_ {
-        self.sessions.iter().map(|s| (s.name.as_str(), s.id, s.codec, s.audio.is_some()))
+    pub fn session_list(&self) -> impl Iterator<Item = (&str, SessionId, VideoCodec, bool)> + '_ {
+        self.sessions.iter().map(|(k, s)| (s.name.as_str(), SessionId(k), s.codec, s.audio.is_some()))
     }
 
     /// Whether any client is playing (producer calls then wake the loop).
     pub fn has_playing_client(&self) -> bool {
-        self.clients.iter().any(|c| c.playing)
+        self.clients.values().any(|c| c.playing)
     }
 
-    /// Packetizes one producer call and queues it for every playing client.
-    pub fn push_video(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
-        let id = self.sessions.iter().find(|s| s.name == name).ok_or(PushError::Invalid)?.id;
-        self.push_media(id, Track::Video, data, script_ts, now_us)
-    }
-
-    /// Packs one producer call of G.711 audio and queues it for every playing client.
-    pub fn push_audio(&mut self, name: &str, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
-        let id = self.sessions.iter().find(|s| s.name == name).ok_or(PushError::Invalid)?.id;
-        self.push_media(id, Track::Audio, data, script_ts, now_us)
-    }
-
-    /// A producer call handed over through the `handoff::Inbox`; one for a
-    /// session destroyed since is ignored.
-    pub fn push(&mut self, push: &Push) {
-        let _ = self.push_media(push.media, push.track, &push.data, push.script_ts, push.now_us);
-    }
-
-    fn push_media(
-        &mut self,
-        media: u32,
-        track: Track,
-        data: &[u8],
-        script_ts: u64,
-        now_us: u64,
-    ) -> Result<(), PushError> {
-        let session = self.sessions.iter_mut().find(|s| s.id == media).ok_or(PushError::Invalid)?;
-        match track {
-            Track::Video => {
-                for frame in session.push_video(data, script_ts, now_us)? {
-                    self.fan_out(media, &frame, now_us);
-                }
-            }
-            Track::Audio => {
-                let frame = session.push_audio(data, script_ts, now_us)?;
-                self.fan_out(media, &frame, now_us);
-            }
+    /// `name` None: every session (`Some(None)`); else that one, or None if unknown.
+    fn sessions_named(&self, name: Option<&str>) -> Option<Option<SessionId>> {
+        match name {
+            Some(n) => Some(Some(self.session_id(n)?)),
+            None => Some(None),
         }
-        Ok(())
     }
 
-    fn fan_out(&mut self, media: u32, frame: &FrameRef, now_us: u64) {
-        let Some(session) = self.sessions.iter().find(|s| s.id == media) else { return };
-        let counters = self.counters.entry(media).or_default();
-        for client in self.clients.iter_mut().filter(|c| c.media == media && c.playing) {
+    pub fn stats(&self, name: Option<&str>) -> Option<Stats> {
+        let media = self.sessions_named(name)?;
+        let mut st = Stats::default();
+        for c in self.clients.values().filter(|c| media.is_none_or(|m| c.media == m)) {
+            st.clients += 1;
+            st.playing += u32::from(c.playing);
+        }
+        for (_, s) in self.sessions.iter().filter(|(k, _)| media.is_none_or(|m| m.0 == *k)) {
+            let c = &s.counters;
+            st.packets_sent += c.packets_sent;
+            st.bytes_sent += c.bytes_sent;
+            st.frames_dropped += c.frames_dropped;
+            st.keyframe_waits += c.keyframe_waits;
+        }
+        Some(st)
+    }
+
+    /// Every client of a session (or of any session, `name` None), in one pass.
+    pub fn client_stats(&self, name: Option<&str>) -> Option<Vec<ClientStats>> {
+        let media = self.sessions_named(name)?;
+        let list = self
+            .clients
+            .values()
+            .filter(|c| media.is_none_or(|m| c.media == m))
+            .filter_map(|c| {
+                Some(ClientStats {
+                    peer: self.wire.conns.get(c.conn.0)?.peer,
+                    tcp: c.uses_tcp(),
+                    playing: c.playing,
+                    // Set up but not yet playing is not waiting for anything.
+                    waiting_keyframe: c.playing && c.waiting_keyframe,
+                    frames_dropped: c.frames_dropped,
+                })
+            })
+            .collect();
+        Some(list)
+    }
+
+    // ---- media (the producer's side) ----
+
+    /// Packetizes one producer call and queues it for every playing client
+    /// of its session. A call for a session destroyed since is ignored; one
+    /// the packetizer refuses (checked by `session::validate` before it was
+    /// queued, so rare) sends nothing.
+    pub fn handle_media(&mut self, input: &MediaInput) {
+        let Some(session) = self.sessions.get_mut(input.session.0) else { return };
+        let frames = match input.track {
+            Track::Video => session.push_video(&input.data, input.script_ts, input.now_us),
+            Track::Audio => session.push_audio(&input.data, input.script_ts, input.now_us).map(|f| alloc::vec![f]),
+        };
+        for frame in frames.unwrap_or_default() {
+            self.fan_out(input.session, &frame, input.now_us);
+        }
+    }
+
+    fn fan_out(&mut self, media: SessionId, frame: &FrameRef, now_us: u64) {
+        let Some(session) = self.sessions.get(media.0) else { return };
+        let mut counters = FanoutCounters::default();
+        let (mut sent, mut taken_back) = (Sent::default(), Sent::default());
+        for (_, client) in self.clients.iter_mut().filter(|(_, c)| c.media == media && c.playing) {
             let Some(transport) = client.tracks[frame.track] else { continue };
-            let Some(conn) = self.conns.get_mut(&client.conn).filter(|c| !c.closing) else { continue };
+            let Some(conn) = self.wire.conns.get_mut(client.conn.0).filter(|c| !c.closing) else { continue };
             if matches!(transport, TrackTransport::Tcp { .. }) && conn.queued > self.config.max_queued_bytes {
                 // Cut back to the next keyframe rather than send a broken GOP
                 // (which may be this very frame, just below).
                 let dropped = drop_queued_packets(conn);
-                counters.packets_sent = counters.packets_sent.saturating_sub(dropped.packets);
-                counters.bytes_sent = counters.bytes_sent.saturating_sub(dropped.bytes);
+                taken_back += Sent { packets: dropped.packets, bytes: dropped.bytes };
                 client.waiting_keyframe = true;
                 client.cut_back = true;
                 conn.timers.set_if_unset(ConnTimer::Stuck, self.config.stuck_after(now_us));
@@ -426,78 +498,57 @@ impl Server {
                 client.waiting_keyframe = false;
                 client.cut_back = false;
                 for f in session.current_gop() {
-                    enqueue(conn, &mut self.udp_out, counters, transport, f);
+                    sent += self.wire.enqueue(client.conn, transport, f);
                 }
                 if let Some(first) = session.current_gop().first() {
                     client.media_queued(first, now_us);
                 }
                 continue;
             }
-            enqueue(conn, &mut self.udp_out, counters, transport, frame);
+            sent += self.wire.enqueue(client.conn, transport, frame);
             client.media_queued(frame, now_us);
         }
+        self.count(media, sent, counters);
+        self.take_back(media, taken_back);
     }
 
-    pub fn stats(&self, name: Option<&str>) -> Option<Stats> {
-        let ids: Vec<u32> = match name {
-            Some(n) => alloc::vec![self.sessions.iter().find(|s| s.name == n)?.id],
-            None => self.sessions.iter().map(|s| s.id).collect(),
-        };
-        let mut st = Stats::default();
-        for c in self.clients.iter().filter(|c| ids.contains(&c.media)) {
-            st.clients += 1;
-            st.playing += u32::from(c.playing);
-        }
-        for id in &ids {
-            if let Some(k) = self.counters.get(id) {
-                st.packets_sent += k.packets_sent;
-                st.bytes_sent += k.bytes_sent;
-                st.frames_dropped += k.frames_dropped;
-                st.keyframe_waits += k.keyframe_waits;
-            }
-        }
-        Some(st)
+    /// Adds to a session's counters what was queued and what the fan-out held back.
+    fn count(&mut self, media: SessionId, sent: Sent, held_back: FanoutCounters) {
+        let Some(session) = self.sessions.get_mut(media.0) else { return };
+        let c = &mut session.counters;
+        c.packets_sent += sent.packets;
+        c.bytes_sent += sent.bytes;
+        c.frames_dropped += held_back.frames_dropped;
+        c.keyframe_waits += held_back.keyframe_waits;
     }
 
-    /// One client of a session (or of any session, `name` None), by position.
-    pub fn client_stats(&self, name: Option<&str>, index: usize) -> Option<ClientStats> {
-        let media = match name {
-            Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
-            None => None,
-        };
-        self.clients
-            .iter()
-            .filter(|c| media.is_none_or(|m| c.media == m))
-            .filter_map(|c| Some((c, self.conns.get(&c.conn)?.peer)))
-            .nth(index)
-            .map(|(c, peer)| ClientStats {
-                peer,
-                tcp: c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. })),
-                playing: c.playing,
-                // Set up but not yet playing is not waiting for anything.
-                waiting_keyframe: c.playing && c.waiting_keyframe,
-                frames_dropped: c.frames_dropped,
-            })
+    /// Takes packets a cut-back dropped off the session's sent counters (they were counted when queued).
+    fn take_back(&mut self, media: SessionId, dropped: Sent) {
+        let Some(session) = self.sessions.get_mut(media.0) else { return };
+        let c = &mut session.counters;
+        c.packets_sent = c.packets_sent.saturating_sub(dropped.packets);
+        c.bytes_sent = c.bytes_sent.saturating_sub(dropped.bytes);
     }
 
-    // ---- connections (the network's side) ----
+    // ---- the network's side ----
 
     /// A new TCP connection. Past `max_connections`, the connection that has
     /// waited longest without a client is closed to make room; when there is
     /// none, the newcomer gets 503 and is closed.
-    pub fn conn_opened(&mut self, id: ConnId, peer: SocketAddr, local: SocketAddr, now_us: u64) {
-        let open = self.conns.values().filter(|c| !c.closing).count();
+    pub fn handle_accept(&mut self, peer: SocketAddr, local: SocketAddr, now_us: u64) -> ConnId {
+        let open = self.wire.conns.values().filter(|c| !c.closing).count();
         let mut conn = Conn::new(peer, local, now_us, self.config.timeout_after(now_us));
         if open >= self.config.max_connections {
             let idle = self
+                .wire
                 .conns
                 .iter()
-                .filter(|(cid, c)| !c.closing && !self.clients.iter().any(|cl| cl.conn == **cid))
+                .filter(|(k, c)| !c.closing && !self.clients.values().any(|cl| cl.conn.0 == *k))
                 .min_by_key(|(_, c)| c.last_request_us)
-                .map(|(cid, _)| *cid);
+                .map(|(k, _)| k);
             match idle {
                 Some(victim) => {
-                    if let Some(v) = self.conns.get_mut(&victim) {
+                    if let Some(v) = self.wire.conns.get_mut(victim) {
                         v.discard_output();
                         v.close();
                     }
@@ -509,23 +560,34 @@ impl Server {
                 }
             }
         }
-        self.conns.insert(id, conn);
+        ConnId(self.wire.conns.insert(conn))
     }
 
-    /// The peer closed or the socket failed: its RTSP sessions end at once.
-    pub fn conn_closed(&mut self, id: ConnId) {
-        self.conns.remove(&id);
-        self.clients.retain(|c| c.conn != id);
+    /// Bytes read, bytes written, a peer gone, an RTCP datagram, datagrams sent.
+    pub fn handle_input(&mut self, input: Input<'_>, now_us: u64) {
+        match input {
+            Input::Received { conn, data } => self.received(conn, data, now_us),
+            Input::Written { conn, bytes } => {
+                self.wire.written(conn.0, bytes, self.config.max_queued_bytes);
+                // Requests held back while the peer was not reading its replies.
+                if self.interest(conn).read && self.wire.conns.get(conn.0).is_some_and(|c| !c.input.is_empty()) {
+                    self.process_input(conn, now_us);
+                }
+            }
+            Input::Closed { conn } => self.forget_conn(conn),
+            Input::Rtcp { from, data } => self.rtcp_in(from, data, now_us),
+            Input::DatagramsSent { count } => self.wire.datagrams_sent(count),
+        }
     }
 
-    /// Every connection, for shutdown.
-    pub fn conn_ids(&self) -> Vec<ConnId> {
-        self.conns.keys().copied().collect()
+    /// A connection and its RTSP sessions are gone.
+    fn forget_conn(&mut self, conn: ConnId) {
+        self.wire.conns.remove(conn.0);
+        self.clients.retain(|_, c| c.conn != conn);
     }
 
-    /// Bytes received on a connection.
-    pub fn conn_data(&mut self, id: ConnId, data: &[u8], now_us: u64) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+    fn received(&mut self, id: ConnId, data: &[u8], now_us: u64) {
+        let Some(conn) = self.wire.conns.get_mut(id.0) else { return };
         if conn.closing {
             return;
         }
@@ -534,24 +596,24 @@ impl Server {
     }
 
     /// Answers what a connection has sent, for as long as its unread replies
-    /// stay under the backpressure limit (`wants_input`); the I/O layer calls
-    /// this again once the peer has read, for what is still buffered.
-    pub fn process_input(&mut self, id: ConnId, now_us: u64) {
+    /// stay under the backpressure limit (`Interest::read`); `Written` resumes
+    /// it once the peer has read.
+    fn process_input(&mut self, id: ConnId, now_us: u64) {
         let mut consumed = 0;
-        while self.wants_input(id) {
-            let Some(conn) = self.conns.get_mut(&id) else { return };
+        while self.interest(id).read {
+            let Some(conn) = self.wire.conns.get_mut(id.0) else { return };
             let rest = conn.input.get(consumed..).unwrap_or_default();
             match rtsp::parse_input(rest, &self.config.limits) {
                 Ok(None) => break,
                 Ok(Some((input, used))) => {
                     consumed += used;
                     match input {
-                        Input::Request(req) => {
+                        rtsp::Input::Request(req) => {
                             conn.last_request_us = now_us;
                             conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
                             self.handle_request(id, &req, now_us);
                         }
-                        Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
+                        rtsp::Input::Interleaved { channel, data } => self.interleaved_in(id, channel, &data, now_us),
                     }
                 }
                 Err(e) => {
@@ -565,20 +627,15 @@ impl Server {
                     push_bytes(conn, resp.to_bytes());
                     conn.close();
                     // Its RTSP sessions end with it: no media after the last reply.
-                    self.clients.retain(|c| c.conn != id);
+                    self.clients.retain(|_, c| c.conn != id);
                     return;
                 }
             }
         }
         // One move for everything answered (not one per pipelined request).
-        if let Some(conn) = self.conns.get_mut(&id) {
+        if let Some(conn) = self.wire.conns.get_mut(id.0) {
             conn.input.drain(..consumed.min(conn.input.len()));
         }
-    }
-
-    /// Whether a connection holds received bytes it has not answered yet.
-    pub fn has_buffered_input(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| !c.input.is_empty())
     }
 
     /// RTCP from a client on one of its interleaved RTCP channels: a report keeps it alive.
@@ -586,7 +643,7 @@ impl Server {
         if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
             return;
         }
-        for c in self.clients.iter_mut().filter(|c| c.conn == id) {
+        for (_, c) in self.clients.iter_mut().filter(|(_, c)| c.conn == id) {
             let mine = c
                 .tracks
                 .iter()
@@ -600,11 +657,11 @@ impl Server {
 
     /// A datagram on the server's RTCP socket: a receiver report from a
     /// client's own RTCP port keeps that client alive.
-    pub fn rtcp_in(&mut self, from: SocketAddr, data: &[u8], now_us: u64) {
+    fn rtcp_in(&mut self, from: SocketAddr, data: &[u8], now_us: u64) {
         if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
             return;
         }
-        for c in self.clients.iter_mut() {
+        for (_, c) in self.clients.iter_mut() {
             if c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
                 c.seen(now_us, &self.config);
             }
@@ -617,49 +674,78 @@ impl Server {
         self.wall_offset_us = wall_us as i64 - now_us as i64;
     }
 
+    // ---- outputs ----
+
+    /// Whether to read from a connection (not while it has more replies
+    /// queued than a reader would leave unread: a client that pipelines
+    /// requests and never reads gets TCP backpressure) and whether it has
+    /// output to write.
+    pub fn interest(&self, id: ConnId) -> Interest {
+        match self.wire.conns.get(id.0) {
+            Some(c) => Interest {
+                read: !c.closing && c.reply_bytes < output::MAX_QUEUED_REPLY_BYTES,
+                write: !c.out.is_empty(),
+            },
+            None => Interest::default(),
+        }
+    }
+
+    /// The connections to close, each once: finished ones are dropped from the core here.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            let done: Vec<Key> = self.wire.conns.iter().filter(|(_, c)| c.closing && c.out.is_empty()).map(|(k, _)| k).collect();
+            for k in done {
+                self.forget_conn(ConnId(k));
+                self.events.push_back(Event::Close(ConnId(k)));
+            }
+        }
+        self.events.pop_front()
+    }
+
     /// Handles every timer due at `now_us` (sender reports, expiries, idle,
     /// stuck and closing connections). Each fired timer is cleared, and set
-    /// again only for later, so afterwards `next_deadline` is after `now_us`.
+    /// again only for later, so afterwards `poll_timeout` is after `now_us`.
     pub fn handle_timeout(&mut self, now_us: u64) {
         // Replies nobody reads stall a connection as surely as media nobody reads.
         let stuck_at = self.config.stuck_after(now_us);
-        for conn in self.conns.values_mut().filter(|c| !c.closing && c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
+        for conn in self.wire.conns.values_mut().filter(|c| !c.closing && c.reply_bytes >= output::MAX_QUEUED_REPLY_BYTES) {
             conn.timers.set_if_unset(ConnTimer::Stuck, stuck_at);
         }
         self.client_timers(now_us);
         self.conn_timers(now_us);
-        debug_assert!(self.next_deadline().is_none_or(|t| t > now_us), "a timer left in the past");
+        debug_assert!(self.poll_timeout().is_none_or(|t| t > now_us), "a timer left in the past");
     }
 
     fn client_timers(&mut self, now_us: u64) {
-        let mut ci = 0;
-        while ci < self.clients.len() {
-            if self.clients[ci].timers.fire(ClientTimer::Expiry, now_us) {
+        let ids: Vec<ClientId> = self.clients.keys().map(ClientId).collect();
+        for ci in ids {
+            let Some(client) = self.clients.get_mut(ci.0) else { continue };
+            if client.timers.fire(ClientTimer::Expiry, now_us) {
                 // Silent for a session timeout: gone, and its connection with it if that was its last client.
-                let conn_id = self.clients.remove(ci).conn;
-                if !self.clients.iter().any(|c| c.conn == conn_id) {
-                    if let Some(conn) = self.conns.get_mut(&conn_id) {
+                let conn_id = client.conn;
+                self.clients.remove(ci.0);
+                if !self.clients.values().any(|c| c.conn == conn_id) {
+                    if let Some(conn) = self.wire.conns.get_mut(conn_id.0) {
                         conn.close();
                     }
                 }
                 continue;
             }
-            if self.clients[ci].timers.fire(ClientTimer::Report, now_us) {
+            if client.timers.fire(ClientTimer::Report, now_us) {
                 self.send_sender_reports(ci, now_us);
             }
-            ci += 1;
         }
     }
 
     fn conn_timers(&mut self, now_us: u64) {
         let mut dead = Vec::new();
-        for (id, conn) in self.conns.iter_mut() {
+        for (id, conn) in self.wire.conns.iter_mut() {
             if conn.timers.fire(ConnTimer::Idle, now_us) {
-                if self.clients.iter().any(|c| c.conn == *id) {
+                if self.clients.values().any(|c| c.conn.0 == id) {
                     // Its clients keep it (they time out on their own); look again a timeout later.
                     conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
                 } else {
-                    dead.push(*id);
+                    dead.push(ConnId(id));
                 }
             }
             if conn.timers.fire(ConnTimer::Stuck, now_us) {
@@ -668,7 +754,7 @@ impl Server {
                     // stuck timeout: nothing to write is not a peer that stopped reading.
                     conn.timers.set(ConnTimer::Stuck, self.config.stuck_after(now_us));
                 } else {
-                    dead.push(*id);
+                    dead.push(ConnId(id));
                 }
             }
             if conn.timers.fire(ConnTimer::CloseGrace, now_us) && !conn.out.is_empty() {
@@ -683,8 +769,8 @@ impl Server {
             }
         }
         for id in dead {
-            self.clients.retain(|c| c.conn != id);
-            if let Some(conn) = self.conns.get_mut(&id) {
+            self.clients.retain(|_, c| c.conn != id);
+            if let Some(conn) = self.wire.conns.get_mut(id.0) {
                 // Nothing more will be read from it: drop what is queued.
                 conn.discard_output();
                 conn.close();
@@ -693,10 +779,15 @@ impl Server {
     }
 
     /// When `handle_timeout` next has work: the earliest timer set, if any.
-    pub fn next_deadline(&self) -> Option<u64> {
-        let conns = self.conns.values().filter_map(|c| c.timers.next());
-        let clients = self.clients.iter().filter_map(|c| c.timers.next());
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let conns = self.wire.conns.values().filter_map(|c| c.timers.next());
+        let clients = self.clients.values().filter_map(|c| c.timers.next());
         conns.chain(clients).min()
+    }
+
+    /// Random bytes from the server's generator.
+    fn random_bytes(&mut self, buf: &mut [u8]) {
+        self.rng.fill_bytes(buf);
     }
 }
 

@@ -7,13 +7,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use super::slab::{Key, Slab};
 use super::timers::{ConnTimer, ConnTimers};
-use super::{ConnId, Counters, Datagram, Server, TrackTransport, MAX_DATAGRAM_BACKLOG};
+use super::{ConnId, Server, TrackTransport};
+use crate::rtp::packet::INTERLEAVED_HEADER_LEN;
+use crate::session::FrameRef;
 
 /// Replies queued on one connection past which the server stops reading it.
 pub(super) const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
-use crate::rtp::packet::INTERLEAVED_HEADER_LEN;
-use crate::session::FrameRef;
+/// Datagrams queued for the loop thread at most.
+const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 
 /// One piece of a TCP connection's output.
 pub(super) enum Chunk {
@@ -122,10 +125,166 @@ fn push_interleaved<'a>(parts: &mut Vec<&'a [u8]>, header: &'a [u8; 4], pkt: &'a
     }
 }
 
+/// Everything waiting to go out: the connections (with their output
+/// queues) and the datagrams for the RTP/RTCP sockets.
+#[derive(Default)]
+pub(super) struct Wire {
+    pub(super) conns: Slab<Conn>,
+    datagrams: VecDeque<Datagram>,
+}
+
+/// A datagram to send from the server's RTP (or RTCP) socket: one packet of a shared frame.
+struct Datagram {
+    to: SocketAddr,
+    rtcp: bool,
+    frame: FrameRef,
+    index: usize,
+}
+
+impl Datagram {
+    fn bytes(&self) -> &[u8] {
+        self.frame.packets.packet(self.index)
+    }
+
+    /// Whether `next` is the packet after `self` of the same frame, to the same address.
+    fn followed_by(&self, next: &Datagram) -> bool {
+        next.to == self.to
+            && next.rtcp == self.rtcp
+            && next.index == self.index + 1
+            && alloc::sync::Arc::ptr_eq(&next.frame, &self.frame)
+    }
+}
+
+/// A run of datagrams for one send (see `Server::poll_datagrams`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatagramRun {
+    pub to: SocketAddr,
+    /// From the RTCP socket (else the RTP socket).
+    pub rtcp: bool,
+    /// Datagrams in the run: every one `segment_size` bytes but the last, which may be shorter.
+    pub count: usize,
+    pub segment_size: usize,
+}
+
+/// What queuing a frame added to the sent counters: RTP packets and bytes (RTCP is not counted).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Sent {
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+}
+
+impl core::ops::AddAssign for Sent {
+    fn add_assign(&mut self, other: Sent) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Largest UDP payload of one segmented send (the IPv4 datagram limit, with room for headers).
+const MAX_SEGMENTED_BYTES: usize = 65_000;
+
+impl Wire {
+    /// Queues every packet of `frame` for one client's transport on `conn`.
+    pub(super) fn enqueue(&mut self, conn: ConnId, t: TrackTransport, frame: &FrameRef) -> Sent {
+        let mut sent = Sent::default();
+        // Nothing more for a connection on its way out (it may wait for its
+        // peer to read the rest, under a grace timer set when it began closing).
+        let Some(conn) = self.conns.get_mut(conn.0).filter(|c| !c.closing) else { return sent };
+        if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
+            let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
+            if channel == frame.default_channel() {
+                let bytes = frame.packets.interleaved().len();
+                if !frame.rtcp {
+                    sent.packets += frame.packets.len() as u64;
+                    sent.bytes += (bytes - INTERLEAVED_HEADER_LEN * frame.packets.len()) as u64;
+                }
+                conn.queued += bytes;
+                conn.out.push_back(Chunk::Frame { frame: frame.clone(), bytes });
+                return sent;
+            }
+        }
+        for index in 0..frame.packets.len() {
+            let len = frame.packets.packet(index).len();
+            if !frame.rtcp {
+                sent.packets += 1;
+                sent.bytes += len as u64;
+            }
+            match t {
+                TrackTransport::Tcp { rtp_channel, rtcp_channel } => {
+                    let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
+                    let header = [b'$', channel, (len >> 8) as u8, len as u8];
+                    conn.queued += 4 + len;
+                    conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
+                }
+                TrackTransport::Udp { rtp, rtcp } => {
+                    // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
+                    if self.datagrams.len() < MAX_DATAGRAM_BACKLOG {
+                        let to = if frame.rtcp { rtcp } else { rtp };
+                        self.datagrams.push_back(Datagram { to, rtcp: frame.rtcp, frame: frame.clone(), index });
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// `n` bytes of a connection's output were written.
+    pub(super) fn written(&mut self, id: Key, mut n: usize, max_queued_bytes: usize) {
+        let Some(conn) = self.conns.get_mut(id) else { return };
+        conn.queued = conn.queued.saturating_sub(n);
+        // Draining again: the peer is slow, not stuck.
+        if conn.queued <= max_queued_bytes {
+            conn.timers.clear(ConnTimer::Stuck);
+        }
+        while let Some(head) = conn.out.front() {
+            let left = head.len() - conn.sent;
+            if n < left {
+                conn.sent += n;
+                return;
+            }
+            n -= left;
+            conn.sent = 0;
+            if let Some(Chunk::Bytes(b)) = conn.out.pop_front() {
+                conn.reply_bytes -= b.len();
+            }
+        }
+    }
+
+    /// The first `count` datagrams were sent (or lost).
+    pub(super) fn datagrams_sent(&mut self, count: usize) {
+        let count = count.min(self.datagrams.len());
+        self.datagrams.drain(..count);
+    }
+
+    /// How many datagrams from the front of the queue one segmented send
+    /// carries (at most `max`): consecutive packets of one frame to one
+    /// address, all as long as the first but the last, which may be shorter.
+    fn segment_run(&self, max: usize) -> usize {
+        let mut queue = self.datagrams.iter();
+        let Some(first) = queue.next() else { return 0 };
+        let segment = first.bytes().len();
+        let (mut count, mut total, mut last) = (1, segment, first);
+        for next in queue {
+            let len = next.bytes().len();
+            if count >= max || total + len > MAX_SEGMENTED_BYTES || len > segment || !last.followed_by(next) {
+                break;
+            }
+            count += 1;
+            if len < segment {
+                break; // a shorter packet ends the run
+            }
+            total += len;
+            last = next;
+        }
+        count
+    }
+}
+
 impl Server {
-    /// The output of a connection as slices, for one vectored write.
-    pub fn pending_output<'a>(&'a self, id: ConnId, parts: &mut Vec<&'a [u8]>, max_parts: usize) {
-        let Some(conn) = self.conns.get(&id) else { return };
+    /// The output of a connection as slices, for one vectored write; then
+    /// `Input::Written` with what the socket took.
+    pub fn poll_transmit<'a>(&'a self, id: ConnId, parts: &mut Vec<&'a [u8]>, max_parts: usize) {
+        let Some(conn) = self.wire.conns.get(id.0) else { return };
         let mut skip = conn.sent;
         for chunk in conn.out.iter() {
             if parts.len() + 2 > max_parts {
@@ -148,58 +307,22 @@ impl Server {
         }
     }
 
-    pub fn has_output(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| !c.out.is_empty())
-    }
-
-    /// `n` bytes of the connection's output were written.
-    pub fn output_written(&mut self, id: ConnId, mut n: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
-        conn.queued = conn.queued.saturating_sub(n);
-        // Draining again: the peer is slow, not stuck.
-        if conn.queued <= self.config.max_queued_bytes {
-            conn.timers.clear(ConnTimer::Stuck);
+    /// The next run of queued datagrams for one send, its packets in
+    /// `parts` (as many as fit: give one slot where the socket cannot
+    /// segment, up to the system's iovec limit where it can); then
+    /// `Input::DatagramsSent` with the run's count.
+    pub fn poll_datagrams<'a>(&'a self, parts: &mut [&'a [u8]]) -> Option<DatagramRun> {
+        let count = self.wire.segment_run(parts.len());
+        let first = self.wire.datagrams.front()?;
+        for (part, d) in parts.iter_mut().zip(self.wire.datagrams.iter().take(count)) {
+            *part = d.bytes();
         }
-        while let Some(head) = conn.out.front() {
-            let left = head.len() - conn.sent;
-            if n < left {
-                conn.sent += n;
-                return;
-            }
-            n -= left;
-            conn.sent = 0;
-            if let Some(Chunk::Bytes(b)) = conn.out.pop_front() {
-                conn.reply_bytes -= b.len();
-            }
-        }
+        Some(DatagramRun { to: first.to, rtcp: first.rtcp, count, segment_size: first.bytes().len() })
     }
 
-    /// Connections to close now: marked closing and fully flushed.
-    /// Whether to read more from a connection: not while it has more replies
-    /// queued than a reader would ever leave unread (a client that pipelines
-    /// requests and never reads the answers gets TCP backpressure, and the
-    /// server's memory stays bounded).
-    pub fn wants_input(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| !c.closing && c.reply_bytes < MAX_QUEUED_REPLY_BYTES)
-    }
-
-    pub fn take_finished(&mut self) -> Vec<ConnId> {
-        let done: Vec<ConnId> =
-            self.conns.iter().filter(|(_, c)| c.closing && c.out.is_empty()).map(|(id, _)| *id).collect();
-        for id in &done {
-            self.conn_closed(*id);
-        }
-        done
-    }
-
-    /// Datagrams to send, oldest first.
-    pub fn pop_datagram(&mut self) -> Option<Datagram> {
-        self.udp_out.pop_front()
-    }
-
-    /// The queued datagrams, in the order `pop_datagram` gives them.
-    pub fn datagrams(&self) -> impl Iterator<Item = &Datagram> + '_ {
-        self.udp_out.iter()
+    /// Datagrams are waiting (queued while the loop was not looking, say by a question that drained the inbox).
+    pub fn has_datagrams(&self) -> bool {
+        !self.wire.datagrams.is_empty()
     }
 }
 
@@ -207,56 +330,6 @@ pub(super) fn push_bytes(conn: &mut Conn, bytes: Vec<u8>) {
     conn.queued += bytes.len();
     conn.reply_bytes += bytes.len();
     conn.out.push_back(Chunk::Bytes(bytes));
-}
-
-/// Queues every packet of `frame` for one client's transport.
-pub(super) fn enqueue(
-    conn: &mut Conn,
-    udp_out: &mut VecDeque<Datagram>,
-    counters: &mut Counters,
-    t: TrackTransport,
-    frame: &FrameRef,
-) {
-    // Nothing more for a connection on its way out (it may wait for its
-    // peer to read the rest, under a grace timer set when it began closing).
-    if conn.closing {
-        return;
-    }
-    if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
-        let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
-        if channel == frame.default_channel() {
-            let bytes = frame.packets.interleaved().len();
-            if !frame.rtcp {
-                counters.packets_sent += frame.packets.len() as u64;
-                counters.bytes_sent += (bytes - INTERLEAVED_HEADER_LEN * frame.packets.len()) as u64;
-            }
-            conn.queued += bytes;
-            conn.out.push_back(Chunk::Frame { frame: frame.clone(), bytes });
-            return;
-        }
-    }
-    for index in 0..frame.packets.len() {
-        let len = frame.packets.packet(index).len();
-        if !frame.rtcp {
-            counters.packets_sent += 1;
-            counters.bytes_sent += len as u64;
-        }
-        match t {
-            TrackTransport::Tcp { rtp_channel, rtcp_channel } => {
-                let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
-                let header = [b'$', channel, (len >> 8) as u8, len as u8];
-                conn.queued += 4 + len;
-                conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
-            }
-            TrackTransport::Udp { rtp, rtcp } => {
-                // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
-                if udp_out.len() < MAX_DATAGRAM_BACKLOG {
-                    let to = if frame.rtcp { rtcp } else { rtp };
-                    udp_out.push_back(Datagram { to, rtcp: frame.rtcp, frame: frame.clone(), index });
-                }
-            }
-        }
-    }
 }
 
 /// Drops every queued packet not yet started; RTSP replies and a half-written packet stay.
@@ -303,4 +376,82 @@ pub(super) struct Dropped {
     pub(super) packets: u64,
     pub(super) bytes: u64,
     pub(super) video_frames: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::packet::{PacketBuf, RtpStream};
+    use crate::session::Frame;
+
+    /// A wire whose datagram queue holds one frame with packets of these payload sizes, to `to`.
+    fn queue(sizes: &[usize], to: &str) -> Wire {
+        let mut wire = Wire::default();
+        add_frame(&mut wire, sizes, to);
+        wire
+    }
+
+    fn add_frame(wire: &mut Wire, sizes: &[usize], to: &str) {
+        let mut stream = RtpStream::new(96, 1, 0);
+        let mut packets = PacketBuf::new();
+        for &n in sizes {
+            stream.write_packet(&mut packets, 0, false, &[&alloc::vec![7u8; n]]);
+        }
+        let frame = Frame::new(0, packets, false, (0, 0), 0, false);
+        let to: SocketAddr = to.parse().unwrap();
+        for index in 0..sizes.len() {
+            wire.datagrams.push_back(Datagram { to, rtcp: false, frame: frame.clone(), index });
+        }
+    }
+
+    /// As many slots as Linux takes in one segmented send (UIO_MAXIOV is larger; the loop's limit).
+    const SLOTS: usize = crate::net::os::MAX_IOV;
+
+    #[test]
+    fn a_segmented_send_carries_equal_packets_and_a_shorter_last_one() {
+        let a = "127.0.0.1:5000";
+        // parameter sets, then fragments of one slice: SPS and the shorter PPS
+        // go together, a longer packet cannot follow a short one
+        assert_eq!(queue(&[20, 8, 1400, 1400, 1400, 700], a).segment_run(SLOTS), 2);
+        assert_eq!(queue(&[8, 20, 1400], a).segment_run(SLOTS), 1);
+        assert_eq!(queue(&[1400, 1400, 1400, 700], a).segment_run(SLOTS), 4);
+        assert_eq!(queue(&[1400, 700, 1400], a).segment_run(SLOTS), 2, "nothing after a short one");
+        assert_eq!(queue(&[700, 1400], a).segment_run(SLOTS), 1, "none longer than the first");
+        assert_eq!(queue(&[1000; 100], a).segment_run(SLOTS), SLOTS);
+        assert_eq!(queue(&[1400; 100], a).segment_run(SLOTS), 46, "46 x 1412 bytes fit in 65000");
+        assert_eq!(queue(&[], a).segment_run(SLOTS), 0);
+        // the kernel's 64 KB limit: 13 packets of 5000 bytes (plus headers) do not fit
+        assert_eq!(queue(&[5000; 20], a).segment_run(SLOTS), 12);
+        assert_eq!(queue(&[1400; 10], a).segment_run(1), 1, "one slot: one datagram per send");
+    }
+
+    #[test]
+    fn a_segmented_send_is_one_frame_to_one_address() {
+        let mut wire = queue(&[1400, 1400], "127.0.0.1:5000");
+        add_frame(&mut wire, &[1400, 1400], "127.0.0.1:5000"); // the next frame
+        assert_eq!(wire.segment_run(SLOTS), 2);
+        let mut wire = queue(&[1400, 1400], "127.0.0.1:5000");
+        wire.datagrams[1].to = "127.0.0.1:6000".parse().unwrap(); // another client's copy
+        assert_eq!(wire.segment_run(SLOTS), 1);
+    }
+
+    #[test]
+    fn a_run_is_polled_with_its_bytes_and_taken_off_once_sent() {
+        let mut wire = queue(&[1400, 1400, 321], "127.0.0.1:5000");
+        add_frame(&mut wire, &[99], "127.0.0.1:6000");
+        let mut server = crate::server::Server::new(Default::default(), [1; 32]);
+        server.wire = wire;
+        let run = {
+            let mut parts: [&[u8]; SLOTS] = [&[]; SLOTS];
+            let run = server.poll_datagrams(&mut parts).unwrap();
+            assert_eq!(parts[..3].iter().map(|p| p.len()).collect::<Vec<_>>(), [1412, 1412, 333]);
+            run
+        };
+        assert_eq!((run.count, run.segment_size, run.to.port(), run.rtcp), (3, 1412, 5000, false));
+        server.handle_input(crate::server::Input::DatagramsSent { count: run.count }, 0);
+        let run = server.poll_datagrams(&mut [&[] as &[u8]; SLOTS]).unwrap();
+        assert_eq!((run.count, run.segment_size, run.to.port()), (1, 111, 6000));
+        server.handle_input(crate::server::Input::DatagramsSent { count: 1 }, 0);
+        assert!(server.poll_datagrams(&mut [&[] as &[u8]; SLOTS]).is_none() && !server.has_datagrams());
+    }
 }

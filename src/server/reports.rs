@@ -2,8 +2,9 @@
 
 use alloc::vec::Vec;
 
+use super::output::Sent;
 use super::timers::ClientTimer;
-use super::{enqueue, Server, CNAME};
+use super::{ClientId, Server, CNAME};
 use crate::rtp::rtcp;
 use crate::session::Frame;
 
@@ -15,13 +16,11 @@ impl Server {
     /// `Client::media_queued`: nothing it reads after the report is older),
     /// later ones `now`. Both lie on the one monotonic time base, so every
     /// report gives the same mapping.
-    pub(super) fn send_sender_reports(&mut self, ci: usize, now_us: u64) {
+    pub(super) fn send_sender_reports(&mut self, ci: ClientId, now_us: u64) {
         let wall_offset_us = self.wall_offset_us;
-        let client = &mut self.clients[ci];
+        let Some(client) = self.clients.get_mut(ci.0) else { return };
         client.timers.set(ClientTimer::Report, now_us.saturating_add(self.config.sender_report_interval_us));
-        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
-        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
-        let counters = self.counters.entry(media.id).or_default();
+        let Some(media) = self.sessions.get(client.media.0) else { return };
         for (track, transport) in client.tracks.iter().enumerate() {
             // None before the track's first packet.
             let (Some(transport), Some(first)) = (*transport, client.first_media[track]) else { continue };
@@ -41,21 +40,20 @@ impl Server {
             };
             let mut bytes = Vec::new();
             rtcp::sender_report(&mut bytes, &info, CNAME);
-            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+            let _: Sent = self.wire.enqueue(client.conn, transport, &Frame::rtcp(track, bytes));
         }
     }
 
     /// RTCP BYE on each of a client's tracks: its stream ends here.
-    pub(super) fn send_bye(&mut self, ci: usize) {
-        let client = &self.clients[ci];
-        let Some(media) = self.sessions.iter().find(|s| s.id == client.media) else { return };
-        let Some(conn) = self.conns.get_mut(&client.conn) else { return };
-        let counters = self.counters.entry(media.id).or_default();
+    pub(super) fn send_bye(&mut self, ci: ClientId) {
+        let Some(client) = self.clients.get(ci.0) else { return };
+        let Some(media) = self.sessions.get(client.media.0) else { return };
         for (track, transport) in client.tracks.iter().enumerate() {
             let Some(transport) = *transport else { continue };
             let mut bytes = Vec::new();
             rtcp::bye(&mut bytes, media.streams[track].ssrc, CNAME);
-            enqueue(conn, &mut self.udp_out, counters, transport, &Frame::rtcp(track, bytes));
+            // RTCP adds nothing to the RTP counters.
+            let _: Sent = self.wire.enqueue(client.conn, transport, &Frame::rtcp(track, bytes));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! or API.md, never from the server's own output.
 
 use super::*;
+use crate::net::inbox::{Inbox, Refusal};
 use crate::rtsp::auth::Authenticator;
 use crate::session::VideoCodec;
 use crate::test_media::{annexb, idr, p_slice, slice, AUD, FRAME_US, PPS, SPS, SPS_MAIN};
@@ -35,7 +36,29 @@ fn random_all_ones(buf: &mut [u8]) {
     buf.fill(0xff);
 }
 
-fn peer(id: ConnId) -> SocketAddr {
+/// A test's own number for a connection (the core's `ConnId`s are its own).
+type Tid = u64;
+
+/// The test generators as the server's `RngCore`.
+struct FnRng(fn(&mut [u8]));
+
+impl RngCore for FnRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        (self.0)(&mut b);
+        u32::from_ne_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        (self.0)(&mut b);
+        u64::from_ne_bytes(b)
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        (self.0)(dst)
+    }
+}
+
+fn peer(id: Tid) -> SocketAddr {
     SocketAddr::new("127.0.0.1".parse().unwrap(), 40_000 + id as u16)
 }
 
@@ -132,7 +155,7 @@ fn rtp(bytes: &[u8]) -> Pkt {
 /// Where an RTCP packet went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RtcpTo {
-    Channel(ConnId, u8),
+    Channel(Tid, u8),
     Udp(SocketAddr),
 }
 
@@ -146,15 +169,21 @@ struct Rig {
     script_ts: u64,
     cseq: u32,
     /// Interleaved frames received per connection, in order.
-    frames: BTreeMap<ConnId, Vec<(u8, Vec<u8>)>>,
+    frames: BTreeMap<Tid, Vec<(u8, Vec<u8>)>>,
     /// RTP datagrams sent, in order: destination, RTCP flag (always false here) and bytes.
     datagrams: Vec<(SocketAddr, bool, Vec<u8>)>,
     /// RTCP sent, in order, on interleaved channels or as datagrams: where to and bytes.
     rtcp: Vec<(RtcpTo, Vec<u8>)>,
     /// Connections whose output nobody reads (a stalled TCP peer).
-    stalled: BTreeSet<ConnId>,
+    stalled: BTreeSet<Tid>,
     /// Access units pushed, as NAL units.
     sent: Vec<Vec<Vec<u8>>>,
+    /// The core's id of each open connection.
+    ids: BTreeMap<Tid, ConnId>,
+    /// Producer calls go through the runtime's inbox, as on the board.
+    inbox: Inbox,
+    /// A connection that is gone (what a test's unknown number stands for).
+    gone: ConnId,
 }
 
 impl Rig {
@@ -163,7 +192,9 @@ impl Rig {
     }
 
     fn with(config: Config, random: fn(&mut [u8])) -> Rig {
-        let mut s = Server::new(config, random);
+        let mut s = Server::with_rng(config, Box::new(FnRng(random)));
+        let gone = s.handle_accept(peer(0), LOCAL.parse().unwrap(), 0);
+        s.handle_input(Input::Closed { conn: gone }, 0);
         s.set_udp_ports(SERVER_RTP_PORT);
         s.create_session("test", VideoCodec::H264, None).unwrap();
         Rig {
@@ -176,23 +207,119 @@ impl Rig {
             rtcp: Vec::new(),
             stalled: BTreeSet::new(),
             sent: Vec::new(),
+            ids: BTreeMap::new(),
+            inbox: Inbox::default(),
+            gone,
         }
     }
 
-    fn open(&mut self, id: ConnId) {
+    fn open(&mut self, id: Tid) {
         self.open_from(id, peer(id));
     }
 
-    fn open_from(&mut self, id: ConnId, from: SocketAddr) {
-        self.s.conn_opened(id, from, LOCAL.parse().unwrap(), self.now);
+    fn open_from(&mut self, id: Tid, from: SocketAddr) {
+        let conn = self.s.handle_accept(from, LOCAL.parse().unwrap(), self.now);
+        assert!(self.ids.insert(id, conn).is_none(), "connection {id} opened twice");
+    }
+
+    /// The core's id of test connection `id` (a stale one for a connection gone).
+    fn conn(&self, id: Tid) -> ConnId {
+        match self.ids.get(&id) {
+            Some(c) => *c,
+            None => self.gone,
+        }
+    }
+
+    fn conn_data(&mut self, id: Tid, bytes: &[u8], now: u64) {
+        let conn = self.conn(id);
+        self.s.handle_input(Input::Received { conn, data: bytes }, now);
+    }
+
+    fn conn_closed(&mut self, id: Tid) {
+        let conn = self.conn(id);
+        self.s.handle_input(Input::Closed { conn }, self.now);
+        self.ids.remove(&id);
+    }
+
+    /// Every connection the core still has, by test number.
+    fn conn_ids(&self) -> Vec<Tid> {
+        self.ids.keys().copied().collect()
+    }
+
+    /// The connections the core is finished with (the I/O layer closes them).
+    fn take_finished(&mut self) -> Vec<Tid> {
+        let mut done = Vec::new();
+        while let Some(Event::Close(conn)) = self.s.poll_event() {
+            let id = *self.ids.iter().find(|(_, c)| **c == conn).expect("a close for a connection the test opened").0;
+            self.ids.remove(&id);
+            done.push(id);
+        }
+        done.sort();
+        done
+    }
+
+    fn has_output(&self, id: Tid) -> bool {
+        self.s.interest(self.conn(id)).write
+    }
+
+    fn wants_input(&self, id: Tid) -> bool {
+        self.s.interest(self.conn(id)).read
+    }
+
+    fn pending_output<'a>(&'a self, id: Tid, parts: &mut Vec<&'a [u8]>, max: usize) {
+        self.s.poll_transmit(self.conn(id), parts, max);
+    }
+
+    fn output_written(&mut self, id: Tid, n: usize) {
+        let conn = self.conn(id);
+        self.s.handle_input(Input::Written { conn, bytes: n }, self.now);
+    }
+
+    /// The next queued datagram: (to, from the RTCP socket, bytes).
+    fn pop_datagram(&mut self) -> Option<(SocketAddr, bool, Vec<u8>)> {
+        let mut parts: [&[u8]; 1] = [&[]];
+        let run = self.s.poll_datagrams(&mut parts)?;
+        assert_eq!(run.count, 1);
+        let d = (run.to, run.rtcp, parts[0].to_vec());
+        self.s.handle_input(Input::DatagramsSent { count: 1 }, self.now);
+        Some(d)
+    }
+
+    fn rtcp_in(&mut self, from: SocketAddr, data: &[u8], now: u64) {
+        self.s.handle_input(Input::Rtcp { from, data }, now);
+    }
+
+    /// A producer call the way the runtime makes it: checked and queued by
+    /// the inbox, then handed to the core.
+    fn push(&mut self, name: &str, track: Track, data: &[u8], ts: u64, now: u64) -> Result<(), Refusal> {
+        self.inbox.directory.sync(&self.s);
+        self.inbox.accept(name, track, data, ts, now)?;
+        let calls = self.inbox.take();
+        for call in &calls {
+            self.s.handle_media(call);
+        }
+        self.inbox.recycle(calls);
+        Ok(())
+    }
+
+    fn push_video(&mut self, name: &str, data: &[u8], ts: u64, now: u64) -> Result<(), Refusal> {
+        self.push(name, Track::Video, data, ts, now)
+    }
+
+    fn push_audio(&mut self, name: &str, data: &[u8], ts: u64, now: u64) -> Result<(), Refusal> {
+        self.push(name, Track::Audio, data, ts, now)
+    }
+
+    fn client_stats(&self, name: Option<&str>, index: usize) -> Option<ClientStats> {
+        self.s.client_stats(name)?.get(index).copied()
     }
 
     /// Everything the connection has to write, written in full.
-    fn read(&mut self, id: ConnId) -> Vec<Out> {
+    fn read(&mut self, id: Tid) -> Vec<Out> {
         let mut bytes = Vec::new();
         for _ in 0..100_000 {
             let mut parts = Vec::new();
-            self.s.pending_output(id, &mut parts, 64);
+            self.pending_output(id, &mut parts, 64);
             if parts.is_empty() {
                 break;
             }
@@ -200,19 +327,19 @@ impl Rig {
             for p in parts {
                 bytes.extend_from_slice(p);
             }
-            self.s.output_written(id, n);
+            self.output_written(id, n);
         }
-        assert!(!self.s.has_output(id), "output left after writing everything");
+        assert!(!self.has_output(id), "output left after writing everything");
         parse_outputs(&bytes)
     }
 
-    fn send_raw(&mut self, id: ConnId, bytes: &[u8]) -> Vec<Out> {
-        self.s.conn_data(id, bytes, self.now);
+    fn send_raw(&mut self, id: Tid, bytes: &[u8]) -> Vec<Out> {
+        self.conn_data(id, bytes, self.now);
         self.read(id)
     }
 
     /// Sends one request and returns its reply; packets that follow the reply are kept in `frames`.
-    fn request(&mut self, id: ConnId, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    fn request(&mut self, id: Tid, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
         self.cseq += 1;
         let cseq = self.cseq;
         let mut text = format!("{method} {uri} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: unit-test\r\n");
@@ -242,7 +369,7 @@ impl Rig {
 
     /// Reads every connection and the datagram queue, as an I/O layer would.
     fn flush(&mut self) {
-        for id in self.s.conn_ids() {
+        for id in self.conn_ids() {
             if self.stalled.contains(&id) {
                 continue;
             }
@@ -253,18 +380,18 @@ impl Rig {
                 }
             }
         }
-        while let Some(d) = self.s.pop_datagram() {
-            assert_eq!(d.rtcp, is_rtcp(d.bytes()), "datagram sent from the wrong socket");
-            if d.rtcp {
-                self.rtcp.push((RtcpTo::Udp(d.to), d.bytes().to_vec()));
+        while let Some((to, from_rtcp, bytes)) = self.pop_datagram() {
+            assert_eq!(from_rtcp, is_rtcp(&bytes), "datagram sent from the wrong socket");
+            if from_rtcp {
+                self.rtcp.push((RtcpTo::Udp(to), bytes));
             } else {
-                self.datagrams.push((d.to, false, d.bytes().to_vec()));
+                self.datagrams.push((to, false, bytes));
             }
         }
     }
 
     /// RTP to `frames`, RTCP (RFC 5761 4: packet types 200..=204) to `rtcp`.
-    fn keep_frame(&mut self, id: ConnId, channel: u8, data: Vec<u8>) {
+    fn keep_frame(&mut self, id: Tid, channel: u8, data: Vec<u8>) {
         if is_rtcp(&data) {
             self.rtcp.push((RtcpTo::Channel(id, channel), data));
         } else {
@@ -272,7 +399,7 @@ impl Rig {
         }
     }
 
-    fn setup_tcp(&mut self, id: ConnId, path: &str) -> String {
+    fn setup_tcp(&mut self, id: Tid, path: &str) -> String {
         let r = self.request(
             id,
             "SETUP",
@@ -283,7 +410,7 @@ impl Rig {
         r.session()
     }
 
-    fn setup_udp(&mut self, id: ConnId, path: &str, client_rtp: u16) -> String {
+    fn setup_udp(&mut self, id: Tid, path: &str, client_rtp: u16) -> String {
         let transport = format!("RTP/AVP;unicast;client_port={}-{}", client_rtp, client_rtp + 1);
         let r =
             self.request(id, "SETUP", &format!("rtsp://127.0.0.1:8554/{path}/trackID=0"), &[("Transport", &transport)]);
@@ -291,14 +418,14 @@ impl Rig {
         r.session()
     }
 
-    fn play(&mut self, id: ConnId, path: &str, session: &str) -> Reply {
+    fn play(&mut self, id: Tid, path: &str, session: &str) -> Reply {
         let r = self.request(id, "PLAY", &format!("rtsp://127.0.0.1:8554/{path}/"), &[("Session", session)]);
         assert_eq!(r.status, 200, "{r:?}");
         r
     }
 
     /// A TCP client of `test` that is playing.
-    fn tcp_player(&mut self, id: ConnId) -> String {
+    fn tcp_player(&mut self, id: Tid) -> String {
         self.open(id);
         let sid = self.setup_tcp(id, "test");
         self.play(id, "test", &sid);
@@ -309,7 +436,7 @@ impl Rig {
     fn push_call(&mut self, nals: &[Vec<u8>]) {
         self.now += FRAME_US;
         self.script_ts += FRAME_US;
-        self.s.push_video("test", &annexb(nals), self.script_ts, self.now).unwrap();
+        self.push_video("test", &annexb(nals), self.script_ts, self.now).unwrap();
         self.flush();
     }
 
@@ -324,7 +451,7 @@ impl Rig {
         self.sent[aus].iter().flatten().cloned().collect()
     }
 
-    fn tcp_packets(&self, id: ConnId, channel: u8) -> Vec<Pkt> {
+    fn tcp_packets(&self, id: Tid, channel: u8) -> Vec<Pkt> {
         self.frames
             .get(&id)
             .map_or(Vec::new(), |f| f.iter().filter(|(c, _)| *c == channel).map(|(_, d)| rtp(d)).collect())
@@ -471,7 +598,7 @@ fn options_lists_the_methods_it_answers() {
     }
     // Every listed method is answered, each on its own connection with its own session.
     for (i, method) in public.iter().enumerate() {
-        let id = 100 + i as ConnId;
+        let id = 100 + i as Tid;
         rig.open(id);
         let sid = rig.setup_udp(id, "test", 5000);
         let r = rig.request(
@@ -524,16 +651,16 @@ fn malformed_requests_get_400_and_the_connection_closes_after_the_reply() {
         let mut rig = Rig::new();
         rig.open(1);
         rig.open(2);
-        rig.s.conn_data(1, bytes, rig.now);
+        rig.conn_data(1, bytes, rig.now);
         // Not closed before the reply is written.
-        assert!(rig.s.take_finished().is_empty(), "case {i}");
+        assert!(rig.take_finished().is_empty(), "case {i}");
         let outs = rig.read(1);
         let [Out::Reply(r)] = &outs[..] else { panic!("case {i}: {outs:?}") };
         assert_eq!(r.status, 400, "case {i}");
         // What follows on that connection is ignored, and then it is closed.
         assert!(rig.send_raw(1, b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n").is_empty(), "case {i}");
-        assert_eq!(rig.s.take_finished(), vec![1], "case {i}");
-        assert_eq!(rig.s.conn_ids(), vec![2], "case {i}");
+        assert_eq!(rig.take_finished(), vec![1], "case {i}");
+        assert_eq!(rig.conn_ids(), vec![2], "case {i}");
     }
 }
 
@@ -545,11 +672,11 @@ fn oversized_head_is_413_and_closes() {
     let mut request = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Pad: ".to_vec();
     request.extend(std::iter::repeat_n(b'a', max + 100));
     // Even without the end of the head ever arriving.
-    rig.s.conn_data(1, &request, rig.now);
+    rig.conn_data(1, &request, rig.now);
     let outs = rig.read(1);
     let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
     assert_eq!(r.status, 413);
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
 }
 
 #[test]
@@ -559,12 +686,12 @@ fn an_over_long_uri_is_414_and_closes() {
     let mut request = b"DESCRIBE rtsp://127.0.0.1:8554/".to_vec();
     request.extend(std::iter::repeat_n(b'a', 10 * 1024));
     request.extend_from_slice(b" RTSP/1.0\r\nCSeq: 1\r\n\r\n");
-    rig.s.conn_data(1, &request, rig.now);
+    rig.conn_data(1, &request, rig.now);
     let outs = rig.read(1);
     let [Out::Reply(r)] = &outs[..] else { panic!("{outs:?}") };
     // RFC 2326 7.1.1 and RFC 7826 17.4.15: the status for a request URI over the server's limit.
     assert_eq!(r.status, 414);
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
 }
 
 #[test]
@@ -719,7 +846,7 @@ fn every_spelling_of_the_stream_url_works_for_setup_and_play() {
     ];
     let mut rig = Rig::new();
     for (i, url) in spellings.iter().enumerate() {
-        let id = i as ConnId + 1;
+        let id = i as Tid + 1;
         rig.open(id);
         assert_eq!(rig.request(id, "DESCRIBE", url, &[]).status, 200, "DESCRIBE {url}");
         // SETUP on the aggregate URL, and on the track URL that a=control gives.
@@ -1068,7 +1195,7 @@ fn timestamps(script_and_arrival: &[(u64, u64)]) -> Vec<u32> {
     rig.tcp_player(1);
     for (k, &(ts, now)) in script_and_arrival.iter().enumerate() {
         let nals = if k == 0 { vec![SPS.to_vec(), PPS.to_vec(), idr(0, 500)] } else { vec![p_slice(k, 500)] };
-        rig.s.push_video("test", &annexb(&nals), ts, now).unwrap();
+        rig.push_video("test", &annexb(&nals), ts, now).unwrap();
     }
     rig.flush();
     let pkts = rig.tcp_packets(1, 0);
@@ -1148,7 +1275,7 @@ fn teardown_stops_that_client_only() {
     assert_eq!(rig.request(1, "PLAY", URL, &[("Session", &sid1)]).status, 454);
     // The connection is still open for a new session.
     assert_eq!(rig.request(1, "OPTIONS", "*", &[]).status, 200);
-    assert!(rig.s.take_finished().is_empty());
+    assert!(rig.take_finished().is_empty());
 }
 
 #[test]
@@ -1194,12 +1321,12 @@ fn pause_stops_packets_and_play_resumes_where_it_stopped() {
 #[test]
 fn reports_stop_while_paused_and_come_back_after_play() {
     let mut rig = av_rig();
-    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    rig.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
     let sid = av_player(&mut rig, 1);
     let run = |rig: &mut Rig, seconds: u64| {
         for _ in 0..seconds * 10 {
             rig.now += 100_000;
-            rig.s.push_video("av", &annexb(&test_au(1)), 0, rig.now).unwrap();
+            rig.push_video("av", &annexb(&test_au(1)), 0, rig.now).unwrap();
             rig.flush();
             rig.request(1, "GET_PARAMETER", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
             rig.s.handle_timeout(rig.now);
@@ -1238,7 +1365,7 @@ fn a_cut_back_client_waiting_longer_than_the_stuck_timeout_for_a_keyframe_stays(
     }
     rig.push_call(&[p_slice(5, 30_000)]); // over 20 KB unread
     rig.push_call(&[p_slice(6, 300)]); // cut back to the next keyframe
-    assert_eq!(rig.s.client_stats(Some("test"), 0).map(|c| c.waiting_keyframe), Some(true));
+    assert_eq!(rig.client_stats(Some("test"), 0).map(|c| c.waiting_keyframe), Some(true));
     rig.stalled.remove(&1);
     rig.flush();
     // 10 s of P slices (no keyframe) while it reads everything it is sent:
@@ -1255,7 +1382,7 @@ fn a_cut_back_client_waiting_longer_than_the_stuck_timeout_for_a_keyframe_stays(
         rig.s.handle_timeout(rig.now);
     }
     assert_eq!(rig.stats().clients, 1, "dropped as stuck while it had nothing to read");
-    assert!(rig.s.take_finished().is_empty());
+    assert!(rig.take_finished().is_empty());
 }
 
 #[test]
@@ -1297,7 +1424,7 @@ fn silent_clients_time_out_and_live_ones_stay() {
     rig.play(5, "test", &sid5);
     rig.tcp_player(6); // interleaved data on a channel that is not its own: silent
     assert_eq!(rig.stats().clients, 6);
-    let deadline = rig.s.next_deadline().unwrap();
+    let deadline = rig.s.poll_timeout().unwrap();
     assert!(deadline > t0 + 60_000_000 && deadline <= t0 + 61_000_000, "first expiry 60 s after the last sign of life");
 
     let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1]; // an RTCP receiver report with no report block
@@ -1308,14 +1435,14 @@ fn silent_clients_time_out_and_live_ones_stay() {
     for step in 1..=9u64 {
         rig.now = t0 + step * 10_000_000;
         rig.request(2, "GET_PARAMETER", URL, &[("Session", &sid2)]);
-        rig.s.rtcp_in(SocketAddr::new(peer(3).ip(), 5001), &rr, rig.now);
-        rig.s.rtcp_in(SocketAddr::new(peer(5).ip(), 5002), &rr, rig.now);
-        rig.s.rtcp_in("127.0.0.9:5003".parse().unwrap(), &rr, rig.now);
+        rig.rtcp_in(SocketAddr::new(peer(3).ip(), 5001), &rr, rig.now);
+        rig.rtcp_in(SocketAddr::new(peer(5).ip(), 5002), &rr, rig.now);
+        rig.rtcp_in("127.0.0.9:5003".parse().unwrap(), &rr, rig.now);
         rig.send_raw(4, &interleaved_rr);
         rig.send_raw(6, &foreign);
         rig.s.handle_timeout(rig.now);
         // Clients kept alive by RTCP alone leave no deadline behind (it spun the loop once).
-        let next = rig.s.next_deadline();
+        let next = rig.s.poll_timeout();
         assert!(next.is_some_and(|t| t > rig.now), "next deadline {next:?} at {}", rig.now);
         let clients = rig.stats().clients;
         if step <= 6 {
@@ -1327,7 +1454,7 @@ fn silent_clients_time_out_and_live_ones_stay() {
     }
     // Their connections are closed (once their output is written).
     rig.flush();
-    let mut closed = rig.s.take_finished();
+    let mut closed = rig.take_finished();
     closed.sort();
     assert_eq!(closed, vec![1, 5, 6]);
     // The others still get packets.
@@ -1370,14 +1497,14 @@ fn conn_closed_removes_its_clients() {
     let sid = rig.setup_udp(2, "test", 5000);
     rig.play(2, "test", &sid);
     assert_eq!(rig.stats().clients, 2);
-    rig.s.conn_closed(1);
-    rig.s.conn_closed(2);
+    rig.conn_closed(1);
+    rig.conn_closed(2);
     let st = rig.stats();
     assert_eq!((st.clients, st.playing), (0, 0));
     rig.push_au(0);
     assert!(rig.datagrams.is_empty(), "no RTP to a client whose RTSP connection is gone");
-    assert!(rig.s.conn_ids().is_empty());
-    assert_eq!(rig.s.next_deadline(), None);
+    assert!(rig.conn_ids().is_empty());
+    assert_eq!(rig.s.poll_timeout(), None);
 }
 
 #[test]
@@ -1385,7 +1512,7 @@ fn a_connection_closed_with_a_destroyed_session_gets_nothing_more_and_goes() {
     // One connection: a UDP client of `test` and a TCP client of `other`; its peer stops reading.
     let mut rig = Rig::with(Config { session_timeout_s: 10, ..Config::default() }, test_random);
     rig.s.create_session("other", VideoCodec::H264, None).unwrap();
-    rig.s.push_video("other", &annexb(&test_au(0)), rig.now, rig.now).unwrap();
+    rig.push_video("other", &annexb(&test_au(0)), rig.now, rig.now).unwrap();
     rig.open(1);
     let sid = rig.setup_udp(1, "test", 5000);
     rig.play(1, "test", &sid);
@@ -1395,16 +1522,16 @@ fn a_connection_closed_with_a_destroyed_session_gets_nothing_more_and_goes() {
     rig.flush();
     rig.stalled.insert(1);
     // The script ends `test` in the loop turn where the `other` client's next report falls due.
-    rig.now = rig.s.next_deadline().unwrap();
+    rig.now = rig.s.poll_timeout().unwrap();
     assert!(rig.s.destroy_session("test")); // its BYE goes out as a datagram
     for _ in 0..100 {
         rig.s.handle_timeout(rig.now);
         rig.flush();
-        rig.s.take_finished();
+        rig.take_finished();
         rig.now += 1_000_000;
     }
-    assert!(rig.s.conn_ids().is_empty(), "the closing connection is still there 100 s later");
-    assert_eq!(rig.s.next_deadline(), None);
+    assert!(rig.conn_ids().is_empty(), "the closing connection is still there 100 s later");
+    assert_eq!(rig.s.poll_timeout(), None);
 }
 
 #[test]
@@ -1418,15 +1545,15 @@ fn destroy_session_closes_its_clients_and_spares_the_others() {
     rig.open(3); // no session at all
     assert!(rig.s.destroy_session("test"));
     assert!(!rig.s.destroy_session("test"));
-    assert!(!rig.s.has_session("test"));
-    assert_eq!(rig.s.push_video("test", &annexb(&test_au(0)), 0, rig.now).map_err(|_| ()), Err(()));
+    assert!(!rig.s.session_id("test").is_some());
+    assert_eq!(rig.push_video("test", &annexb(&test_au(0)), 0, rig.now).map_err(|_| ()), Err(()));
     rig.flush();
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
     // The other session's client keeps receiving.
     for k in 0..3 {
         let au = test_au(k);
         rig.now += FRAME_US;
-        rig.s.push_video("other", &annexb(&au), k as u64 * FRAME_US, rig.now).unwrap();
+        rig.push_video("other", &annexb(&au), k as u64 * FRAME_US, rig.now).unwrap();
         rig.sent.push(au);
     }
     rig.flush();
@@ -1444,7 +1571,7 @@ fn sessions_have_separate_streams() {
     rig.s.create_session("other", VideoCodec::H264, None).unwrap();
     // Creating an existing name again changes nothing.
     rig.s.create_session("test", VideoCodec::H264, None).unwrap();
-    assert_eq!(rig.s.session_names().collect::<Vec<_>>(), vec!["test", "other"]);
+    assert_eq!(rig.s.session_list().map(|(name, ..)| name).collect::<Vec<_>>(), vec!["test", "other"]);
     rig.tcp_player(1);
     rig.open(2);
     let sid = rig.setup_tcp(2, "other");
@@ -1476,10 +1603,10 @@ fn a_stalled_tcp_client_is_cut_back_to_a_keyframe_and_the_others_get_everything(
     rig.push_au(0);
     // The stalled peer takes 7 bytes (half of a packet), then nothing more.
     let mut parts = Vec::new();
-    rig.s.pending_output(2, &mut parts, 64);
+    rig.pending_output(2, &mut parts, 64);
     let mut taken: Vec<u8> = parts.concat();
     taken.truncate(7);
-    rig.s.output_written(2, 7);
+    rig.output_written(2, 7);
     for k in 1..(6 * GOP_LEN + 2) {
         rig.push_au(k);
     }
@@ -1493,10 +1620,10 @@ fn a_stalled_tcp_client_is_cut_back_to_a_keyframe_and_the_others_get_everything(
     // The stalled peer resumes: its byte stream is still well formed.
     rig.stalled.remove(&2);
     let mut parts = Vec::new();
-    rig.s.pending_output(2, &mut parts, usize::MAX);
+    rig.pending_output(2, &mut parts, usize::MAX);
     let mut rest: Vec<u8> = parts.concat();
     let n = rest.len();
-    rig.s.output_written(2, n);
+    rig.output_written(2, n);
     taken.append(&mut rest);
     let mut pkts = Vec::new();
     for out in parse_outputs(&taken) {
@@ -1637,7 +1764,7 @@ fn av_rig() -> Rig {
 }
 
 /// A TCP client of `av` with video on channels 0-1 and audio on 2-3, playing.
-fn av_player(rig: &mut Rig, id: ConnId) -> String {
+fn av_player(rig: &mut Rig, id: Tid) -> String {
     rig.open(id);
     let base = "rtsp://127.0.0.1:8554/av";
     let r =
@@ -1655,7 +1782,7 @@ fn av_player(rig: &mut Rig, id: ConnId) -> String {
     sid
 }
 
-fn reports_on(rig: &Rig, id: ConnId, channel: u8) -> Vec<Sr> {
+fn reports_on(rig: &Rig, id: Tid, channel: u8) -> Vec<Sr> {
     rig.rtcp.iter().filter(|(to, _)| *to == RtcpTo::Channel(id, channel)).filter_map(|(_, d)| read_sr(d)).collect()
 }
 
@@ -1663,15 +1790,15 @@ fn reports_on(rig: &Rig, id: ConnId, channel: u8) -> Vec<Sr> {
 fn a_sender_report_per_track_follows_the_first_media_never_precedes_it() {
     let mut rig = av_rig();
     rig.now += 5_000;
-    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
-    rig.s.push_audio("av", &[0xff; 160], 0, rig.now).unwrap();
+    rig.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    rig.push_audio("av", &[0xff; 160], 0, rig.now).unwrap();
     av_player(&mut rig, 1);
     // PLAY queued the cached frames and no report: a report ahead of them
     // would carry a later RTP time than the packets that follow it.
     assert!(rig.rtcp.is_empty(), "a report before the first RTP packet");
     assert!(!rig.tcp_packets(1, 0).is_empty() && !rig.tcp_packets(1, 2).is_empty());
     // Right behind them (the same loop turn), one report per track, on its odd (RTCP) channel.
-    assert_eq!(rig.s.next_deadline(), Some(rig.now));
+    assert_eq!(rig.s.poll_timeout(), Some(rig.now));
     rig.s.handle_timeout(rig.now);
     rig.flush();
     let out = rig.rtcp.iter().filter(|(to, _)| matches!(to, RtcpTo::Channel(1, _))).count();
@@ -1687,8 +1814,8 @@ fn sender_reports_map_each_tracks_rtp_clock_to_the_same_wall_clock() {
     let mut rig = av_rig();
     // Script timestamps in µs on one clock for both tracks.
     let t0 = rig.now;
-    rig.s.push_video("av", &annexb(&test_au(0)), 10_000, t0).unwrap();
-    rig.s.push_audio("av", &[0xff; 160], 10_000, t0).unwrap();
+    rig.push_video("av", &annexb(&test_au(0)), 10_000, t0).unwrap();
+    rig.push_audio("av", &[0xff; 160], 10_000, t0).unwrap();
     av_player(&mut rig, 1);
     rig.s.handle_timeout(rig.now);
     rig.flush();
@@ -1720,12 +1847,12 @@ fn sender_reports_map_each_tracks_rtp_clock_to_the_same_wall_clock() {
 #[test]
 fn reports_follow_at_least_every_five_seconds_while_playing() {
     let mut rig = av_rig();
-    rig.s.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    rig.push_video("av", &annexb(&test_au(0)), 0, rig.now).unwrap();
     av_player(&mut rig, 1);
     let start = rig.now;
     let mut times = vec![start];
     while rig.now < start + 30_000_000 {
-        rig.now = rig.s.next_deadline().unwrap().max(rig.now + 1);
+        rig.now = rig.s.poll_timeout().unwrap().max(rig.now + 1);
         let before = reports_on(&rig, 1, 1).len();
         rig.s.handle_timeout(rig.now);
         rig.flush();
@@ -1733,7 +1860,7 @@ fn reports_follow_at_least_every_five_seconds_while_playing() {
             times.push(rig.now);
         }
         // Keep the client alive meanwhile.
-        let sid = rig.s.clients[0].id.clone();
+        let sid = rig.s.clients.values().next().expect("a client").id.clone();
         rig.request(1, "GET_PARAMETER", "rtsp://127.0.0.1:8554/av/", &[("Session", &sid)]);
     }
     assert!(times.len() >= 7, "{} reports in 30 s", times.len());
@@ -1775,7 +1902,7 @@ fn udp_clients_get_reports_on_their_rtcp_port_from_the_rtcp_socket() {
 
 // ------------------------------------------------------------------ limits
 
-fn setup_reply(rig: &mut Rig, id: ConnId, transport: &str) -> Reply {
+fn setup_reply(rig: &mut Rig, id: Tid, transport: &str) -> Reply {
     rig.open(id);
     rig.request(id, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", transport)])
 }
@@ -1802,13 +1929,13 @@ fn clients_past_the_server_limit_get_503_and_past_the_session_limit_453() {
 
 #[test]
 fn sessions_past_the_limit_are_refused_and_existing_names_still_succeed() {
-    let mut s = Server::new(Config { max_sessions: 2, ..Config::default() }, test_random);
-    assert_eq!(s.create_session("a", VideoCodec::H264, None), Ok(()));
-    assert_eq!(s.create_session("b", VideoCodec::H265, None), Ok(()));
+    let mut s = Server::with_rng(Config { max_sessions: 2, ..Config::default() }, Box::new(FnRng(test_random)));
+    let a = s.create_session("a", VideoCodec::H264, None).expect("first");
+    assert!(s.create_session("b", VideoCodec::H265, None).is_ok());
     assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None), Err(CreateError::TooMany));
-    assert_eq!(s.create_session("a", VideoCodec::Mjpeg, None), Ok(()), "an existing name: 0, unchanged");
+    assert_eq!(s.create_session("a", VideoCodec::Mjpeg, None), Ok(a), "an existing name: 0, unchanged");
     assert!(s.destroy_session("a"));
-    assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None), Ok(()));
+    assert!(s.create_session("c", VideoCodec::Mjpeg, None).is_ok());
 }
 
 #[test]
@@ -1831,7 +1958,7 @@ fn past_the_connection_limit_the_oldest_idle_connection_makes_room() {
     rig.now += 1_000;
     rig.open(4); // over the limit: 2 goes
     rig.flush();
-    assert_eq!(rig.s.take_finished(), vec![2]);
+    assert_eq!(rig.take_finished(), vec![2]);
     // A newcomer can still talk.
     assert_eq!(rig.request(4, "OPTIONS", URL, &[]).status, 200);
     // All with clients: a newcomer is refused with 503, and the players are untouched.
@@ -1841,7 +1968,7 @@ fn past_the_connection_limit_the_oldest_idle_connection_makes_room() {
     rig.open(3);
     let out = rig.read(3);
     assert!(matches!(&out[..], [Out::Reply(r)] if r.status == 503), "{out:?}");
-    assert_eq!(rig.s.take_finished(), vec![3]);
+    assert_eq!(rig.take_finished(), vec![3]);
     rig.push_au(0);
     assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..1));
     assert_eq!(depacketize(&rig.tcp_packets(2, 0)), rig.sent_nals(0..1));
@@ -1859,7 +1986,7 @@ fn a_connection_that_never_asks_for_anything_is_closed_after_the_session_timeout
         rig.s.handle_timeout(rig.now);
         rig.flush();
     }
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
     assert_eq!(rig.stats().clients, 1);
 }
 
@@ -1874,11 +2001,11 @@ fn a_client_that_stays_stuck_is_dropped_and_the_others_keep_everything() {
         rig.push_au(k);
         if k == 60 {
             // Before it goes, the stats name it: frames lost, waiting for a keyframe.
-            let stuck = rig.s.client_stats(Some("test"), 1).unwrap();
+            let stuck = rig.client_stats(Some("test"), 1).unwrap();
             assert_eq!(stuck.peer, peer(2));
             assert!(stuck.tcp && stuck.playing && stuck.frames_dropped > 0, "{stuck:?}");
-            assert_eq!(rig.s.client_stats(Some("test"), 0).unwrap().frames_dropped, 0);
-            assert!(rig.s.client_stats(Some("test"), 2).is_none());
+            assert_eq!(rig.client_stats(Some("test"), 0).unwrap().frames_dropped, 0);
+            assert!(rig.client_stats(Some("test"), 2).is_none());
         }
         if k % 30 == 0 {
             // Both stay alive as far as RTSP goes.
@@ -1887,7 +2014,7 @@ fn a_client_that_stays_stuck_is_dropped_and_the_others_keep_everything() {
         }
     }
     rig.flush();
-    assert_eq!(rig.s.take_finished(), vec![2], "the stuck connection is closed");
+    assert_eq!(rig.take_finished(), vec![2], "the stuck connection is closed");
     assert_eq!(rig.stats().clients, 1);
     assert_eq!(depacketize(&rig.tcp_packets(1, 0)), rig.sent_nals(0..150));
 }
@@ -2051,16 +2178,16 @@ fn a_peer_that_pipelines_requests_and_never_reads_stops_being_read() {
     rig.stalled.insert(1);
     let describe = "DESCRIBE rtsp://127.0.0.1:8554/test RTSP/1.0\\r\\nCSeq: 1\\r\\n\\r\\n".replace("\\r\\n", "\r\n");
     let mut sent = 0;
-    while rig.s.wants_input(1) && sent < 100_000 {
-        rig.s.conn_data(1, describe.as_bytes(), rig.now);
+    while rig.wants_input(1) && sent < 100_000 {
+        rig.conn_data(1, describe.as_bytes(), rig.now);
         sent += 1;
     }
-    assert!(!rig.s.wants_input(1), "still reading after {sent} unread replies");
+    assert!(!rig.wants_input(1), "still reading after {sent} unread replies");
     assert!(sent < 1000, "{sent} replies queued before backpressure");
     // Once it reads, it is read again.
     let replies = rig.read(1);
     assert_eq!(replies.len(), sent);
-    assert!(rig.s.wants_input(1));
+    assert!(rig.wants_input(1));
 }
 
 #[test]
@@ -2070,11 +2197,11 @@ fn a_closing_connection_that_never_reads_is_closed_after_a_grace_period() {
     rig.open(2); // refused: 503 queued, never read
     rig.stalled.insert(2);
     rig.flush();
-    assert!(rig.s.take_finished().is_empty(), "not before its reply went out or the grace ran out");
+    assert!(rig.take_finished().is_empty(), "not before its reply went out or the grace ran out");
     rig.s.handle_timeout(rig.now);
     rig.now += 6_000_000;
     rig.s.handle_timeout(rig.now);
-    assert_eq!(rig.s.take_finished(), vec![2]);
+    assert_eq!(rig.take_finished(), vec![2]);
 }
 
 #[test]
@@ -2093,17 +2220,17 @@ fn a_peer_that_never_reads_its_replies_is_dropped_after_the_stuck_timeout() {
     let mut rig = Rig::with(Config { stuck_timeout_us: 10_000_000, ..Config::default() }, test_random);
     rig.open(1);
     let describe = "DESCRIBE rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 1\r\n\r\n".repeat(2000);
-    rig.s.conn_data(1, describe.as_bytes(), rig.now);
-    assert!(!rig.s.wants_input(1));
+    rig.conn_data(1, describe.as_bytes(), rig.now);
+    assert!(!rig.wants_input(1));
     let t0 = rig.now;
     for step in 1..=12u64 {
         rig.now = t0 + step * 1_000_000;
         rig.s.handle_timeout(rig.now);
         if step <= 10 {
-            assert!(rig.s.take_finished().is_empty(), "at {step} s");
+            assert!(rig.take_finished().is_empty(), "at {step} s");
         }
     }
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
 }
 
 #[test]
@@ -2129,7 +2256,7 @@ fn after_a_malformed_request_a_playing_connection_gets_its_400_and_nothing_more(
     rig.push_au(1);
     assert_eq!(rig.tcp_packets(1, 0).len(), before, "media after the connection was condemned");
     assert_eq!(rig.stats().clients, 0);
-    assert_eq!(rig.s.take_finished(), vec![1]);
+    assert_eq!(rig.take_finished(), vec![1]);
 }
 
 // ------------------------------------------------- timers: never in the past
@@ -2151,10 +2278,10 @@ impl Dice {
 }
 
 /// One random step a client, the producer or time can take. Returns a label for the failure trace.
-fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, String>) -> String {
+fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<Tid, String>) -> String {
     const CONNS: u64 = 6;
     let id = 1 + dice.below(CONNS);
-    let open = rig.s.conns.contains_key(&id);
+    let open = rig.ids.contains_key(&id);
     let sid = sessions.get(&id).cloned();
     let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
     let request = |rig: &mut Rig, method: &str, path: &str, headers: &[(&str, &str)]| {
@@ -2164,7 +2291,7 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
             text.push_str(&format!("{k}: {v}\r\n"));
         }
         text.push_str("\r\n");
-        rig.s.conn_data(id, text.as_bytes(), rig.now);
+        rig.conn_data(id, text.as_bytes(), rig.now);
     };
     let label = match dice.below(18) {
         0 if !open => {
@@ -2200,19 +2327,19 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
         6 => {
             let mut frame = vec![b'$', 1, 0, rr.len() as u8];
             frame.extend_from_slice(&rr);
-            rig.s.conn_data(id, &frame, rig.now);
+            rig.conn_data(id, &frame, rig.now);
             "interleaved rtcp"
         }
         7 => {
-            rig.s.rtcp_in(SocketAddr::new(peer(id).ip(), 5001 + 2 * id as u16), &rr, rig.now);
+            rig.rtcp_in(SocketAddr::new(peer(id).ip(), 5001 + 2 * id as u16), &rr, rig.now);
             "udp rtcp"
         }
         8 => {
-            rig.s.conn_data(id, b"GARBAGE\r\n\r\n", rig.now);
+            rig.conn_data(id, b"GARBAGE\r\n\r\n", rig.now);
             "garbage"
         }
         9 => {
-            rig.s.conn_closed(id);
+            rig.conn_closed(id);
             "peer closed"
         }
         10 => {
@@ -2244,7 +2371,7 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
             let au = test_au(k);
             rig.now += FRAME_US;
             rig.script_ts += FRAME_US;
-            let _ = rig.s.push_video("test", &annexb(&au), rig.script_ts, rig.now);
+            let _ = rig.push_video("test", &annexb(&au), rig.script_ts, rig.now);
             rig.sent.push(au);
             "push"
         }
@@ -2259,7 +2386,7 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<ConnId, S
         }
     };
     // Replies name the RTSP session a connection set up.
-    if !rig.stalled.contains(&id) && rig.s.conns.contains_key(&id) {
+    if !rig.stalled.contains(&id) && rig.ids.contains_key(&id) {
         for out in rig.read(id) {
             if let Out::Reply(r) = out {
                 if let Some(s) = r.header("Session") {
@@ -2294,8 +2421,8 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
             trace.push(random_step(&mut rig, &mut dice, &mut sessions));
             rig.s.handle_timeout(rig.now);
             rig.flush();
-            rig.s.take_finished();
-            let next = rig.s.next_deadline();
+            rig.take_finished();
+            let next = rig.s.poll_timeout();
             let recent = &trace[trace.len().saturating_sub(12)..];
             assert!(
                 next.is_none_or(|t| t > rig.now),
@@ -2303,7 +2430,7 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
                 rig.now,
             );
             // And none is missing: whatever can end has a timer that ends it.
-            for (id, c) in &rig.s.conns {
+            for (id, c) in rig.s.wire.conns.iter() {
                 if c.closing {
                     let graced = c.out.is_empty() || c.timers.get(ConnTimer::CloseGrace).is_some();
                     assert!(graced, "seed {seed}: closing connection {id} with output and no grace timer: {recent:?}");
@@ -2312,7 +2439,7 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
                     assert!(idle, "seed {seed}: open connection {id} without an idle timer: {recent:?}");
                 }
             }
-            for c in &rig.s.clients {
+            for c in rig.s.clients.values() {
                 assert!(c.timers.get(ClientTimer::Expiry).is_some(), "seed {seed}: a client that never expires");
                 let reporting = !c.playing || c.first_media.iter().all(Option::is_none);
                 assert!(
@@ -2391,8 +2518,8 @@ fn late_joiners_get_reports_only_behind_packets_they_have() {
         let push = |rig: &mut Rig, k: usize| {
             rig.now += FRAME_US;
             rig.script_ts += FRAME_US;
-            rig.s.push_video("av", &annexb(&test_au(k)), rig.script_ts, rig.now).unwrap();
-            rig.s.push_audio("av", &[0xff; 266], rig.script_ts, rig.now).unwrap();
+            rig.push_video("av", &annexb(&test_au(k)), rig.script_ts, rig.now).unwrap();
+            rig.push_audio("av", &[0xff; 266], rig.script_ts, rig.now).unwrap();
         };
         for k in 0..join_at {
             push(&mut rig, k);
@@ -2429,18 +2556,19 @@ fn late_joiners_get_reports_only_behind_packets_they_have() {
                     }
                 }
             }
-            while let Some(d) = rig.s.pop_datagram() {
-                let track = usize::from((d.to.port() - 7000) / 2);
-                seen[track].push(match read_sr(d.bytes()) {
+            while let Some(d) = rig.pop_datagram() {
+                let (to, _, bytes) = d;
+                let track = usize::from((to.port() - 7000) / 2);
+                seen[track].push(match read_sr(&bytes) {
                     Some(sr) => Seen::Report { rtp_time: sr.rtp_time, ntp: sr.ntp },
-                    None => Seen::Rtp { seq: rtp(d.bytes()).seq, ts: rtp(d.bytes()).ts },
+                    None => Seen::Rtp { seq: rtp(&bytes).seq, ts: rtp(&bytes).ts },
                 });
             }
         };
         let mut replies = Vec::new();
         rig.cseq += 1;
         let play = format!("PLAY rtsp://127.0.0.1:8554/av/ RTSP/1.0\r\nCSeq: {}\r\nSession: {sid}\r\n\r\n", rig.cseq);
-        rig.s.conn_data(1, play.as_bytes(), rig.now);
+        rig.conn_data(1, play.as_bytes(), rig.now);
         // The loop handles time after every turn, and time goes on for 12 s, with reports every 4 s.
         for k in join_at..join_at + 360 {
             rig.s.handle_timeout(rig.now);

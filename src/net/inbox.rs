@@ -1,40 +1,22 @@
-//! The producer's hand-off, sans-IO: what a `send*data` call checks and
-//! queues without taking the server's lock, for the loop thread to packetize
-//! and fan out.
+//! The producer's inbox: what a `send*data` call checks and queues without
+//! taking the server's lock, and when the loop thread is woken to take it.
 //!
 //! The script's call must return in microseconds and never wait for the loop
 //! thread, which holds the server's lock while it writes to every client. So
 //! the call only looks the session up in a [`Directory`] (a copy of the
-//! server's session list), checks the data as far as the answer it returns
-//! needs, and queues a copy of it. Everything else (Annex-B splitting,
-//! packetization, the GOP cache, fan-out) happens in [`Server::push`] on the
-//! loop thread, in the order the calls were made.
+//! server's session list), checks the data with the core's pure
+//! `session::validate`, and queues a copy of it as a `MediaInput`.
+//! Everything else (Annex-B splitting, packetization, the GOP cache,
+//! fan-out) happens in `Server::handle_media` on the loop thread, in the
+//! order the calls were made. The batching and wake-up limits below are the
+//! I/O layer's policy: the core knows nothing of threads.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::rtp::{annexb, jpeg};
-use crate::server::Server;
-use crate::session::{PushError, VideoCodec};
-
-/// Which track a producer call feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Track {
-    Video,
-    Audio,
-}
-
-/// One producer call, checked and copied, waiting for the loop thread.
-#[derive(Debug)]
-pub struct Push {
-    /// The media session's id (a session destroyed meanwhile ignores it).
-    pub media: u32,
-    pub track: Track,
-    pub data: Vec<u8>,
-    pub script_ts: u64,
-    pub now_us: u64,
-}
+use crate::server::{MediaInput, Server, SessionId};
+use crate::session::{validate, PushError, Track, VideoCodec};
 
 /// Why a producer call is refused before anything is queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +28,7 @@ pub enum Refusal {
 #[derive(Debug, Clone)]
 struct Entry {
     name: String,
-    media: u32,
+    session: SessionId,
     codec: VideoCodec,
     audio: bool,
 }
@@ -66,8 +48,8 @@ impl Directory {
             return;
         }
         self.entries.clear();
-        for (name, media, codec, audio) in core.session_list() {
-            self.entries.push(Entry { name: String::from(name), media, codec, audio });
+        for (name, session, codec, audio) in core.session_list() {
+            self.entries.push(Entry { name: String::from(name), session, codec, audio });
         }
         self.generation = Some(core.session_generation());
     }
@@ -78,25 +60,13 @@ impl Directory {
         self.generation = None;
     }
 
-    /// The session's id, after the checks whose failure the call must report:
-    /// an unknown name, audio for a session without it, data with nothing to
-    /// send (no NAL unit, not a JPEG), a JPEG that RFC 2435 cannot carry.
-    pub fn check(&self, name: &str, track: Track, data: &[u8]) -> Result<u32, Refusal> {
+    /// The session's id, after the checks whose failure the call must report
+    /// (`session::validate`): an unknown name, audio for a session without
+    /// it, data with nothing to send, a JPEG that RFC 2435 cannot carry.
+    pub fn check(&self, name: &str, track: Track, data: &[u8]) -> Result<SessionId, Refusal> {
         let entry = self.entries.iter().find(|e| e.name == name).ok_or(Refusal::NoSession)?;
-        let usable = match (track, entry.codec) {
-            (Track::Audio, _) => entry.audio && !data.is_empty(),
-            (Track::Video, VideoCodec::Mjpeg) => {
-                jpeg::parse(data).map_err(|e| Refusal::Push(e.into()))?;
-                true
-            }
-            // The full split is the loop's.
-            (Track::Video, VideoCodec::H264 | VideoCodec::H265) => annexb::has_nal_unit(data),
-        };
-        if usable {
-            Ok(entry.media)
-        } else {
-            Err(Refusal::Push(PushError::Invalid))
-        }
+        validate(entry.codec, entry.audio, track, data).map_err(Refusal::Push)?;
+        Ok(entry.session)
     }
 }
 
@@ -116,7 +86,7 @@ const MAX_SPARE_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Default)]
 pub struct Inbox {
     pub directory: Directory,
-    queue: VecDeque<Push>,
+    queue: VecDeque<MediaInput>,
     queued_bytes: usize,
     /// Emptied copies from earlier calls, and the bytes they hold.
     spare: Vec<Vec<u8>>,
@@ -133,7 +103,7 @@ impl Inbox {
         script_ts: u64,
         now_us: u64,
     ) -> Result<(), Refusal> {
-        let media = self.directory.check(name, track, data)?;
+        let session = self.directory.check(name, track, data)?;
         let mut copy = match self.spare.pop() {
             Some(buf) => {
                 self.spare_bytes -= buf.capacity();
@@ -143,12 +113,12 @@ impl Inbox {
         };
         copy.extend_from_slice(data);
         self.queued_bytes += data.len();
-        self.queue.push_back(Push { media, track, data: copy, script_ts, now_us });
+        self.queue.push_back(MediaInput { session, track, data: copy, script_ts, now_us });
         Ok(())
     }
 
     /// Takes back the buffers of calls the core has had, within `MAX_SPARE_BYTES`.
-    pub fn recycle(&mut self, done: VecDeque<Push>) {
+    pub fn recycle(&mut self, done: VecDeque<MediaInput>) {
         for push in done {
             let mut buf = push.data;
             if self.spare_bytes + buf.capacity() <= MAX_SPARE_BYTES {
@@ -160,7 +130,7 @@ impl Inbox {
     }
 
     /// Everything queued, oldest first.
-    pub fn take(&mut self) -> VecDeque<Push> {
+    pub fn take(&mut self) -> VecDeque<MediaInput> {
         self.queued_bytes = 0;
         core::mem::take(&mut self.queue)
     }
@@ -194,10 +164,11 @@ mod tests {
     use super::*;
     use crate::server::Config;
     use crate::session::AudioCodec;
+    use crate::test_media::TEST_SEED;
     use crate::test_media::{annexb, idr, PPS, SPS};
 
     fn server_with(sessions: &[(&str, VideoCodec, Option<AudioCodec>)]) -> Server {
-        let mut core = Server::new(Config::default(), |b| b.fill(7));
+        let mut core = Server::new(Config::default(), TEST_SEED);
         for (name, codec, audio) in sessions {
             core.create_session(name, *codec, *audio).unwrap();
         }
@@ -259,8 +230,8 @@ mod tests {
     fn jpegs_are_checked_as_the_packetizer_would() {
         let core = server_with(&[("m", VideoCodec::Mjpeg, None)]);
         let mut inbox = inbox_for(&core);
-        let baseline = include_bytes!("../tests/data/jpeg/420.jpg");
-        let yuv444 = include_bytes!("../tests/data/jpeg/444.jpg");
+        let baseline = include_bytes!("../../tests/data/jpeg/420.jpg");
+        let yuv444 = include_bytes!("../../tests/data/jpeg/444.jpg");
         assert_eq!(inbox.accept("m", Track::Video, yuv444, 0, 0), Err(Refusal::Push(PushError::Unsupported)));
         assert_eq!(inbox.accept("m", Track::Video, &baseline[..20], 0, 0), Err(Refusal::Push(PushError::Invalid)));
         assert_eq!(inbox.accept("m", Track::Video, baseline, 0, 0), Ok(()));
