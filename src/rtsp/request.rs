@@ -1,6 +1,6 @@
 //! Incremental RTSP request parser.
 //!
-//! Contract used by `server.rs`:
+//! Contract used by the server (`server/mod.rs`):
 //! - `parse_input(buf, limits)` looks at the front of a connection's receive
 //!   buffer. `Ok(None)`: need more bytes. `Ok(Some((input, consumed)))`: one
 //!   request or one interleaved frame (`$`, channel, u16 length, data), and how
@@ -38,10 +38,6 @@ impl Request {
     /// First header of that name (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    /// The CSeq as a number, if present and valid.
-    pub fn cseq(&self) -> Option<u32> {
-        self.header("CSeq").and_then(|v| v.trim().parse().ok())
     }
 }
 
@@ -351,7 +347,7 @@ mod tests {
         let r = one_request(FFMPEG_OPTIONS);
         assert_eq!(r.method, Method::Options);
         assert_eq!(r.uri, "rtsp://127.0.0.1:8554/test");
-        assert_eq!(r.cseq(), Some(1));
+        assert_eq!(r.header("CSeq"), Some("1"));
         assert_eq!(r.header("user-agent"), Some("Lavf60.16.100"));
         assert!(r.body.is_empty());
     }
@@ -361,7 +357,7 @@ mod tests {
         let r = one_request(FFMPEG_DESCRIBE);
         assert_eq!(r.method, Method::Describe);
         assert_eq!(r.header("ACCEPT"), Some("application/sdp"));
-        assert_eq!(r.cseq(), Some(2));
+        assert_eq!(r.header("CSeq"), Some("2"));
     }
 
     #[test]
@@ -378,7 +374,7 @@ mod tests {
         assert_eq!(r.method, Method::Play);
         assert_eq!(r.header("range"), Some("npt=0.000-"));
         assert_eq!(r.header("session"), Some("5D2A01C4"));
-        assert_eq!(r.cseq(), Some(4));
+        assert_eq!(r.header("CSeq"), Some("4"));
     }
 
     #[test]
@@ -389,7 +385,7 @@ mod tests {
         let with_zero = b"GET_PARAMETER rtsp://h/test RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 0\r\n\r\n";
         let r = one_request(with_zero);
         assert!(r.body.is_empty());
-        assert_eq!(r.cseq(), Some(9));
+        assert_eq!(r.header("CSeq"), Some("9"));
     }
 
     #[test]
@@ -428,7 +424,7 @@ mod tests {
     fn lf_only_line_ends_and_header_details() {
         let r = one_request(b"OPTIONS * RTSP/1.0\nCSeq:   12  \nX-Empty:\nx-folded: a\n  b\n\n");
         assert_eq!(r.uri, "*");
-        assert_eq!(r.cseq(), Some(12));
+        assert_eq!(r.header("CSeq"), Some("12"));
         assert_eq!(r.header("X-Empty"), Some(""));
         assert_eq!(r.header("X-Folded"), Some("a b"));
         assert_eq!(r.headers.len(), 3);

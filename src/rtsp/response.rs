@@ -166,7 +166,7 @@ mod tests {
             Ok(Some((Input::Request(req), used))) => {
                 assert_eq!(used, as_request.len());
                 assert_eq!(req.body, b"x");
-                assert_eq!(req.cseq(), Some(7));
+                assert_eq!(req.header("CSeq"), Some("7"));
             }
             other => panic!("{other:?}"),
         }

@@ -26,7 +26,7 @@ pub struct TransportSpec {
 /// Parses a Transport header: comma-separated alternatives, in the client's order
 /// of preference. Alternatives with a profile other than RTP/AVP[/UDP|/TCP] are
 /// skipped. `Err(())` if no alternative could be parsed at all.
-// The signature is shared with server.rs: there is only one way to fail, nothing to parse.
+// `()`: there is only one way to fail (nothing could be parsed); the server answers it with 461.
 #[allow(clippy::result_unit_err)]
 pub fn parse_transport(value: &str) -> Result<Vec<TransportSpec>, ()> {
     let specs: Vec<TransportSpec> = split_unquoted(value, b',').into_iter().filter_map(parse_spec).collect();
