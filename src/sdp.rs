@@ -3,6 +3,7 @@
 //! Each track's `a=control:` is `trackID=<index>` relative to `Content-Base`.
 use alloc::string::String;
 use alloc::vec::Vec;
+use base64::Engine as _;
 
 #[derive(Debug, Clone)]
 pub enum TrackFormat {
@@ -90,25 +91,14 @@ fn one_token(text: &str) -> String {
     text.chars().filter(|c| !c.is_control() && !c.is_whitespace()).collect()
 }
 
-/// Standard base64 with padding (RFC 4648), for sprop parameters.
+/// Standard base64 with padding (RFC 4648 4), for sprop parameters.
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sextet = |n: u32, shift: u32| char::from(ALPHABET[((n >> shift) & 0x3f) as usize]);
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let [a, b, c] = match *chunk {
-            [a, b, c] => [a, b, c],
-            [a, b] => [a, b, 0],
-            [a] => [a, 0, 0],
-            _ => [0, 0, 0],
-        };
-        let n = u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c);
-        out.push(sextet(n, 18));
-        out.push(sextet(n, 12));
-        out.push(if chunk.len() > 1 { sextet(n, 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(n, 0) } else { '=' });
-    }
-    out
+    // `encode_slice`, not `encode`: the latter's `expect` on a `FromUtf8Error`
+    // links about 2 KB of `Debug` formatting into the board build.
+    let mut out = alloc::vec![0; ::base64::encoded_len(data.len(), true).unwrap_or(0)];
+    let written = ::base64::engine::general_purpose::STANDARD.encode_slice(data, &mut out).unwrap_or(0);
+    out.truncate(written);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub fn now_us() -> u64 {
 
 /// Wall-clock time in microseconds since 1970 (for RTCP sender reports).
 pub fn wallclock_us() -> u64 {
-    // SAFETY: as above, CLOCK_REALTIME.
+    // SAFETY: `ts` is a valid out-pointer for clock_gettime (CLOCK_REALTIME).
     unsafe {
         let mut ts: libc::timespec = zeroed();
         libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
@@ -55,7 +55,8 @@ pub fn fill_random(buf: &mut [u8]) {
     if done == buf.len() {
         return;
     }
-    // SAFETY: open/read/close on a path literal with a valid buffer.
+    // SAFETY: open takes a NUL-terminated literal; each read writes at most
+    // the remaining length into `buf[done..]`; the descriptor is closed once.
     unsafe {
         let fd = libc::open(c"/dev/urandom".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         if fd >= 0 {
@@ -86,7 +87,8 @@ pub fn close(fd: Fd) {
 }
 
 fn set_nonblocking(fd: Fd) {
-    // SAFETY: fcntl/ioctl on an open descriptor with an int argument.
+    // SAFETY: fcntl takes int arguments only; FIONBIO reads the c_int behind
+    // a pointer to a live local. A bad descriptor is an error, not a hazard.
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
@@ -159,13 +161,15 @@ impl RawAddr {
     fn to_socket_addr(&self) -> Option<SocketAddr> {
         match self.storage.ss_family as i32 {
             libc::AF_INET => {
-                // SAFETY: the family says the storage holds a sockaddr_in.
+                // SAFETY: sockaddr_storage is large and aligned enough for a
+                // sockaddr_in, all plain integers; the family says it holds one.
                 let sin = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in) };
                 let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
                 Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
             }
             libc::AF_INET6 => {
-                // SAFETY: the family says the storage holds a sockaddr_in6.
+                // SAFETY: sockaddr_storage is large and aligned enough for a
+                // sockaddr_in6, all plain integers; the family says it holds one.
                 let sin6 = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in6) };
                 let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
                 Some(SocketAddr::V6(SocketAddrV6::new(ip, u16::from_be(sin6.sin6_port), 0, sin6.sin6_scope_id)))
@@ -184,7 +188,7 @@ impl RawAddr {
 }
 
 fn socket(family: i32, kind: i32) -> Result<Fd, i32> {
-    // SAFETY: plain socket(2).
+    // SAFETY: socket(2) takes no pointers; the caller owns the descriptor.
     let fd = unsafe { libc::socket(family, kind, 0) };
     if fd < 0 {
         return Err(-errno());
@@ -218,7 +222,7 @@ pub fn tcp_listen(port: u16) -> Result<Fd, i32> {
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1);
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
     let res = bind(fd, &addr).and_then(|_| {
-        // SAFETY: listen on a bound socket.
+        // SAFETY: listen(2) takes no pointers.
         if unsafe { libc::listen(fd, 64) } < 0 {
             Err(-errno())
         } else {
@@ -383,19 +387,20 @@ pub fn send_segments(fd: Fd, parts: &[&[u8]], to: &SocketAddr) -> Option<Io> {
     let (mut iov, count) = iovecs(parts);
     // Room for one cmsghdr carrying a u16, aligned as cmsghdr wants.
     let mut control = [0u64; 8];
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    const SPACE: usize = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
+    const _: () = assert!(SPACE <= size_of::<[u64; 8]>(), "control buffer too small");
     // SAFETY: msghdr points at `count` valid iovecs over live slices, a
-    // valid address, and a control buffer larger than CMSG_SPACE(2) that
-    // CMSG_FIRSTHDR/CMSG_DATA index within.
+    // valid address, and a control buffer of at least CMSG_SPACE(2) bytes
+    // (checked at compile time) that CMSG_FIRSTHDR/CMSG_DATA index within.
     let n = unsafe {
-        let space = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
-        debug_assert!(space <= size_of::<[u64; 8]>());
         let mut msg: libc::msghdr = zeroed();
         msg.msg_name = raw.ptr() as *mut libc::c_void;
         msg.msg_namelen = raw.len;
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = count as _;
         msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space as _;
+        msg.msg_controllen = SPACE as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_UDP;
         (*cmsg).cmsg_type = UDP_SEGMENT;
@@ -464,8 +469,11 @@ pub fn primary_ipv4() -> Ipv4Addr {
     const MAX_IFS: usize = 32;
     let fallback = Ipv4Addr::LOCALHOST;
     let Ok(fd) = socket(libc::AF_INET, libc::SOCK_DGRAM) else { return fallback };
-    // SAFETY: ifconf points at a zeroed array of MAX_IFS ifreq; the kernel fills
-    // at most ifc_len bytes; each ifreq holds a sockaddr_in for AF_INET.
+    // SAFETY: ifconf points at a zeroed array of MAX_IFS ifreq and says so in
+    // ifc_len, the most the kernel fills; each ifreq's union is read only as
+    // plain integers (zeros where the kernel wrote nothing), its address as a
+    // sockaddr_in (same size, and the union is aligned for it) after the
+    // family check; SIOCGIFFLAGS gets a live, zeroed ifreq with a copied name.
     let found = unsafe {
         let mut reqs: [libc::ifreq; MAX_IFS] = zeroed();
         let mut conf: libc::ifconf = zeroed();

@@ -11,6 +11,8 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, Engine as _};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
@@ -264,35 +266,21 @@ fn is_tchar(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
-/// Standard base64 (RFC 4648 4), padding optional; `None` on any other byte.
+/// Standard-alphabet base64 (RFC 4648 4) as `Authorization: Basic` and the
+/// RTSP-over-HTTP tunnel send it: padding may be left out (never more than the
+/// encoding needs), non-zero bits in the last symbol are ignored (as the
+/// hand-written decoder before it did), and any byte outside the alphabet, a
+/// stray `=`, or a length no encoding has is refused.
+const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// `text` decoded as [`BASE64_LENIENT`]; `None` for anything that is not base64.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let body = text.trim_end_matches('=');
-    if text.len() - body.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 2);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in body.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6 | u32::from(v)) & 0xff_ffff;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    // A lone sextet cannot end a valid encoding.
-    if bits >= 6 {
-        return None;
-    }
-    Some(out)
+    BASE64_LENIENT.decode(text).ok()
 }
 
 #[cfg(test)]
@@ -559,6 +547,52 @@ mod tests {
         assert!(colon.check("PLAY", &format!("Basic {}", crate::sdp::base64(b"u:a:b")), "n"));
         // Non-UTF-8 password bytes never match.
         assert!(!colon.check("PLAY", &format!("Basic {}", crate::sdp::base64(b"u:\xff\xfe")), "n"));
+    }
+
+    #[test]
+    fn base64_decode_accepts_what_clients_send() {
+        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
+        assert_eq!(base64_decode("Zm9vYmFy").as_deref(), Some(&b"foobar"[..]));
+        for padded in ["Zg==", "Zg=", "Zg"] {
+            assert_eq!(base64_decode(padded).as_deref(), Some(&b"f"[..]), "{padded}");
+        }
+        assert_eq!(base64_decode("Zm8=").as_deref(), Some(&b"fo"[..]));
+        // Bits past the last whole byte are ignored, as before the crate.
+        assert_eq!(base64_decode("Zh==").as_deref(), Some(&b"f"[..]));
+        assert_eq!(base64_decode("+/+/").as_deref(), Some(&[0xfb, 0xff, 0xbf][..]));
+    }
+
+    #[test]
+    fn base64_decode_refuses_hostile_input() {
+        // Bytes outside the standard alphabet: URL-safe, whitespace, controls, non-ASCII.
+        for bad in
+            ["Zm9v-mFy", "Zm9v_mFy", "Zm9v YmFy", "Zm9v\tYmFy", "Zm9v\r\nYmFy", "Zm9v\0YmFy", "Zm9vé", "Zm9v.", "*"]
+        {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+        // Truncated: one symbol of a quantum cannot encode a byte.
+        for bad in ["Z", "Zm9vY", "Z=", "Z==", "Zm9vY==="] {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+        // Stray or excess padding, padding inside or in front of the data.
+        for bad in ["=", "==", "====", "Zg===", "Zm8==", "Zm9v=", "Zg==Zg==", "=Zg==", "Z=g="] {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+        // Huge: a megabyte of valid base64 decodes exactly; one bad byte at its end spoils it all.
+        let plain: Vec<u8> = (0..768 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+        let encoded = crate::sdp::base64(&plain);
+        assert_eq!(encoded.len(), 1024 * 1024);
+        assert_eq!(base64_decode(&encoded).as_deref(), Some(&plain[..]));
+        assert_eq!(base64_decode(&format!("{encoded}!")), None);
+        assert_eq!(base64_decode(&format!("{encoded}Z")), None);
+        assert_eq!(base64_decode(&"=".repeat(1 << 20)), None);
+        assert_eq!(base64_decode(&"\u{ff}".repeat(1 << 19)), None);
+        // Through the authenticator: a clean refusal, never a panic.
+        let auth = Authenticator::new("r", &[("u", "p")], true);
+        for token in ["", "=", "Z", "dTpw=", "dTpw!", "dTp", "\u{ff}\u{fe}", &encoded] {
+            assert!(!auth.check("DESCRIBE", &format!("Basic {token}"), "n"), "{token:.16}");
+        }
+        assert!(auth.check("DESCRIBE", "Basic dTpw", "n"));
     }
 
     #[test]
