@@ -148,6 +148,7 @@ demo: setup
 
 test: setup
 	$(CARGO) test
+	$(CARGO) clippy --all-targets -- -D warnings
 	$(MAKE) check-header
 	$(MAKE) k230
 	$(MAKE) fuzz FUZZ_SECONDS=10

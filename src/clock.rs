@@ -72,10 +72,6 @@ impl MediaClock {
         }
     }
 
-    pub fn rate(&self) -> u32 {
-        self.rate
-    }
-
     /// The monotonic time (µs) of a new access unit stamped `script_ts` arriving at `now_us`.
     pub fn stamp(&mut self, script_ts: u64, now_us: u64, base: &mut TimeBase) -> u64 {
         let last_script_ts = self.last_script_ts.replace(script_ts);
@@ -143,11 +139,6 @@ impl MediaClock {
         // The source's clock runs on with real time since the last stamp.
         let predicted = self.last_us + now_us.saturating_sub(self.last_arrival_us);
         predicted.saturating_sub(START_MARGIN_US).max(self.last_us)
-    }
-
-    /// The time of the last access unit stamped.
-    pub fn last_us(&self) -> u64 {
-        self.last_us
     }
 
     /// RTP timestamp of monotonic time `t_us`.

@@ -20,17 +20,22 @@
 
 extern crate alloc;
 
-pub mod access_unit;
-pub mod clock;
+/// The C ABI is the crate's only public face.
 pub mod ffi;
-pub mod net;
-// The codecs' NAL type constants share names; they are no part of the C ABI.
-/// cbindgen:ignore
-pub mod rtp;
-pub mod rtsp;
-pub mod sdp;
-pub mod server;
-pub mod session;
+
+/// The core's modules are crate-private (so the compiler reports dead code),
+/// and public with the `std` feature, for the fuzz targets in `fuzz/` that
+/// drive the server, parsers and packetizers directly.
+macro_rules! core_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "std")]
+        pub mod $name;
+        #[cfg(not(feature = "std"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+core_modules!(access_unit, clock, net, rtp, rtsp, sdp, server, session);
 
 // With `std` (the fuzz targets) the host std provides allocator and panic handler.
 #[cfg(not(any(test, feature = "std")))]

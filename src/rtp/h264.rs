@@ -1,7 +1,6 @@
 //! H.264 over RTP (RFC 6184), packetization-mode 1.
 use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 
-pub const NAL_SLICE: u8 = 1;
 pub const NAL_IDR: u8 = 5;
 pub const NAL_SEI: u8 = 6;
 pub const NAL_SPS: u8 = 7;
@@ -155,7 +154,7 @@ mod tests {
     fn random_nal(seed: u64, len: usize) -> Vec<u8> {
         let mut nal = xorshift_bytes(seed, len);
         if let Some(h) = nal.first_mut() {
-            *h = (*h & 0x60) | if seed.is_multiple_of(2) { NAL_IDR } else { NAL_SLICE };
+            *h = (*h & 0x60) | if seed.is_multiple_of(2) { NAL_IDR } else { 1 /* non-IDR slice */ };
         }
         nal
     }

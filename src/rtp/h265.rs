@@ -4,7 +4,6 @@ use super::packet::{PacketBuf, RtpStream, PACKET_OVERHEAD};
 pub const NAL_VPS: u8 = 32;
 pub const NAL_SPS: u8 = 33;
 pub const NAL_PPS: u8 = 34;
-pub const NAL_AUD: u8 = 35;
 pub const NAL_PREFIX_SEI: u8 = 39;
 
 /// `nal_unit_type`: bits 1..6 of the first header byte; 0 for input shorter than the 2-byte header.
@@ -224,7 +223,7 @@ mod tests {
             assert_eq!(is_irap(&header), irap, "{header:02x?}");
         }
         // AUD (type 35) and BLA_W_LP (type 16), the first IRAP type; RSV_IRAP_23 the last.
-        assert_eq!(nal_type(&[0x46, 0x01, 0x50]), NAL_AUD);
+        assert_eq!(nal_type(&[0x46, 0x01, 0x50]), 35, "AUD");
         assert!(is_irap(&[0x20, 0x01]) && is_irap(&[0x2e, 0x01]));
         assert!(!is_irap(&[0x1e, 0x01]) && !is_irap(&[0x30, 0x01]));
         assert!(is_vcl(&[0x3e, 0x01]) && !is_vcl(&[0x40, 0x01]));

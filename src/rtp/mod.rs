@@ -13,4 +13,4 @@ pub mod rtcp;
 #[cfg(test)]
 mod test_support;
 
-pub use packet::{PacketBuf, PacketRef, RtpStream};
+pub use packet::{PacketBuf, RtpStream};

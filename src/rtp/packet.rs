@@ -66,6 +66,8 @@ impl PacketBuf {
     pub fn len(&self) -> usize {
         self.packets.len()
     }
+    /// For the tests and the fuzz targets (the server never asks).
+    #[cfg(any(test, feature = "std"))]
     pub fn is_empty(&self) -> bool {
         self.packets.is_empty()
     }

@@ -10,5 +10,4 @@ pub mod url;
 
 pub use request::{parse_input, Input, Limits, Method, ParseError, Request};
 pub use response::Response;
-pub use transport::{Lower, TransportSpec};
-pub use url::Target;
+pub use transport::Lower;

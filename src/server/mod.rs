@@ -29,7 +29,6 @@ mod reports;
 mod slab;
 mod timers;
 
-pub use output::DatagramRun;
 use output::{drop_queued_packets, push_bytes, Conn, Sent, Wire};
 use slab::{Key, Slab};
 use timers::{ClientTimer, ClientTimers, ConnTimer};

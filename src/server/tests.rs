@@ -1533,8 +1533,8 @@ fn destroy_session_closes_its_clients_and_spares_the_others() {
     rig.open(3); // no session at all
     assert!(rig.s.destroy_session("test"));
     assert!(!rig.s.destroy_session("test"));
-    assert!(!rig.s.session_id("test").is_some());
-    assert_eq!(rig.push_video("test", &annexb(&test_au(0)), 0, rig.now).map_err(|_| ()), Err(()));
+    assert!(rig.s.session_id("test").is_none());
+    assert_eq!(rig.push_video("test", &annexb(&test_au(0)), 0, rig.now), Err(Refusal::NoSession));
     rig.flush();
     assert_eq!(rig.take_finished(), vec![1]);
     // The other session's client keeps receiving.
