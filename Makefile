@@ -149,6 +149,7 @@ demo: setup
 test: setup
 	$(CARGO) test
 	$(CARGO) clippy --all-targets -- -D warnings
+	python3 scripts/check_layers.py
 	$(MAKE) check-header
 	$(MAKE) k230
 	$(MAKE) fuzz FUZZ_SECONDS=10

@@ -286,6 +286,11 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn b64(data: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(data)
+    }
     use std::string::ToString;
     use std::vec;
 
@@ -515,7 +520,7 @@ mod tests {
         // The empty user configured above is ignored in Digest too; "u" still works.
         let empty_user = "Digest username=\"\", realm=\"r\", nonce=\"n\", uri=\"/\", response=\"\"";
         assert!(!auth.check("OPTIONS", empty_user, "n"));
-        assert!(auth.check("OPTIONS", &format!("Basic {}", crate::sdp::base64(b"u:p")), "n"));
+        assert!(auth.check("OPTIONS", &format!("Basic {}", b64(b"u:p")), "n"));
         // Every prefix of a valid header cut before its response is complete
         // (what follows it, opaque, is optional).
         let header = rfc7616_header("SHA-256", R7616_SHA256);
@@ -544,9 +549,9 @@ mod tests {
         assert!(!auth.check("DESCRIBE", "Basic QWxhZGRpbg==", "n"));
         // Password containing a colon: only the first colon separates (RFC 7617 2).
         let colon = Authenticator::new("r", &[("u", "a:b")], true);
-        assert!(colon.check("PLAY", &format!("Basic {}", crate::sdp::base64(b"u:a:b")), "n"));
+        assert!(colon.check("PLAY", &format!("Basic {}", b64(b"u:a:b")), "n"));
         // Non-UTF-8 password bytes never match.
-        assert!(!colon.check("PLAY", &format!("Basic {}", crate::sdp::base64(b"u:\xff\xfe")), "n"));
+        assert!(!colon.check("PLAY", &format!("Basic {}", b64(b"u:\xff\xfe")), "n"));
     }
 
     #[test]
@@ -580,7 +585,7 @@ mod tests {
         }
         // Huge: a megabyte of valid base64 decodes exactly; one bad byte at its end spoils it all.
         let plain: Vec<u8> = (0..768 * 1024).map(|i| (i * 7 % 251) as u8).collect();
-        let encoded = crate::sdp::base64(&plain);
+        let encoded = b64(&plain);
         assert_eq!(encoded.len(), 1024 * 1024);
         assert_eq!(base64_decode(&encoded).as_deref(), Some(&plain[..]));
         assert_eq!(base64_decode(&format!("{encoded}!")), None);
