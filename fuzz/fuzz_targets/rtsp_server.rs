@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use canmv_rtsp::rtsp::auth::Authenticator;
 use canmv_rtsp::rtsp::Limits;
 use canmv_rtsp::server::{Config, ConnId, Server};
-use canmv_rtsp::session::{AudioCodec, VideoCodec};
+use canmv_rtsp::session::{AudioCodec, SessionOptions, VideoCodec};
 use canmv_rtsp_fuzz::{read_messages, Cursor, Message};
 use libfuzzer_sys::fuzz_target;
 
@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         Auth::User => server.set_auth(Some(Authenticator::new("canmv", &[("user", "pass")], true))),
     }
     server.set_udp_ports(6970);
-    let _ = server.create_session(SESSION, codec, audio);
+    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
 
     let mut next_id: ConnId = 1;
     let mut peers: BTreeSet<IpAddr> = BTreeSet::new();
@@ -165,7 +165,7 @@ fuzz_target!(|data: &[u8]| {
                 if input.byte() & 1 == 0 {
                     server.destroy_session(SESSION);
                 } else {
-                    let _ = server.create_session(SESSION, codec, audio);
+                    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
                 }
             }
         }

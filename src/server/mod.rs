@@ -27,7 +27,9 @@ use crate::handoff::{Push, Track};
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, Input, ParseError, Response};
-use crate::session::{AudioCodec, Frame, FrameRef, MediaSession, PushError, VideoCodec, TRACK_VIDEO};
+use crate::session::{
+    self, AudioCodec, Frame, FrameRef, MediaSession, PushError, SessionOptions, VideoCodec, TRACK_VIDEO,
+};
 
 pub type ConnId = u64;
 
@@ -92,6 +94,16 @@ impl Default for Config {
 pub enum CreateError {
     /// `Config::max_sessions` reached.
     TooMany,
+    /// Not a usable URL path (see [`session::valid_name`]).
+    BadName,
+}
+
+/// What `create_session` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// A session of that name existed: left unchanged (codecs and options too), as CanMV does.
+    Existing,
 }
 
 pub const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
@@ -257,9 +269,13 @@ impl Server {
         name: &str,
         codec: VideoCodec,
         audio: Option<AudioCodec>,
-    ) -> Result<(), CreateError> {
+        options: SessionOptions,
+    ) -> Result<Created, CreateError> {
+        if !session::valid_name(name) {
+            return Err(CreateError::BadName);
+        }
         if self.sessions.iter().any(|s| s.name == name) {
-            return Ok(());
+            return Ok(Created::Existing);
         }
         if self.sessions.len() >= self.config.max_sessions {
             return Err(CreateError::TooMany);
@@ -272,10 +288,12 @@ impl Server {
             random(&mut b);
             u32::from_ne_bytes(b)
         };
-        self.sessions.push(MediaSession::new(id, name, codec, audio, &mut next));
+        let mut session = MediaSession::new(id, name, codec, audio, &mut next);
+        session.set_gop_cache(options.gop_cache);
+        self.sessions.push(session);
         self.counters.insert(id, Counters::default());
         self.session_generation += 1;
-        Ok(())
+        Ok(Created::New)
     }
 
     /// Turns authentication on (Some) or off (None) for requests from now on.
@@ -459,17 +477,18 @@ impl Server {
         Some(st)
     }
 
-    /// One client of a session (or of any session, `name` None), by position.
-    pub fn client_stats(&self, name: Option<&str>, index: usize) -> Option<ClientStats> {
+    /// Every client of a session (or of any session, `name` None), in one
+    /// pass. None for an unknown session.
+    pub fn client_list(&self, name: Option<&str>) -> Option<Vec<ClientStats>> {
         let media = match name {
             Some(n) => Some(self.sessions.iter().find(|s| s.name == n)?.id),
             None => None,
         };
-        self.clients
+        let list = self
+            .clients
             .iter()
             .filter(|c| media.is_none_or(|m| c.media == m))
             .filter_map(|c| Some((c, self.conns.get(&c.conn)?.peer)))
-            .nth(index)
             .map(|(c, peer)| ClientStats {
                 peer,
                 tcp: c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. })),
@@ -477,7 +496,14 @@ impl Server {
                 // Set up but not yet playing is not waiting for anything.
                 waiting_keyframe: c.playing && c.waiting_keyframe,
                 frames_dropped: c.frames_dropped,
-            })
+            });
+        Some(list.collect())
+    }
+
+    /// One client of [`Server::client_list`], by position.
+    #[cfg(test)]
+    pub fn client_stats(&self, name: Option<&str>, index: usize) -> Option<ClientStats> {
+        self.client_list(name)?.into_iter().nth(index)
     }
 
     // ---- connections (the network's side) ----
