@@ -40,24 +40,6 @@ typedef enum canmv_rtsp_audio_codec {
 typedef struct canmv_rtsp_server canmv_rtsp_server;
 
 /**
- * Figures for one session (or, with no name, the whole server).
- */
-typedef struct canmv_rtsp_stats {
-  /**
-   * RTSP sessions (clients) set up on it.
-   */
-  uint32_t clients;
-  /**
-   * Of those, how many are playing.
-   */
-  uint32_t playing;
-  uint64_t packets_sent;
-  uint64_t bytes_sent;
-  uint64_t frames_dropped;
-  uint64_t keyframe_waits;
-} canmv_rtsp_stats;
-
-/**
  * Server settings (keyword-only options of `rtspserver_init`). Counts must be at least 1.
  */
 typedef struct canmv_rtsp_options {
@@ -88,7 +70,7 @@ typedef struct canmv_rtsp_options {
 } canmv_rtsp_options;
 
 /**
- * One user for `canmv_rtsp_set_auth`.
+ * One user for `canmv_rtsp_init`.
  */
 typedef struct canmv_rtsp_user {
   const char *name;
@@ -96,6 +78,24 @@ typedef struct canmv_rtsp_user {
   const char *password;
   uintptr_t password_len;
 } canmv_rtsp_user;
+
+/**
+ * Figures for one session (or, with no name, the whole server).
+ */
+typedef struct canmv_rtsp_stats {
+  /**
+   * RTSP sessions (clients) set up on it.
+   */
+  uint32_t clients;
+  /**
+   * Of those, how many are playing.
+   */
+  uint32_t playing;
+  uint64_t packets_sent;
+  uint64_t bytes_sent;
+  uint64_t frames_dropped;
+  uint64_t keyframe_waits;
+} canmv_rtsp_stats;
 
 /**
  * One client, for the per-client part of `getstats`.
@@ -128,15 +128,36 @@ extern "C" {
 struct canmv_rtsp_server *canmv_rtsp_server_new(void);
 
 /**
- * Stops the server if running, closes every socket and frees everything. NULL is ignored.
+ * Stops the server if running, closes every socket and frees everything.
+ * NULL is ignored. No other call on `server` may be in progress or follow.
  */
 void canmv_rtsp_server_free(struct canmv_rtsp_server *server);
 
 /**
- * Binds the RTSP listener (all interfaces, IPv4) on `port`.
- * 0, or -EADDRINUSE / -EACCES / other -errno; -EALREADY if already initialised.
+ * The settings a server starts with (and `canmv_rtsp_init` uses when given
+ * no options): a caller that sets only some options starts from these.
  */
-int32_t canmv_rtsp_init(struct canmv_rtsp_server *server, uint16_t port);
+struct canmv_rtsp_options canmv_rtsp_default_options(void);
+
+/**
+ * Binds the RTSP listener (all interfaces, IPv4) on `port`, then applies
+ * `options` (NULL: `canmv_rtsp_default_options()`) and `users`: NULL (with
+ * `user_count` 0) for no authentication, else at least one user, each with a
+ * UTF-8 name that is not empty and has no `:` or control character and a
+ * UTF-8 password (may be empty); every request but OPTIONS then needs one of
+ * them (Digest SHA-256/MD5, and Basic when `allow_basic`).
+ * The arguments are checked before anything happens, and the settings are
+ * installed only once the port is bound: on failure nothing has changed.
+ * They hold until `canmv_rtsp_deinit`, which restores the defaults.
+ * 0; -EINVAL for a bad argument (port 0, a count of 0, a bad user list);
+ * -EALREADY if already initialised; -EADDRINUSE / -EACCES / other -errno from binding.
+ */
+int32_t canmv_rtsp_init(struct canmv_rtsp_server *server,
+                        uint16_t port,
+                        const struct canmv_rtsp_options *options,
+                        const struct canmv_rtsp_user *users,
+                        uintptr_t user_count,
+                        bool allow_basic);
 
 /**
  * Stops if running, closes the listener and every client, frees every session. Always 0.
@@ -155,16 +176,20 @@ int32_t canmv_rtsp_stop(struct canmv_rtsp_server *server);
 
 /**
  * Adds a session at `rtsp://host:port/<name>`. `name`: UTF-8, 1..=255 bytes,
- * no control characters, spaces, `?`, `#` or `%`, not starting or ending with `/`.
- * `audio_codec`: a `canmv_rtsp_audio_codec` (0: no audio track).
- * 0 (also when it exists: left unchanged), -EINVAL for a bad name, video type or audio
- * codec, -ENOSPC when the server has its maximum of sessions.
+ * no control characters, spaces, `?`, `#`, `%`, `\` or `"`, no empty, `.` or
+ * `..` segments, no track control (`trackID=1`) as a segment.
+ * `audio_codec`: a `canmv_rtsp_audio_codec` (`CANMV_RTSP_AUDIO_NONE`: no audio track).
+ * `gop_cache`: late joiners get the cached GOP (else they wait for the next keyframe).
+ * 0, also when the name exists: that session is left unchanged, `gop_cache`
+ * included (as CanMV does); -EINVAL for a bad name, video type or audio
+ * codec; -ENOSPC when the server has its maximum of sessions.
  */
 int32_t canmv_rtsp_create_session(struct canmv_rtsp_server *server,
                                   const char *name,
                                   uintptr_t name_len,
                                   int32_t video_type,
-                                  int32_t audio_codec);
+                                  int32_t audio_codec,
+                                  bool gop_cache);
 
 /**
  * Removes a session; its clients' connections are closed. 0 or -ENOENT.
@@ -211,43 +236,18 @@ int32_t canmv_rtsp_send_audio(struct canmv_rtsp_server *server,
                               uint64_t timestamp_us);
 
 /**
- * Fills `out` for one session (`name` NULL: the whole server). 0 or -ENOENT.
+ * Fills `out` for one session (`name` NULL: the whole server) and
+ * `clients[0..cap]` with its clients, all as of one moment. Returns how many
+ * clients there are (only the first `cap` are written: with more, call again
+ * with a bigger array), -ENOENT for an unknown session, -EINVAL for NULL `out`
+ * (or NULL `clients` with `cap` > 0).
  */
 int32_t canmv_rtsp_get_stats(struct canmv_rtsp_server *server,
                              const char *name,
                              uintptr_t name_len,
-                             struct canmv_rtsp_stats *out);
-
-/**
- * Reads the current settings into `out`. 0 or -EINVAL.
- */
-int32_t canmv_rtsp_get_options(struct canmv_rtsp_server *server, struct canmv_rtsp_options *out);
-
-/**
- * Applies settings; they hold for what comes next (nobody is dropped) until
- * `canmv_rtsp_deinit`, which restores the defaults. 0, or -EINVAL for a zero count.
- */
-int32_t canmv_rtsp_set_options(struct canmv_rtsp_server *server,
-                               const struct canmv_rtsp_options *options);
-
-/**
- * Requires one of `users` (Digest SHA-256/MD5, and Basic when `allow_basic`)
- * for every request but OPTIONS; `count` 0 turns authentication off.
- * 0, or -EINVAL (a name that is empty or not UTF-8, a password not UTF-8).
- */
-int32_t canmv_rtsp_set_auth(struct canmv_rtsp_server *server,
-                            const struct canmv_rtsp_user *users,
-                            uintptr_t count,
-                            bool allow_basic);
-
-/**
- * Whether late joiners of a session get the cached GOP (the default) or wait
- * for the next keyframe. 0 or -ENOENT.
- */
-int32_t canmv_rtsp_set_gop_cache(struct canmv_rtsp_server *server,
-                                 const char *name,
-                                 uintptr_t name_len,
-                                 bool enabled);
+                             struct canmv_rtsp_stats *out,
+                             struct canmv_rtsp_client_stats *clients,
+                             uintptr_t cap);
 
 /**
  * 1 while a playing client of the session (`name` NULL: of any session)
@@ -257,16 +257,6 @@ int32_t canmv_rtsp_set_gop_cache(struct canmv_rtsp_server *server,
 int32_t canmv_rtsp_need_keyframe(struct canmv_rtsp_server *server,
                                  const char *name,
                                  uintptr_t name_len);
-
-/**
- * Fills `out` with client number `index` of a session (`name` NULL: of the
- * server). 0, or -ENOENT past the last client or for an unknown session.
- */
-int32_t canmv_rtsp_get_client_stats(struct canmv_rtsp_server *server,
-                                    const char *name,
-                                    uintptr_t name_len,
-                                    uintptr_t index,
-                                    struct canmv_rtsp_client_stats *out);
 
 /**
  * Rust's prebuilt `core`/`alloc` for host targets are compiled for unwinding,

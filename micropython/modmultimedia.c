@@ -2,10 +2,14 @@
  * The `multimedia` module: CanMV K230's RTSP server API on top of the
  * canmv_rtsp Rust staticlib (include/canmv_rtsp.h).
  *
- * This file only checks and converts arguments and maps results to Python:
- * wrong types raise TypeError, out-of-range values ValueError, state errors of
- * None-returning calls OSError; int-returning calls pass the library's
- * negative errno through. The contract is API.md (see the README).
+ * This file only converts arguments and results and manages the server
+ * object's lifetime, the GIL and (on the K230) the mapping of physical
+ * addresses; every rule about the values (names, options, users, codecs) is
+ * the library's, and each Python call is one library call. Wrong types raise
+ * TypeError, values that do not fit their C type or that the library refuses
+ * as arguments ValueError, state errors of None-returning calls OSError;
+ * int-returning calls pass the library's negative errno through. The
+ * contract is API.md (see the README).
  *
  * Builds against MicroPython v1.20 and newer.
  */
@@ -236,68 +240,28 @@ static int32_t mm_get_audio_codec(mp_obj_t o) {
     mp_raise_ValueError(MP_ERROR_TEXT("audio_codec must be \"pcmu\" or \"pcma\""));
 }
 
-// Keyword-only arguments: values[i] is the value given for names[i], or
-// MP_OBJ_NULL. Any other keyword is a TypeError that lists the allowed ones.
-static void mm_get_keywords(mp_map_t *kw_args, const qstr *names, mp_obj_t *values, size_t n, const char *allowed) {
-    for (size_t k = 0; k < n; k++) {
-        values[k] = MP_OBJ_NULL;
-    }
-    for (size_t i = 0; i < kw_args->alloc; i++) {
-        if (!mp_map_slot_is_filled(kw_args, i)) {
-            continue;
-        }
-        size_t len;
-        const char *key = mp_obj_str_get_data(kw_args->table[i].key, &len);
-        size_t k = 0;
-        while (k < n) {
-            size_t name_len;
-            const byte *name = qstr_data(names[k], &name_len);
-            if (len == name_len && memcmp(key, name, len) == 0) {
-                break;
-            }
-            k++;
-        }
-        if (k == n) {
-            mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("unexpected keyword argument (only %s)"), allowed);
-        }
-        values[k] = kw_args->table[i].value;
-    }
-}
-
-// The server's count options: at least 1, and they travel as uint32_t.
-static uint32_t mm_get_count(mp_obj_t o, const char *what) {
+// A count option: any int that fits in the uint32_t it travels as (the
+// library says which values it takes).
+static uint32_t mm_get_u32(mp_obj_t o, const char *what) {
     mm_require_int(o, what);
     if (mp_obj_is_small_int(o)) {
         mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
-        if (v >= 1 && (uint64_t)v <= UINT32_MAX) {
+        if (v >= 0 && (uint64_t)v <= UINT32_MAX) {
             return (uint32_t)v;
         }
     }
-    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s must be 1..%u"), what, (unsigned int)UINT32_MAX);
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s out of range"), what);
 }
 
-// One user of the `users` keyword: two str, the name non-empty and free of ':'
-// (Basic carries "name:password", RFC 7617) and control characters (it travels
-// in a header).
+// One user of the `users` keyword: two str (the library checks the name).
 static void mm_get_user(mp_obj_t name_in, mp_obj_t password_in, canmv_rtsp_user *out) {
     if (!mp_obj_is_str(name_in) || !mp_obj_is_str(password_in)) {
         mm_raise_type("users: names and passwords must be str");
     }
     size_t name_len, password_len;
-    const char *name = mp_obj_str_get_data(name_in, &name_len);
-    const char *password = mp_obj_str_get_data(password_in, &password_len);
-    if (name_len == 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("users: a name is empty"));
-    }
-    for (size_t i = 0; i < name_len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c == ':' || c < 0x20 || c == 0x7f) {
-            mp_raise_ValueError(MP_ERROR_TEXT("users: a name contains ':' or a control character"));
-        }
-    }
-    out->name = name;
+    out->name = mp_obj_str_get_data(name_in, &name_len);
+    out->password = mp_obj_str_get_data(password_in, &password_len);
     out->name_len = name_len;
-    out->password = password;
     out->password_len = password_len;
 }
 
@@ -311,20 +275,17 @@ static bool mm_is_user_pair(mp_obj_t o, size_t *len, mp_obj_t **items) {
 
 // The `users` keyword of init: a (name, password) tuple, a list or tuple of
 // such pairs, or a dict name -> password. Returns how many users were written
-// to *out (allocated on the GC heap; the caller frees it with m_del).
+// to *out: an array on the GC heap, never NULL (even for no users, which the
+// library refuses), that the caller frees with m_del. A raise part way leaves
+// the array to the garbage collector.
 static size_t mm_get_users(mp_obj_t users_in, canmv_rtsp_user **out) {
     size_t n;
     mp_obj_t *items;
-    *out = NULL;
     if (mp_obj_is_type(users_in, &mp_type_dict)) {
         mp_map_t *map = mp_obj_dict_get_map(users_in);
-        n = map->used;
-        if (n == 0) {
-            mp_raise_ValueError(MP_ERROR_TEXT("users is empty"));
-        }
-        canmv_rtsp_user *users = m_new(canmv_rtsp_user, n);
+        canmv_rtsp_user *users = m_new(canmv_rtsp_user, map->used + 1);
         size_t k = 0;
-        for (size_t i = 0; i < map->alloc && k < n; i++) {
+        for (size_t i = 0; i < map->alloc && k < map->used; i++) {
             if (mp_map_slot_is_filled(map, i)) {
                 mm_get_user(map->table[i].key, map->table[i].value, &users[k++]);
             }
@@ -335,18 +296,14 @@ static size_t mm_get_users(mp_obj_t users_in, canmv_rtsp_user **out) {
     if (!mm_is_user_pair(users_in, &n, &items)) {
         mm_raise_type("users must be a (name, password) tuple, a list of them, or a dict");
     }
-    if (n == 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("users is empty"));
-    }
     // ("name", "password"): one user.
-    if (mp_obj_is_type(users_in, &mp_type_tuple) && n == 2 && mp_obj_is_str(items[0])) {
-        canmv_rtsp_user *users = m_new(canmv_rtsp_user, 1);
+    bool one = mp_obj_is_type(users_in, &mp_type_tuple) && n == 2 && mp_obj_is_str(items[0]);
+    canmv_rtsp_user *users = m_new(canmv_rtsp_user, (one ? 1 : n) + 1);
+    *out = users;
+    if (one) {
         mm_get_user(items[0], items[1], &users[0]);
-        *out = users;
         return 1;
     }
-    // A raise part way leaves the array to the garbage collector.
-    canmv_rtsp_user *users = m_new(canmv_rtsp_user, n);
     for (size_t i = 0; i < n; i++) {
         size_t pair_len;
         mp_obj_t *pair;
@@ -358,7 +315,6 @@ static size_t mm_get_users(mp_obj_t users_in, canmv_rtsp_user **out) {
         }
         mm_get_user(pair[0], pair[1], &users[i]);
     }
-    *out = users;
     return n;
 }
 
@@ -397,112 +353,61 @@ static mp_obj_t mm_destroy(mm_rtsp_server_obj_t *self) {
     return mp_obj_new_int(mm_server_destroy(self));
 }
 
-// The keyword-only options of init, in the order of mm_init_keywords.
-enum {
-    MM_OPT_MAX_CLIENTS,
-    MM_OPT_MAX_CLIENTS_PER_SESSION,
-    MM_OPT_MAX_SESSIONS,
-    MM_OPT_MAX_CONNECTIONS,
-    MM_OPT_SESSION_TIMEOUT,
-    MM_OPT_TCP_ONLY,
-    MM_OPT_USERS,
-    MM_OPT_AUTH_BASIC,
-    MM_OPT_COUNT,
+// init(port, *, max_clients, max_clients_per_session, max_sessions,
+// max_connections, session_timeout, tcp_only, users, auth_basic): the
+// keywords' values in `kw` (MP_OBJ_NULL: not given, keep the library's
+// default). One library call checks every value and binds; a refused or
+// failed init changes nothing, and deinit restores the defaults.
+// The five counts come first, in the order of canmv_rtsp_options' fields.
+enum { MM_INIT_TCP_ONLY = 5, MM_INIT_USERS, MM_INIT_AUTH_BASIC, MM_INIT_COUNT };
+static const mp_arg_t mm_init_args[MM_INIT_COUNT] = {
+    { MP_QSTR_max_clients, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_max_clients_per_session, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_max_sessions, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_max_connections, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_session_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_tcp_only, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_users, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_auth_basic, MP_ARG_KW_ONLY | MP_ARG_BOOL, { .u_bool = false } },
 };
 
-static const qstr mm_init_keywords[MM_OPT_COUNT] = {
-    MP_QSTR_max_clients,
-    MP_QSTR_max_clients_per_session,
-    MP_QSTR_max_sessions,
-    MP_QSTR_max_connections,
-    MP_QSTR_session_timeout,
-    MP_QSTR_tcp_only,
-    MP_QSTR_users,
-    MP_QSTR_auth_basic,
-};
-
-// Settings given as keywords; the others keep the library's defaults.
-typedef struct _mm_init_options_t {
-    uint32_t counts[MM_OPT_SESSION_TIMEOUT + 1];
-    bool given[MM_OPT_SESSION_TIMEOUT + 1];
-    int8_t tcp_only; // -1: not given
-    canmv_rtsp_user *users;
-    size_t user_count;
-    bool auth_basic;
-} mm_init_options_t;
-
-static void mm_get_init_options(const mp_obj_t *values, mm_init_options_t *o) {
-    static const char *const count_names[] = {
-        "max_clients", "max_clients_per_session", "max_sessions", "max_connections", "session_timeout",
-    };
-    for (size_t k = 0; k <= MM_OPT_SESSION_TIMEOUT; k++) {
-        o->given[k] = values[k] != MP_OBJ_NULL;
-        o->counts[k] = o->given[k] ? mm_get_count(values[k], count_names[k]) : 0;
-    }
-    o->tcp_only = values[MM_OPT_TCP_ONLY] == MP_OBJ_NULL ? -1 : mp_obj_is_true(values[MM_OPT_TCP_ONLY]);
-    o->users = NULL;
-    o->user_count = 0;
-    if (values[MM_OPT_USERS] != MP_OBJ_NULL && values[MM_OPT_USERS] != mp_const_none) {
-        o->user_count = mm_get_users(values[MM_OPT_USERS], &o->users);
-    }
-    // Without users it has no effect (as audio_codec without audio).
-    o->auth_basic = values[MM_OPT_AUTH_BASIC] != MP_OBJ_NULL && mp_obj_is_true(values[MM_OPT_AUTH_BASIC]);
-}
-
-// Applies the options to a server that was just bound. Its loop thread only
-// runs after rtspserver_start, so no client is served with the defaults in
-// between. 0 or -errno.
-static int32_t mm_apply_init_options(canmv_rtsp_server *server, const mm_init_options_t *o) {
-    canmv_rtsp_options options;
-    int32_t rc = canmv_rtsp_get_options(server, &options);
-    if (rc != 0) {
-        return rc;
-    }
-    uint32_t *fields[] = {
+static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_arg_val_t *kw) {
+    uint16_t port = (uint16_t)mm_get_int_in_range(args[0], 1, 65535, "port");
+    canmv_rtsp_options options = canmv_rtsp_default_options();
+    uint32_t *counts[] = {
         &options.max_clients, &options.max_clients_per_session, &options.max_sessions,
         &options.max_connections, &options.session_timeout_s,
     };
-    for (size_t k = 0; k <= MM_OPT_SESSION_TIMEOUT; k++) {
-        if (o->given[k]) {
-            *fields[k] = o->counts[k];
+    for (size_t k = 0; k < MM_INIT_TCP_ONLY; k++) {
+        if (kw[k].u_obj != MP_OBJ_NULL) {
+            *counts[k] = mm_get_u32(kw[k].u_obj, qstr_str(mm_init_args[k].qst));
         }
     }
-    if (o->tcp_only >= 0) {
-        options.tcp_only = o->tcp_only != 0;
+    mp_obj_t tcp_only = kw[MM_INIT_TCP_ONLY].u_obj;
+    if (tcp_only != MP_OBJ_NULL) {
+        options.tcp_only = mp_obj_is_true(tcp_only);
     }
-    rc = canmv_rtsp_set_options(server, &options);
-    if (rc != 0) {
-        return rc;
+    canmv_rtsp_user *users = NULL;
+    size_t user_count = 0;
+    mp_obj_t users_in = kw[MM_INIT_USERS].u_obj;
+    if (users_in != MP_OBJ_NULL && users_in != mp_const_none) {
+        user_count = mm_get_users(users_in, &users);
     }
-    return canmv_rtsp_set_auth(server, o->users, o->user_count, o->auth_basic);
-}
-
-// init(port, *, max_clients, max_clients_per_session, max_sessions,
-// max_connections, session_timeout, tcp_only, users, auth_basic). Every
-// argument is checked before anything happens; the options are applied only
-// once the port is bound, so a failed init (-EADDRINUSE, -EALREADY...) leaves
-// the server as it was. deinit restores the defaults.
-static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_obj_t *values) {
-    uint16_t port = (uint16_t)mm_get_int_in_range(args[0], 1, 65535, "port");
-    mm_init_options_t opts;
-    mm_get_init_options(values, &opts);
-    int err;
+    int err = 0;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
-    if (server == NULL) {
-        return mp_obj_new_int(-err);
+    int32_t rc = -err;
+    if (server != NULL) {
+        MM_RELEASE_GIL();
+        rc = canmv_rtsp_init(server, port, &options, users, user_count, kw[MM_INIT_AUTH_BASIC].u_bool);
+        MM_ACQUIRE_GIL();
+        mm_server_leave(self);
     }
-    MM_RELEASE_GIL();
-    int32_t rc = canmv_rtsp_init(server, port);
-    if (rc == 0) {
-        rc = mm_apply_init_options(server, &opts);
-        if (rc != 0) {
-            canmv_rtsp_deinit(server);
-        }
+    if (users != NULL) {
+        m_del(canmv_rtsp_user, users, user_count + 1);
     }
-    MM_ACQUIRE_GIL();
-    mm_server_leave(self);
-    if (opts.users != NULL) {
-        m_del(canmv_rtsp_user, opts.users, opts.user_count);
+    if (rc == -EINVAL) {
+        mp_raise_ValueError(MP_ERROR_TEXT("rtspserver_init: a count is 0, users is empty, "
+            "or a user name is empty or has ':' or a control character"));
     }
     return mp_obj_new_int(rc);
 }
@@ -521,36 +426,30 @@ static mp_obj_t mm_state_call(mm_rtsp_server_obj_t *self, int32_t (*call)(canmv_
     return mm_none_or_raise(rc);
 }
 
-// args: name, video_type, enable_audio; audio_codec_in and gop_cache_in: the
-// keywords' values or MP_OBJ_NULL. The codec is checked even when audio is off
-// (a typo is a mistake either way) but only used when it is on. gop_cache
-// false applies to a session made by this call only: an existing one is left
-// unchanged, as CanMV leaves it.
-static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_obj_t audio_codec_in,
-    mp_obj_t gop_cache_in) {
+// createsession(name, video_type, enable_audio, *, audio_codec="pcmu",
+// gop_cache=True). The codec is checked even when audio is off (a typo is a
+// mistake either way) but only used when it is on. An existing session is
+// left unchanged, gop_cache included, as CanMV leaves it.
+static const mp_arg_t mm_createsession_args[] = {
+    { MP_QSTR_audio_codec, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
+    { MP_QSTR_gop_cache, MP_ARG_KW_ONLY | MP_ARG_BOOL, { .u_bool = true } },
+};
+
+static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_arg_val_t *kw) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     int32_t video_type = mm_get_video_type(args[1]);
-    int32_t audio_codec = mm_get_audio_codec(audio_codec_in);
+    int32_t audio_codec = mm_get_audio_codec(kw[0].u_obj);
     if (!mp_obj_is_true(args[2])) {
         audio_codec = CANMV_RTSP_AUDIO_NONE;
     }
-    bool gop_cache = gop_cache_in == MP_OBJ_NULL || mp_obj_is_true(gop_cache_in);
     int err;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
     if (server == NULL) {
         return mp_obj_new_int(-err);
     }
     MM_RELEASE_GIL();
-    bool existed = false;
-    if (!gop_cache) {
-        canmv_rtsp_stats stats;
-        existed = canmv_rtsp_get_stats(server, name, name_len, &stats) == 0;
-    }
-    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec);
-    if (rc == 0 && !gop_cache && !existed) {
-        rc = canmv_rtsp_set_gop_cache(server, name, name_len, false);
-    }
+    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec, kw[1].u_bool);
     MM_ACQUIRE_GIL();
     mm_server_leave(self);
     return mp_obj_new_int(rc);
@@ -690,10 +589,6 @@ static mp_obj_t mm_needkeyframe(mm_rtsp_server_obj_t *self, size_t n_args, const
     return mp_obj_new_bool(rc > 0);
 }
 
-// Past this many, getstats stops listing clients (the server's own limit on
-// clients is far below it; this only bounds the loop).
-#define MM_MAX_LISTED_CLIENTS (65536)
-
 static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
     mp_obj_t dict = mp_obj_new_dict(6);
     size_t peer_len = strnlen(c->peer, sizeof(c->peer));
@@ -707,24 +602,41 @@ static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
     return dict;
 }
 
+// The session's figures and its clients, as of one moment: one library call
+// into an array made before the call (so that no Python allocation, which may
+// raise, happens while the server is marked busy), again with a bigger one if
+// clients joined meanwhile.
 static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args) {
     size_t name_len;
     const char *name = mm_get_optional_name(n_args, args, &name_len);
     canmv_rtsp_stats stats;
-    memset(&stats, 0, sizeof(stats));
-    int err;
-    canmv_rtsp_server *server = mm_server_enter(self, &err);
-    if (server == NULL) {
-        mp_raise_OSError(err);
+    size_t cap = 8;
+    canmv_rtsp_client_stats *clients = m_new(canmv_rtsp_client_stats, cap);
+    int32_t rc;
+    for (;;) {
+        int err;
+        canmv_rtsp_server *server = mm_server_enter(self, &err);
+        if (server == NULL) {
+            m_del(canmv_rtsp_client_stats, clients, cap);
+            mp_raise_OSError(err);
+        }
+        MM_RELEASE_GIL();
+        rc = canmv_rtsp_get_stats(server, name, name_len, &stats, clients, cap);
+        MM_ACQUIRE_GIL();
+        mm_server_leave(self);
+        if (rc <= (int32_t)cap) {
+            break;
+        }
+        clients = m_renew(canmv_rtsp_client_stats, clients, cap, (size_t)rc);
+        cap = (size_t)rc;
     }
-    MM_RELEASE_GIL();
-    int32_t rc = canmv_rtsp_get_stats(server, name, name_len, &stats);
-    MM_ACQUIRE_GIL();
-    mm_server_leave(self);
-    if (rc == -ENOENT) {
-        mp_raise_ValueError(MP_ERROR_TEXT("no session with that name"));
+    if (rc < 0) {
+        m_del(canmv_rtsp_client_stats, clients, cap);
+        if (rc == -ENOENT) {
+            mp_raise_ValueError(MP_ERROR_TEXT("no session with that name"));
+        }
+        mp_raise_OSError(-rc);
     }
-    mm_none_or_raise(rc);
     mp_obj_t dict = mp_obj_new_dict(7);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_clients), mp_obj_new_int_from_uint(stats.clients));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_int_from_uint(stats.playing));
@@ -732,27 +644,12 @@ static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_bytes_sent), mp_obj_new_int_from_ull(stats.bytes_sent));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(stats.frames_dropped));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_keyframe_waits), mp_obj_new_int_from_ull(stats.keyframe_waits));
-    // One call per client, each its own visit to the server so that no Python
-    // allocation (which may raise) happens while it is marked busy. Clients may
-    // come and go in between: the list is what the server had at each moment.
     mp_obj_t per_client = mp_obj_new_list(0, NULL);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_per_client), per_client);
-    for (size_t index = 0; index < MM_MAX_LISTED_CLIENTS; index++) {
-        canmv_rtsp_client_stats c;
-        memset(&c, 0, sizeof(c));
-        server = mm_server_enter(self, &err);
-        if (server == NULL) {
-            break;
-        }
-        MM_RELEASE_GIL();
-        rc = canmv_rtsp_get_client_stats(server, name, name_len, index, &c);
-        MM_ACQUIRE_GIL();
-        mm_server_leave(self);
-        if (rc != 0) {
-            break;
-        }
-        mp_obj_list_append(per_client, mm_client_dict(&c));
+    for (int32_t i = 0; i < rc; i++) {
+        mp_obj_list_append(per_client, mm_client_dict(&clients[i]));
     }
+    m_del(canmv_rtsp_client_stats, clients, cap);
     return dict;
 }
 
@@ -864,15 +761,17 @@ MM_DEFINE_CALL(getstats, 0, 1);
 MM_DEFINE_CALL(needkeyframe, 0, 1);
 
 // Calls with keyword-only extensions: N positional arguments as in CanMV,
-// then the keywords. NAME: the Python name after `rtspserver_`; the work is
-// done by mm_NAME_kw(self, args, kw_args).
+// then the keywords of mm_NAME_args, parsed into their values for
+// mm_NAME(self, args, values). NAME: the Python name after `rtspserver_`.
 #define MM_DEFINE_KW_CALL(NAME, N) \
     static mp_obj_t mm_kw_##NAME(mm_rtsp_server_obj_t *self, size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) { \
         if (n_args != (N)) { \
             mp_raise_msg_varg(&mp_type_TypeError, \
                 MP_ERROR_TEXT("rtspserver_" #NAME " takes %d positional arguments but %d were given"), (N), (int)n_args); \
         } \
-        return mm_##NAME##_kw(self, args, kw_args); \
+        mp_arg_val_t values[MP_ARRAY_SIZE(mm_##NAME##_args)]; \
+        mp_arg_parse_all(0, NULL, kw_args, MP_ARRAY_SIZE(mm_##NAME##_args), mm_##NAME##_args, values); \
+        return mm_##NAME(self, args, values); \
     } \
     static mp_obj_t mm_method_##NAME(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) { \
         if (!mp_obj_is_type(args[0], &mm_rtsp_server_type)) { \
@@ -886,24 +785,7 @@ MM_DEFINE_CALL(needkeyframe, 0, 1);
     } \
     static MP_DEFINE_CONST_FUN_OBJ_KW(mm_module_##NAME##_obj, 0, mm_module_##NAME)
 
-// init(port, *, max_clients, max_clients_per_session, max_sessions,
-//      max_connections, session_timeout, tcp_only, users, auth_basic)
-static mp_obj_t mm_init_kw(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_map_t *kw_args) {
-    mp_obj_t values[MM_OPT_COUNT];
-    mm_get_keywords(kw_args, mm_init_keywords, values, MM_OPT_COUNT,
-        "max_clients, max_clients_per_session, max_sessions, max_connections, session_timeout, "
-        "tcp_only, users, auth_basic");
-    return mm_init(self, args, values);
-}
 MM_DEFINE_KW_CALL(init, 1);
-
-// createsession(name, video_type, enable_audio, *, audio_codec="pcmu", gop_cache=True)
-static mp_obj_t mm_createsession_kw(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mp_map_t *kw_args) {
-    static const qstr names[] = { MP_QSTR_audio_codec, MP_QSTR_gop_cache };
-    mp_obj_t values[MP_ARRAY_SIZE(names)];
-    mm_get_keywords(kw_args, names, values, MP_ARRAY_SIZE(names), "audio_codec, gop_cache");
-    return mm_createsession(self, args, values[0], values[1]);
-}
 MM_DEFINE_KW_CALL(createsession, 3);
 
 static mp_obj_t mm_method_create(mp_obj_t self_in) {

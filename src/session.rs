@@ -22,15 +22,6 @@ pub enum VideoCodec {
 }
 
 impl VideoCodec {
-    pub fn from_c(value: i32) -> Option<VideoCodec> {
-        match value {
-            0 => Some(VideoCodec::H264),
-            1 => Some(VideoCodec::H265),
-            2 => Some(VideoCodec::Mjpeg),
-            _ => None,
-        }
-    }
-
     fn nal_syntax(self) -> Option<NalSyntax> {
         match self {
             VideoCodec::H264 => Some(NalSyntax::H264),
@@ -47,22 +38,43 @@ pub enum AudioCodec {
 }
 
 impl AudioCodec {
-    /// 0: no audio, 1: PCMU, 2: PCMA (`canmv_rtsp_audio_codec`); None when out of range.
-    pub fn from_c(value: i32) -> Option<Option<AudioCodec>> {
-        match value {
-            0 => Some(None),
-            1 => Some(Some(AudioCodec::Pcmu)),
-            2 => Some(Some(AudioCodec::Pcma)),
-            _ => None,
-        }
-    }
-
     fn payload_type(self) -> u8 {
         match self {
             AudioCodec::Pcmu => g711::PT_PCMU,
             AudioCodec::Pcma => g711::PT_PCMA,
         }
     }
+}
+
+/// What a script chooses for a new session besides its codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Late joiners get the cached GOP (else they wait for the next keyframe).
+    pub gop_cache: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { gop_cache: true }
+    }
+}
+
+/// Whether `name` can name a session. It becomes a URL path
+/// (`rtsp://host:port/<name>`): 1..=255 bytes, no control characters, spaces,
+/// `?`, `#`, `%`, `\\` or `"`, no empty, `.` or `..` segments, and no segment
+/// a player would take for a track control of ours (`trackID=1`).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name.contains("//")
+        && !name.bytes().any(|b| b <= b' ' || b == 0x7f || matches!(b, b'?' | b'#' | b'%' | b'\\' | b'"'))
+        && !name.split('/').any(|seg| {
+            seg == "."
+                || seg == ".."
+                || crate::rtsp::url::parse_target(&alloc::format!("/{}", seg)).is_some_and(|t| t.track.is_some())
+        })
 }
 
 /// Errors of the producer calls, mapped to negative errnos at the C boundary.

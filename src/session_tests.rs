@@ -94,12 +94,33 @@ fn a_new_session_describes_its_tracks() {
 }
 
 #[test]
-fn video_type_numbers_as_in_api_md() {
-    assert_eq!(VideoCodec::from_c(0), Some(VideoCodec::H264));
-    assert_eq!(VideoCodec::from_c(1), Some(VideoCodec::H265));
-    assert_eq!(VideoCodec::from_c(2), Some(VideoCodec::Mjpeg));
-    assert_eq!(VideoCodec::from_c(3), None);
-    assert_eq!(VideoCodec::from_c(-1), None);
+fn session_names_are_url_paths() {
+    for good in ["test", "cam/main", "a.b", "trackIDx", "ü", &"n".repeat(255)] {
+        assert!(valid_name(good), "{good:?}");
+    }
+    for bad in [
+        "",
+        "/a",
+        "a/",
+        "a//b",
+        "a b",
+        "a?b",
+        "a#b",
+        "a%b",
+        "a\\b",
+        "a\"b",
+        "a\x7fb",
+        "a\nb",
+        ".",
+        "a/..",
+        "trackID=1",
+        "cam/trackID=1",
+        "cam/track2",
+        "streamid=0",
+        &"n".repeat(256),
+    ] {
+        assert!(!valid_name(bad), "{bad:?}");
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ use canmv_rtsp::net::inbox::Inbox;
 use canmv_rtsp::rtsp::auth::Authenticator;
 use canmv_rtsp::rtsp::Limits;
 use canmv_rtsp::server::{Config, ConnId, Event, Input, Server};
-use canmv_rtsp::session::{AudioCodec, Track, VideoCodec};
+use canmv_rtsp::session::{AudioCodec, SessionOptions, Track, VideoCodec};
 use canmv_rtsp_fuzz::{read_messages, Cursor, Message};
 use libfuzzer_sys::fuzz_target;
 
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         Auth::User => server.set_auth(Some(Authenticator::new("canmv", &[("user", "pass")], true))),
     }
     server.set_udp_ports(6970);
-    let _ = server.create_session(SESSION, codec, audio);
+    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
 
     let mut peers: BTreeSet<IpAddr> = BTreeSet::new();
     let mut slots: Vec<Slot> = (0..SLOTS)
@@ -162,7 +162,7 @@ fuzz_target!(|data: &[u8]| {
                 if input.byte() & 1 == 0 {
                     server.destroy_session(SESSION);
                 } else {
-                    let _ = server.create_session(SESSION, codec, audio);
+                    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
                 }
             }
         }

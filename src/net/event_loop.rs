@@ -14,6 +14,7 @@ use super::os::{self, Fd, Io};
 use super::sync::Mutex;
 use super::thread::Thread;
 use super::inbox::{Inbox, Refusal};
+use crate::rtsp::auth::Authenticator;
 use crate::server::{Config, ConnId, Event, Input, Server};
 use crate::session::Track;
 
@@ -175,8 +176,10 @@ impl Runtime {
         (st.sockets.listener >= 0).then_some(st.sockets.port)
     }
 
-    /// Binds the listener and the UDP pair. 0 or a negative errno.
-    pub fn init(&self, port: u16) -> i32 {
+    /// Binds the listener and the UDP pair, then installs `config` and `auth`
+    /// (None: no authentication). 0 or a negative errno; on failure nothing
+    /// changed. `deinit` restores the defaults.
+    pub fn init(&self, port: u16, config: Config, auth: Option<Authenticator>) -> i32 {
         let mut st = self.shared.state.lock();
         if st.sockets.listener >= 0 {
             return -libc::EALREADY;
@@ -198,6 +201,8 @@ impl Runtime {
         st.sockets.rtcp = rtcp;
         st.sockets.port = port;
         st.core.set_udp_ports(rtp_port);
+        st.core.set_config(config);
+        st.core.set_auth(auth);
         0
     }
 
@@ -429,6 +434,7 @@ mod tests {
     //! The runtime on real loopback sockets with a real player (ffprobe).
     use super::*;
     use crate::rtp::{annexb, h264};
+    use crate::session::{SessionOptions, VideoCodec};
     use std::process::Command;
     use std::time::{Duration, Instant};
 
@@ -454,7 +460,7 @@ mod tests {
         let rt = Runtime::new().unwrap();
         for _ in 0..20 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            if rt.init(port) == 0 {
+            if rt.init(port, Config::default(), None) == 0 {
                 return (rt, port);
             }
         }
@@ -465,7 +471,7 @@ mod tests {
         let clip = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/assets/clip.264")).unwrap();
         let aus = access_units(&clip);
         let (rt, port) = runtime_on_free_port();
-        rt.with_core(|c| c.create_session("test", crate::session::VideoCodec::H264, None)).unwrap();
+        rt.with_core(|c| c.create_session("test", VideoCodec::H264, None, SessionOptions::default())).unwrap();
         assert_eq!(rt.start(), 0);
         let url = format!("rtsp://127.0.0.1:{port}/test");
         let probe = Command::new("ffprobe")

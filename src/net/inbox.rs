@@ -163,14 +163,14 @@ impl Inbox {
 mod tests {
     use super::*;
     use crate::server::Config;
-    use crate::session::AudioCodec;
+    use crate::session::{AudioCodec, SessionOptions};
     use crate::test_media::TEST_SEED;
     use crate::test_media::{annexb, idr, PPS, SPS};
 
     fn server_with(sessions: &[(&str, VideoCodec, Option<AudioCodec>)]) -> Server {
         let mut core = Server::new(Config::default(), TEST_SEED);
         for (name, codec, audio) in sessions {
-            core.create_session(name, *codec, *audio).unwrap();
+            core.create_session(name, *codec, *audio, SessionOptions::default()).unwrap();
         }
         core
     }
@@ -243,7 +243,7 @@ mod tests {
         let mut inbox = inbox_for(&core);
         let au = annexb(&[SPS, PPS, &idr(0, 200)]);
         assert_eq!(inbox.accept("b", Track::Video, &au, 0, 0), Err(Refusal::NoSession));
-        core.create_session("b", VideoCodec::H265, None).unwrap();
+        core.create_session("b", VideoCodec::H265, None, SessionOptions::default()).unwrap();
         inbox.directory.sync(&core);
         assert_eq!(inbox.accept("b", Track::Video, &au, 0, 0), Ok(()));
         assert!(core.destroy_session("a"));

@@ -48,7 +48,22 @@ impl Algorithm {
     }
 }
 
+/// Whether `name` can be a user's name: not empty, no `:` (Basic carries
+/// `name:password`, RFC 7617 2) and no control character (it travels in a
+/// header).
+pub fn valid_user_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c == ':' || c.is_ascii_control())
+}
+
 impl Authenticator {
+    /// As [`Authenticator::new`] for users a script gives: None when `users`
+    /// is empty (that would let nobody in) or a name is not a
+    /// [`valid_user_name`]. Any password is allowed.
+    pub fn for_users(realm: &str, users: &[(&str, &str)], allow_basic: bool) -> Option<Self> {
+        (!users.is_empty() && users.iter().all(|(u, _)| valid_user_name(u)))
+            .then(|| Authenticator::new(realm, users, allow_basic))
+    }
+
     /// `realm` as shown to users; `users`: (name, password) pairs; `allow_basic`:
     /// also accept Basic (off = Digest only). A pair with an empty name is
     /// ignored, so `rtsp://:@host` (or `Basic Og==`) never gets in.
@@ -666,5 +681,18 @@ mod tests {
         let digest_only = Authenticator::new("canmv", &[("user", "pass")], false);
         assert!(digest_only.check("OPTIONS", FFMPEG_DIGEST, CAPTURED_NONCE));
         assert!(!digest_only.check("OPTIONS", CLIENT_BASIC, CAPTURED_NONCE));
+    }
+
+    #[test]
+    fn user_names_for_users_are_checked() {
+        for good in ["u", "Mufasa", "ü ser", "a@b.c"] {
+            assert!(valid_user_name(good), "{good:?}");
+        }
+        for bad in ["", "a:b", ":", "a\nb", "a\tb", "\x7f", "\x00"] {
+            assert!(!valid_user_name(bad), "{bad:?}");
+        }
+        assert!(Authenticator::for_users("r", &[("u", ""), ("v", "p:w")], false).is_some());
+        assert!(Authenticator::for_users("r", &[], false).is_none());
+        assert!(Authenticator::for_users("r", &[("u", "p"), ("a:b", "p")], true).is_none());
     }
 }

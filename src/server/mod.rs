@@ -45,7 +45,9 @@ use rand_core::{RngCore, SeedableRng};
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, ParseError, Response};
-use crate::session::{AudioCodec, FanoutCounters, Frame, FrameRef, MediaSession, Track, VideoCodec, TRACK_VIDEO};
+use crate::session::{
+    self, AudioCodec, FanoutCounters, Frame, FrameRef, MediaSession, SessionOptions, Track, VideoCodec, TRACK_VIDEO,
+};
 
 /// A TCP connection, from `handle_accept` until it is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,7 +122,18 @@ impl Default for Config {
 pub enum CreateError {
     /// `Config::max_sessions` reached.
     TooMany,
+    /// Not a usable URL path (see [`session::valid_name`]).
+    BadName,
 }
+
+/// What `create_session` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New(SessionId),
+    /// A session of that name existed: left unchanged (codecs and options too), as CanMV does.
+    Existing(SessionId),
+}
+
 
 pub(crate) const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
@@ -316,9 +329,13 @@ impl Server {
         name: &str,
         codec: VideoCodec,
         audio: Option<AudioCodec>,
-    ) -> Result<SessionId, CreateError> {
+        options: SessionOptions,
+    ) -> Result<Created, CreateError> {
+        if !session::valid_name(name) {
+            return Err(CreateError::BadName);
+        }
         if let Some(id) = self.session_id(name) {
-            return Ok(id);
+            return Ok(Created::Existing(id));
         }
         if self.sessions.len() >= self.config.max_sessions {
             return Err(CreateError::TooMany);
@@ -327,19 +344,17 @@ impl Server {
         self.next_media_id += 1;
         let rng = &mut self.rng;
         let mut next = || rng.next_u32();
-        let id = SessionId(self.sessions.insert(MediaSession::new(media_id, name, codec, audio, &mut next)));
+        let mut session = MediaSession::new(media_id, name, codec, audio, &mut next);
+        session.set_gop_cache(options.gop_cache);
+        let id = SessionId(self.sessions.insert(session));
         self.session_names.insert(String::from(name), id);
         self.session_generation += 1;
-        Ok(id)
+        Ok(Created::New(id))
     }
 
     /// Turns authentication on (Some) or off (None) for requests from now on.
     pub fn set_auth(&mut self, auth: Option<Authenticator>) {
         self.auth = auth;
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Changes the settings; limits apply to what comes next (nobody is dropped).
@@ -349,6 +364,8 @@ impl Server {
 
     /// Whether a late joiner of `name` gets the cached GOP (true, the default)
     /// or waits for the next keyframe. False if there is no such session.
+    /// (Scripts set it when they create the session: `SessionOptions`.)
+    #[cfg(test)]
     pub fn set_gop_cache(&mut self, name: &str, enabled: bool) -> bool {
         let Some(id) = self.session_id(name) else { return false };
         self.sessions.get_mut(id.0).map(|s| s.set_gop_cache(enabled)).is_some()

@@ -196,7 +196,7 @@ impl Rig {
         let gone = s.handle_accept(peer(0), LOCAL.parse().unwrap(), 0);
         s.handle_input(Input::Closed { conn: gone }, 0);
         s.set_udp_ports(SERVER_RTP_PORT);
-        s.create_session("test", VideoCodec::H264, None).unwrap();
+        s.create_session("test", VideoCodec::H264, None, SessionOptions::default()).unwrap();
         Rig {
             s,
             now: 1_000_000,
@@ -1499,7 +1499,7 @@ fn conn_closed_removes_its_clients() {
 fn a_connection_closed_with_a_destroyed_session_gets_nothing_more_and_goes() {
     // One connection: a UDP client of `test` and a TCP client of `other`; its peer stops reading.
     let mut rig = Rig::with(Config { session_timeout_s: 10, ..Config::default() }, test_random);
-    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    rig.s.create_session("other", VideoCodec::H264, None, SessionOptions::default()).unwrap();
     rig.push_video("other", &annexb(&test_au(0)), rig.now, rig.now).unwrap();
     rig.open(1);
     let sid = rig.setup_udp(1, "test", 5000);
@@ -1525,7 +1525,7 @@ fn a_connection_closed_with_a_destroyed_session_gets_nothing_more_and_goes() {
 #[test]
 fn destroy_session_closes_its_clients_and_spares_the_others() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    rig.s.create_session("other", VideoCodec::H264, None, SessionOptions::default()).unwrap();
     rig.tcp_player(1);
     rig.open(2);
     let sid = rig.setup_tcp(2, "other");
@@ -1556,9 +1556,9 @@ fn destroy_session_closes_its_clients_and_spares_the_others() {
 #[test]
 fn sessions_have_separate_streams() {
     let mut rig = Rig::new();
-    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    rig.s.create_session("other", VideoCodec::H264, None, SessionOptions::default()).unwrap();
     // Creating an existing name again changes nothing.
-    rig.s.create_session("test", VideoCodec::H264, None).unwrap();
+    rig.s.create_session("test", VideoCodec::H264, None, SessionOptions::default()).unwrap();
     assert_eq!(rig.s.session_list().map(|(name, ..)| name).collect::<Vec<_>>(), vec!["test", "other"]);
     rig.tcp_player(1);
     rig.open(2);
@@ -1746,7 +1746,7 @@ const WALL_AT_START_US: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
 
 fn av_rig() -> Rig {
     let mut rig = Rig::new();
-    rig.s.create_session("av", VideoCodec::H264, Some(AudioCodec::Pcmu)).unwrap();
+    rig.s.create_session("av", VideoCodec::H264, Some(AudioCodec::Pcmu), SessionOptions::default()).unwrap();
     rig.s.set_wall_clock(rig.now, WALL_AT_START_US);
     rig
 }
@@ -1899,7 +1899,7 @@ fn setup_reply(rig: &mut Rig, id: Tid, transport: &str) -> Reply {
 fn clients_past_the_server_limit_get_503_and_past_the_session_limit_453() {
     let config = Config { max_clients: 3, max_clients_per_session: 2, ..Config::default() };
     let mut rig = Rig::with(config, test_random);
-    rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+    rig.s.create_session("other", VideoCodec::H264, None, SessionOptions::default()).unwrap();
     let tcp = "RTP/AVP/TCP;unicast;interleaved=0-1";
     assert_eq!(setup_reply(&mut rig, 1, tcp).status, 200);
     assert_eq!(setup_reply(&mut rig, 2, tcp).status, 200);
@@ -1918,12 +1918,19 @@ fn clients_past_the_server_limit_get_503_and_past_the_session_limit_453() {
 #[test]
 fn sessions_past_the_limit_are_refused_and_existing_names_still_succeed() {
     let mut s = Server::with_rng(Config { max_sessions: 2, ..Config::default() }, Box::new(FnRng(test_random)));
-    let a = s.create_session("a", VideoCodec::H264, None).expect("first");
-    assert!(s.create_session("b", VideoCodec::H265, None).is_ok());
-    assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None), Err(CreateError::TooMany));
-    assert_eq!(s.create_session("a", VideoCodec::Mjpeg, None), Ok(a), "an existing name: 0, unchanged");
+    let opts = SessionOptions::default();
+    let a = match s.create_session("a", VideoCodec::H264, None, opts) {
+        Ok(Created::New(id)) => id,
+        other => panic!("first session: {other:?}"),
+    };
+    assert!(matches!(s.create_session("b", VideoCodec::H265, None, opts), Ok(Created::New(_))));
+    assert_eq!(s.create_session("c", VideoCodec::Mjpeg, None, opts), Err(CreateError::TooMany));
+    assert_eq!(s.create_session("a", VideoCodec::Mjpeg, None, opts), Ok(Created::Existing(a)), "an existing name: 0, unchanged");
     assert!(s.destroy_session("a"));
-    assert!(s.create_session("c", VideoCodec::Mjpeg, None).is_ok());
+    for bad in ["", "/a", "a b", "a/trackID=1"] {
+        assert_eq!(s.create_session(bad, VideoCodec::H264, None, opts), Err(CreateError::BadName));
+    }
+    assert!(matches!(s.create_session("c", VideoCodec::Mjpeg, None, opts), Ok(Created::New(_))));
 }
 
 #[test]
@@ -2351,7 +2358,7 @@ fn random_step(rig: &mut Rig, dice: &mut Dice, sessions: &mut BTreeMap<Tid, Stri
         14 => {
             // The script ends a session while clients watch, and makes it again.
             rig.s.destroy_session("test");
-            let _ = rig.s.create_session("test", VideoCodec::H264, None);
+            let _ = rig.s.create_session("test", VideoCodec::H264, None, SessionOptions::default());
             "destroy and recreate"
         }
         11 | 12 => {
@@ -2401,7 +2408,7 @@ fn after_handling_time_the_next_deadline_is_in_the_future() {
             ..Config::default()
         };
         let mut rig = Rig::with(config, test_random);
-        rig.s.create_session("other", VideoCodec::H264, None).unwrap();
+        rig.s.create_session("other", VideoCodec::H264, None, SessionOptions::default()).unwrap();
         let mut dice = Dice(seed);
         let mut sessions = BTreeMap::new();
         let mut trace = Vec::new();
