@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use crate::access_unit::{NalSyntax, ParamSet};
 use crate::clock::{MediaClock, TimeBase};
-use crate::rtp::{annexb, g711, jpeg, PacketBuf, RtpStream};
+use crate::rtp::{annexb, g711, jpeg, PacketBuf, Packets, RtpStream};
 use crate::sdp::TrackFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,11 +135,12 @@ pub struct FanoutCounters {
     pub keyframe_waits: u64,
 }
 
-/// One batch of RTP (or RTCP) packets, shared by every client it goes to.
+/// One batch of RTP (or RTCP) packets, kept by the GOP cache; clients are
+/// queued slices of its buffer.
 #[derive(Debug)]
 pub struct Frame {
     pub track: usize,
-    pub packets: PacketBuf,
+    pub packets: Packets,
     /// RTCP rather than RTP: goes to the client's RTCP port or odd channel.
     pub rtcp: bool,
     /// RTP timestamp of these packets.
@@ -173,7 +174,7 @@ impl Frame {
     ) -> FrameRef {
         packets.set_channel(default_channel(track, rtcp));
         let (rtp_time, time_us) = time;
-        Arc::new(Frame { track, packets, rtcp, rtp_time, time_us, first_seq, gop_start })
+        Arc::new(Frame { track, packets: packets.freeze(), rtcp, rtp_time, time_us, first_seq, gop_start })
     }
 
     /// The interleaved channel the frame's headers carry.

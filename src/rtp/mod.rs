@@ -1,7 +1,8 @@
 //! RTP (RFC 3550) packetization, sans-IO.
 //!
-//! Packets are written once into a [`PacketBuf`] (one allocation for a whole
-//! access unit) and shared by every client of a session by reference count.
+//! Packets are written once into a [`PacketBuf`] (one growable buffer for a
+//! whole access unit), then frozen into [`Packets`] (`bytes::Bytes`): every
+//! client of a session is sent slices of that one buffer.
 
 pub mod annexb;
 pub mod g711;
@@ -13,4 +14,4 @@ pub mod rtcp;
 #[cfg(test)]
 mod test_support;
 
-pub use packet::{PacketBuf, RtpStream};
+pub use packet::{PacketBuf, Packets, RtpStream};

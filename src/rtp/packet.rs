@@ -1,11 +1,18 @@
 //! RTP fixed header and the packet buffer.
 use alloc::vec::Vec;
+use bytes::Bytes;
 
 /// Where one RTP packet sits inside [`PacketBuf::data`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketRef {
     pub start: u32,
     pub len: u32,
+}
+
+impl PacketRef {
+    fn range(self) -> core::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
 }
 
 /// Many RTP packets back to back in one buffer, each behind the 4 bytes of
@@ -38,12 +45,6 @@ impl PacketBuf {
         out
     }
 
-    /// Every packet behind its interleaved header: what a TCP client on
-    /// [`set_channel`](Self::set_channel)'s channel is sent.
-    pub fn interleaved(&self) -> &[u8] {
-        &self.data
-    }
-
     /// Puts `channel` in every packet's interleaved header.
     pub fn set_channel(&mut self, channel: u8) {
         for p in &self.packets {
@@ -58,18 +59,56 @@ impl PacketBuf {
         let [hi, lo] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
         self.data.extend_from_slice(&[b'$', 0, hi, lo]);
     }
+
+    /// The buffer made shareable: every client gets slices of it, no copies.
+    pub fn freeze(self) -> Packets {
+        Packets { data: Bytes::from(self.data), packets: self.packets }
+    }
+}
+
+/// What the packetizers wrote, read back before freezing: for the tests and
+/// the fuzz targets (the server reads the frozen [`Packets`]).
+#[cfg(any(test, feature = "std"))]
+impl PacketBuf {
+    /// Every packet behind its interleaved header.
+    pub fn interleaved(&self) -> &[u8] {
+        &self.data
+    }
     /// The bytes of packet `i` (a whole RTP packet, header included).
     pub fn packet(&self, i: usize) -> &[u8] {
-        let p = self.packets[i];
-        &self.data[p.start as usize..(p.start + p.len) as usize]
+        &self.data[self.packets[i].range()]
     }
     pub fn len(&self) -> usize {
         self.packets.len()
     }
-    /// For the tests and the fuzz targets (the server never asks).
-    #[cfg(any(test, feature = "std"))]
     pub fn is_empty(&self) -> bool {
         self.packets.is_empty()
+    }
+}
+
+/// A [`PacketBuf`] once written: the same layout in a reference-counted
+/// buffer, whose packets go out as [`Bytes`] slices of it.
+#[derive(Debug, Clone)]
+pub struct Packets {
+    pub data: Bytes,
+    pub packets: Vec<PacketRef>,
+}
+
+impl Packets {
+    /// Every packet behind its interleaved header.
+    pub fn interleaved(&self) -> &Bytes {
+        &self.data
+    }
+    /// The bytes of packet `i` (a whole RTP packet, header included).
+    pub fn packet(&self, i: usize) -> &[u8] {
+        &self.data[self.packets[i].range()]
+    }
+    /// Packet `i` as a slice sharing the buffer.
+    pub fn share(&self, i: usize) -> Bytes {
+        self.data.slice(self.packets[i].range())
+    }
+    pub fn len(&self) -> usize {
+        self.packets.len()
     }
 }
 
@@ -225,6 +264,25 @@ mod tests {
         out.set_channel(1);
         assert_eq!(out.interleaved(), [b'$', 1, 0, 4, 0x80, 0xc8, 0, 6]);
         assert_eq!(out.packet(0), [0x80, 0xc8, 0, 6]);
+    }
+
+    #[test]
+    fn frozen_packets_are_slices_of_one_buffer() {
+        let mut stream = RtpStream::new(96, 1, 0);
+        let mut out = PacketBuf::new();
+        stream.write_packet(&mut out, 0, false, &[b"ab"]);
+        stream.write_packet(&mut out, 0, true, &[b"cde"]);
+        let written = out.data.clone();
+        let frozen = out.freeze();
+        assert_eq!(frozen.interleaved()[..], written[..]);
+        assert_eq!(frozen.len(), 2);
+        for i in 0..2 {
+            let shared = frozen.share(i);
+            assert_eq!(&shared[..], frozen.packet(i));
+            // the same memory: behind the packet's interleaved header in the frame's buffer
+            let offset = shared.as_ptr() as usize - frozen.data.as_ptr() as usize;
+            assert_eq!(offset, frozen.packets[i].start as usize);
+        }
     }
 
     #[test]

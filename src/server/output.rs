@@ -1,38 +1,50 @@
 //! What goes out: each TCP connection's queue of RTSP replies and
-//! interleaved packets (shared frames, never copied per client), and the
-//! queue of datagrams for the RTP/RTCP sockets.
+//! interleaved packets (`Bytes` slices of the frames' shared buffers, never
+//! copied per client), and the queue of datagrams for the RTP/RTCP sockets.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+use bytes::Bytes;
+
 use super::slab::{Key, Slab};
 use super::timers::{ConnTimer, ConnTimers};
 use super::{ConnId, Server, TrackTransport};
 use crate::rtp::packet::INTERLEAVED_HEADER_LEN;
-use crate::session::FrameRef;
+use crate::session::Frame;
 
 /// Replies queued on one connection past which the server stops reading it.
 pub(super) const MAX_QUEUED_REPLY_BYTES: usize = 64 * 1024;
 /// Datagrams queued for the loop thread at most.
 const MAX_DATAGRAM_BACKLOG: usize = 16 * 1024;
 
+/// The frame a queued packet comes from: which one (a number `Wire::enqueue`
+/// gives each frame it queues) and what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Origin {
+    frame: u32,
+    track: usize,
+    rtcp: bool,
+}
+
 /// One piece of a TCP connection's output.
 pub(super) enum Chunk {
     Bytes(Vec<u8>),
-    /// An RTP packet of a shared frame behind a 4-byte interleaved header
-    /// (for a client on a channel of its own choosing).
+    /// An RTP packet (a slice of its frame's buffer) behind a 4-byte
+    /// interleaved header (for a client on a channel of its own choosing).
     Packet {
         header: [u8; 4],
-        frame: FrameRef,
-        index: usize,
+        packet: Bytes,
+        origin: Origin,
     },
-    /// Every packet of a shared frame behind the frame's own interleaved
-    /// headers (the usual channels): one queue entry and one slice per frame.
+    /// Every packet of a frame behind the frame's own interleaved headers
+    /// (the usual channels): one queue entry and one slice per frame.
     Frame {
-        frame: FrameRef,
-        bytes: usize,
+        data: Bytes,
+        packets: usize,
+        origin: Origin,
     },
 }
 
@@ -40,8 +52,8 @@ impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::Bytes(b) => b.len(),
-            Chunk::Packet { frame, index, .. } => 4 + frame.packets.packet(*index).len(),
-            Chunk::Frame { bytes, .. } => *bytes,
+            Chunk::Packet { packet, .. } => INTERLEAVED_HEADER_LEN + packet.len(),
+            Chunk::Frame { data, .. } => data.len(),
         }
     }
 }
@@ -131,27 +143,29 @@ fn push_interleaved<'a>(parts: &mut Vec<&'a [u8]>, header: &'a [u8; 4], pkt: &'a
 pub(super) struct Wire {
     pub(super) conns: Slab<Conn>,
     datagrams: VecDeque<Datagram>,
+    /// Frames queued so far (wrapping): tells the packets of one from the next.
+    frames: u32,
 }
 
-/// A datagram to send from the server's RTP (or RTCP) socket: one packet of a shared frame.
+/// A datagram to send from the server's RTP (or RTCP) socket: one packet
+/// (a slice of its frame's buffer) and the frame it comes from.
 struct Datagram {
     to: SocketAddr,
     rtcp: bool,
-    frame: FrameRef,
-    index: usize,
+    packet: Bytes,
+    frame: u32,
 }
 
 impl Datagram {
     fn bytes(&self) -> &[u8] {
-        self.frame.packets.packet(self.index)
+        &self.packet
     }
 
-    /// Whether `next` is the packet after `self` of the same frame, to the same address.
+    /// Whether `next` is the next packet of the same frame to the same
+    /// address (a frame's datagrams are queued in order, and the backlog
+    /// limit only ever cuts off the rest of a frame).
     fn followed_by(&self, next: &Datagram) -> bool {
-        next.to == self.to
-            && next.rtcp == self.rtcp
-            && next.index == self.index + 1
-            && alloc::sync::Arc::ptr_eq(&next.frame, &self.frame)
+        next.to == self.to && next.rtcp == self.rtcp && next.frame == self.frame
     }
 }
 
@@ -185,26 +199,29 @@ const MAX_SEGMENTED_BYTES: usize = 65_000;
 
 impl Wire {
     /// Queues every packet of `frame` for one client's transport on `conn`.
-    pub(super) fn enqueue(&mut self, conn: ConnId, t: TrackTransport, frame: &FrameRef) -> Sent {
+    pub(super) fn enqueue(&mut self, conn: ConnId, t: TrackTransport, frame: &Frame) -> Sent {
         let mut sent = Sent::default();
         // Nothing more for a connection on its way out (it may wait for its
         // peer to read the rest, under a grace timer set when it began closing).
         let Some(conn) = self.conns.get_mut(conn.0).filter(|c| !c.closing) else { return sent };
+        self.frames = self.frames.wrapping_add(1);
+        let origin = Origin { frame: self.frames, track: frame.track, rtcp: frame.rtcp };
+        let packets = &frame.packets;
         if let TrackTransport::Tcp { rtp_channel, rtcp_channel } = t {
             let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
             if channel == frame.default_channel() {
-                let bytes = frame.packets.interleaved().len();
+                let data = packets.interleaved().clone();
                 if !frame.rtcp {
-                    sent.packets += frame.packets.len() as u64;
-                    sent.bytes += (bytes - INTERLEAVED_HEADER_LEN * frame.packets.len()) as u64;
+                    sent.packets += packets.len() as u64;
+                    sent.bytes += (data.len() - INTERLEAVED_HEADER_LEN * packets.len()) as u64;
                 }
-                conn.queued += bytes;
-                conn.out.push_back(Chunk::Frame { frame: frame.clone(), bytes });
+                conn.queued += data.len();
+                conn.out.push_back(Chunk::Frame { data, packets: packets.len(), origin });
                 return sent;
             }
         }
-        for index in 0..frame.packets.len() {
-            let len = frame.packets.packet(index).len();
+        for index in 0..packets.len() {
+            let len = packets.packet(index).len();
             if !frame.rtcp {
                 sent.packets += 1;
                 sent.bytes += len as u64;
@@ -213,14 +230,15 @@ impl Wire {
                 TrackTransport::Tcp { rtp_channel, rtcp_channel } => {
                     let channel = if frame.rtcp { rtcp_channel } else { rtp_channel };
                     let header = [b'$', channel, (len >> 8) as u8, len as u8];
-                    conn.queued += 4 + len;
-                    conn.out.push_back(Chunk::Packet { header, frame: frame.clone(), index });
+                    conn.queued += INTERLEAVED_HEADER_LEN + len;
+                    conn.out.push_back(Chunk::Packet { header, packet: packets.share(index), origin });
                 }
                 TrackTransport::Udp { rtp, rtcp } => {
                     // Bounded even while the loop is stopped: UDP loses the excess, as it would on the wire.
                     if self.datagrams.len() < MAX_DATAGRAM_BACKLOG {
                         let to = if frame.rtcp { rtcp } else { rtp };
-                        self.datagrams.push_back(Datagram { to, rtcp: frame.rtcp, frame: frame.clone(), index });
+                        let packet = packets.share(index);
+                        self.datagrams.push_back(Datagram { to, rtcp: frame.rtcp, packet, frame: origin.frame });
                     }
                 }
             }
@@ -295,12 +313,12 @@ impl Server {
                     parts.push(&b[skip..]);
                     skip = 0;
                 }
-                Chunk::Packet { header, frame, index } => {
-                    push_interleaved(parts, header, frame.packets.packet(*index), skip);
+                Chunk::Packet { header, packet, .. } => {
+                    push_interleaved(parts, header, packet, skip);
                     skip = 0;
                 }
-                Chunk::Frame { frame, .. } => {
-                    parts.push(frame.packets.interleaved().get(skip..).unwrap_or_default());
+                Chunk::Frame { data, .. } => {
+                    parts.push(data.get(skip..).unwrap_or_default());
                     skip = 0;
                 }
             }
@@ -338,9 +356,9 @@ pub(super) fn drop_queued_packets(conn: &mut Conn) -> Dropped {
     let head_started = conn.sent > 0;
     let mut kept = VecDeque::new();
     let mut dropped = Dropped::default();
-    let mut last_video: Option<*const crate::session::Frame> = None;
+    let mut last_video: Option<u32> = None;
     for (i, chunk) in conn.out.drain(..).enumerate() {
-        let (frame, packets, bytes) = match &chunk {
+        let (origin, packets, bytes) = match &chunk {
             // A half-written chunk stays: the byte stream must stay whole.
             _ if i == 0 && head_started => {
                 kept.push_back(chunk);
@@ -350,18 +368,17 @@ pub(super) fn drop_queued_packets(conn: &mut Conn) -> Dropped {
                 kept.push_back(chunk);
                 continue;
             }
-            Chunk::Packet { frame, index, .. } => (frame, 1, frame.packets.packet(*index).len()),
-            Chunk::Frame { frame, bytes } => (frame, frame.packets.len(), bytes - 4 * frame.packets.len()),
+            Chunk::Packet { packet, origin, .. } => (origin, 1, packet.len()),
+            Chunk::Frame { data, packets, origin } => (origin, *packets, data.len() - INTERLEAVED_HEADER_LEN * packets),
         };
-        if !frame.rtcp {
+        if !origin.rtcp {
             dropped.packets += packets as u64;
             dropped.bytes += bytes as u64;
         }
         // A frame's packets sit together in the queue: count each frame once.
-        let this = alloc::sync::Arc::as_ptr(frame);
-        if frame.track == crate::session::TRACK_VIDEO && !frame.rtcp && last_video != Some(this) {
+        if origin.track == crate::session::TRACK_VIDEO && !origin.rtcp && last_video != Some(origin.frame) {
             dropped.video_frames += 1;
-            last_video = Some(this);
+            last_video = Some(origin.frame);
         }
     }
     conn.queued = kept.iter().map(|c| c.len()).sum::<usize>() - conn.sent;
@@ -382,7 +399,6 @@ pub(super) struct Dropped {
 mod tests {
     use super::*;
     use crate::rtp::packet::{PacketBuf, RtpStream};
-    use crate::session::Frame;
 
     /// A wire whose datagram queue holds one frame with packets of these payload sizes, to `to`.
     fn queue(sizes: &[usize], to: &str) -> Wire {
@@ -399,8 +415,14 @@ mod tests {
         }
         let frame = Frame::new(0, packets, false, (0, 0), 0, false);
         let to: SocketAddr = to.parse().unwrap();
+        wire.frames += 1;
         for index in 0..sizes.len() {
-            wire.datagrams.push_back(Datagram { to, rtcp: false, frame: frame.clone(), index });
+            wire.datagrams.push_back(Datagram {
+                to,
+                rtcp: false,
+                packet: frame.packets.share(index),
+                frame: wire.frames,
+            });
         }
     }
 
