@@ -733,22 +733,28 @@ impl Server {
     }
 
     fn client_timers(&mut self, now_us: u64) {
-        let ids: Vec<ClientId> = self.clients.keys().map(ClientId).collect();
-        for ci in ids {
-            let Some(client) = self.clients.get_mut(ci.0) else { continue };
+        // Only the clients whose timer fired are collected (no allocation in
+        // the loop's every turn); an expired client's report is moot.
+        let mut due = Vec::new();
+        for (k, client) in self.clients.iter_mut() {
             if client.timers.fire(ClientTimer::Expiry, now_us) {
-                // Silent for a session timeout: gone, and its connection with it if that was its last client.
-                let conn_id = client.conn;
-                self.clients.remove(ci.0);
-                if !self.clients.values().any(|c| c.conn == conn_id) {
-                    if let Some(conn) = self.wire.conns.get_mut(conn_id.0) {
-                        conn.close();
+                due.push((ClientId(k), ClientTimer::Expiry));
+            } else if client.timers.fire(ClientTimer::Report, now_us) {
+                due.push((ClientId(k), ClientTimer::Report));
+            }
+        }
+        for (ci, timer) in due {
+            match timer {
+                ClientTimer::Expiry => {
+                    // Silent for a session timeout: gone, and its connection with it if that was its last client.
+                    let Some(client) = self.clients.remove(ci.0) else { continue };
+                    if !self.clients.values().any(|c| c.conn == client.conn) {
+                        if let Some(conn) = self.wire.conns.get_mut(client.conn.0) {
+                            conn.close();
+                        }
                     }
                 }
-                continue;
-            }
-            if client.timers.fire(ClientTimer::Report, now_us) {
-                self.send_sender_reports(ci, now_us);
+                ClientTimer::Report => self.send_sender_reports(ci, now_us),
             }
         }
     }

@@ -100,10 +100,6 @@ impl<T> Slab<T> {
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
         self.slots.iter_mut().filter_map(|s| s.value.as_mut())
     }
-
-    pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        self.iter().map(|(k, _)| k)
-    }
 }
 
 #[cfg(test)]
