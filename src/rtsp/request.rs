@@ -77,7 +77,7 @@ pub enum Input {
 }
 
 /// RFC 2616 `token` characters (RFC 2326 reuses them for methods and header names).
-fn is_token(b: u8) -> bool {
+pub(super) fn is_token(b: u8) -> bool {
     b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)
 }
 
@@ -124,7 +124,7 @@ fn method_from(name: &str) -> Method {
 }
 
 /// `RTSP/1.<digits>`.
-fn is_rtsp1_version(v: &[u8]) -> bool {
+pub(super) fn is_rtsp1_version(v: &[u8]) -> bool {
     match v.strip_prefix(b"RTSP/1.") {
         Some(minor) => !minor.is_empty() && minor.iter().all(u8::is_ascii_digit),
         None => false,
@@ -163,7 +163,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, String), ParseError> {
     Ok((method_from(method), uri.into()))
 }
 
-fn trim_bytes(mut b: &[u8]) -> &[u8] {
+pub(super) fn trim_bytes(mut b: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = b {
         if *first == b' ' || *first == b'\t' {
             b = rest;
@@ -194,37 +194,71 @@ fn parse_content_length(value: &str, limits: &Limits) -> Result<usize, ParseErro
     Ok(n)
 }
 
-struct Head {
-    method: Method,
-    uri: String,
+/// The first line of a message: what `parse_message` is parsing. Requests
+/// (the server's input) and responses or requests (the client's input) share
+/// the head and body rules; only the start line differs.
+pub(super) trait StartLine: Sized {
+    /// Checks the start of a first line that has no line end yet, so that
+    /// garbage is refused before a whole head's worth of it is buffered.
+    fn check_partial(line: &[u8]) -> Result<(), ParseError>;
+    /// Parses a whole first line (without its line end).
+    fn parse(line: &[u8]) -> Result<Self, ParseError>;
+    /// The error for a first line over the head limit.
+    fn too_long() -> ParseError;
+}
+
+/// A request line: method and URI.
+pub(super) struct RequestLine {
+    pub(super) method: Method,
+    pub(super) uri: String,
+}
+
+impl StartLine for RequestLine {
+    fn check_partial(line: &[u8]) -> Result<(), ParseError> {
+        check_partial_request_line(line)
+    }
+    fn parse(line: &[u8]) -> Result<Self, ParseError> {
+        let (method, uri) = parse_request_line(line)?;
+        Ok(RequestLine { method, uri })
+    }
+    /// RFC 2326 7.1.1: 414.
+    fn too_long() -> ParseError {
+        ParseError::UriTooLong
+    }
+}
+
+struct Head<L> {
+    start: L,
     headers: Vec<(String, String)>,
-    /// Bytes of the request line, headers and the blank line.
+    /// Bytes of the start line, headers and the blank line.
     len: usize,
 }
 
 /// Parses the head at the front of `buf` (no leading CR/LF). `Ok(None)` when
 /// its blank line has not arrived yet and nothing seen so far is wrong.
-fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
-    let mut request_line: Option<(Method, String)> = None;
+fn parse_head<L: StartLine>(buf: &[u8], limits: &Limits) -> Result<Option<Head<L>>, ParseError> {
+    let mut start: Option<L> = None;
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut pos = 0;
+    // Over the limit: the start line's own error while still in it, else 413.
+    let over_limit = |in_start_line: bool| if in_start_line { L::too_long() } else { ParseError::TooLarge };
     loop {
         let rest = &buf[pos..];
         let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
             if rest.iter().any(|&b| is_forbidden_in_head(b)) {
                 return Err(ParseError::Malformed("control byte in head"));
             }
-            if request_line.is_none() {
-                check_partial_request_line(rest)?;
+            if start.is_none() {
+                L::check_partial(rest)?;
             }
             if buf.len() > limits.max_head {
-                return Err(over_limit(request_line.is_none()));
+                return Err(over_limit(start.is_none()));
             }
             return Ok(None);
         };
         let line_end = pos + lf + 1;
         if line_end > limits.max_head {
-            return Err(over_limit(request_line.is_none()));
+            return Err(over_limit(start.is_none()));
         }
         let mut line = &rest[..lf];
         if let [head @ .., b'\r'] = line {
@@ -234,13 +268,13 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
             return Err(ParseError::Malformed("control byte in head"));
         }
         pos = line_end;
-        match request_line {
-            None => request_line = Some(parse_request_line(line)?),
+        match start {
+            None => start = Some(L::parse(line)?),
             Some(_) if line.is_empty() => {
-                let Some((method, uri)) = request_line else {
-                    return Err(ParseError::Malformed("no request line"));
+                let Some(start) = start else {
+                    return Err(ParseError::Malformed("no start line"));
                 };
-                return Ok(Some(Head { method, uri, headers, len: pos }));
+                return Ok(Some(Head { start, headers, len: pos }));
             }
             Some(_) if line[0] == b' ' || line[0] == b'\t' => {
                 // Obsolete line folding: the line continues the previous header's value.
@@ -274,16 +308,22 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseError> {
     }
 }
 
-/// A head over the limit: 414 while still in the request line (its URI), else 413.
-fn over_limit(in_request_line: bool) -> ParseError {
-    if in_request_line {
-        ParseError::UriTooLong
-    } else {
-        ParseError::TooLarge
-    }
+/// One message at the front of a receive buffer, as `parse_message` found it.
+pub(super) enum Message<L> {
+    /// A `$` frame; its payload is `buf[consumed - len..consumed]`.
+    Interleaved { channel: u8, len: usize },
+    /// A head and its `Content-Length` body.
+    Head { start: L, headers: Vec<(String, String)>, body: Vec<u8> },
 }
 
-pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>, ParseError> {
+/// The shared framing of `parse_input` and `response::parse_server_input`:
+/// leading CR/LF skipped, then an interleaved frame (only once all its bytes
+/// are buffered) or a head and its body. Returns the message and the bytes it
+/// took, counting the skipped line ends.
+pub(super) fn parse_message<L: StartLine>(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(Message<L>, usize)>, ParseError> {
     let skip = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     // Endless blank lines would otherwise be buffered forever.
     if skip > limits.max_head {
@@ -296,10 +336,12 @@ pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>
     if rest[0] == b'$' {
         let [_, channel, hi, lo, ..] = *rest else { return Ok(None) };
         let len = usize::from(u16::from_be_bytes([hi, lo]));
-        let Some(data) = rest.get(4..4 + len) else { return Ok(None) };
-        return Ok(Some((Input::Interleaved { channel, data: data.to_vec() }, skip + 4 + len)));
+        if rest.len() < 4 + len {
+            return Ok(None);
+        }
+        return Ok(Some((Message::Interleaved { channel, len }, skip + 4 + len)));
     }
-    let Some(head) = parse_head(rest, limits)? else { return Ok(None) };
+    let Some(head) = parse_head::<L>(rest, limits)? else { return Ok(None) };
     let mut body_len: Option<usize> = None;
     for (name, value) in &head.headers {
         if name.eq_ignore_ascii_case("Content-Length") {
@@ -313,8 +355,71 @@ pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>
     let body_len = body_len.unwrap_or(0);
     let body_end = head.len.checked_add(body_len).ok_or(ParseError::TooLarge)?;
     let Some(body) = rest.get(head.len..body_end) else { return Ok(None) };
-    let request = Request { method: head.method, uri: head.uri, headers: head.headers, body: body.to_vec() };
-    Ok(Some((Input::Request(request), skip + body_end)))
+    let message = Message::Head { start: head.start, headers: head.headers, body: body.to_vec() };
+    Ok(Some((message, skip + body_end)))
+}
+
+pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>, ParseError> {
+    let Some((message, consumed)) = parse_message::<RequestLine>(buf, limits)? else { return Ok(None) };
+    let input = match message {
+        Message::Interleaved { channel, len } => {
+            let data = buf.get(consumed - len..consumed).unwrap_or(&[]).to_vec();
+            Input::Interleaved { channel, data }
+        }
+        Message::Head { start, headers, body } => {
+            Input::Request(Request { method: start.method, uri: start.uri, headers, body })
+        }
+    };
+    Ok(Some((input, consumed)))
+}
+
+/// A request as a client sends it: `METHOD uri RTSP/1.0`, `CSeq`, the given
+/// headers in order, then `Content-Type` and `Content-Length` when there is a
+/// body (even an empty one), the blank line and the body. Text cannot break
+/// the message's shape: CR and LF in header values become spaces, bytes that
+/// cannot be in a method or header name become `_`, and spaces or controls in
+/// the URI are percent-encoded. `CSeq` in `headers` is dropped (ours is written). `Content-Length` in
+/// `headers` is dropped (the body's own length is written).
+#[allow(dead_code)] // used by src/client (issue 11)
+pub fn client_request(
+    method: &Method,
+    uri: &str,
+    cseq: u32,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Vec<u8> {
+    let body_len = body.map_or(0, |(_, b)| b.len());
+    let mut out = Vec::with_capacity(128 + uri.len() + body_len);
+    out.extend(method.as_str().bytes().map(|b| if is_token(b) { b } else { b'_' }));
+    out.push(b' ');
+    for b in uri.bytes() {
+        if b <= b' ' || b == 0x7f {
+            out.extend_from_slice(alloc::format!("%{b:02X}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out.extend_from_slice(alloc::format!(" RTSP/1.0\r\nCSeq: {cseq}\r\n").as_bytes());
+    let mut push = |name: &str, value: &str| {
+        out.extend(name.bytes().map(|b| if is_token(b) { b } else { b'_' }));
+        out.extend_from_slice(b": ");
+        super::response::push_header_text(&mut out, value);
+        out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("Content-Length") && !name.eq_ignore_ascii_case("CSeq") {
+            push(name, value);
+        }
+    }
+    if let Some((content_type, data)) = body {
+        push("Content-Type", content_type);
+        push("Content-Length", &alloc::format!("{}", data.len()));
+    }
+    out.extend_from_slice(b"\r\n");
+    if let Some((_, data)) = body {
+        out.extend_from_slice(data);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -614,5 +719,52 @@ mod tests {
         assert!(matches!(parse_input(three, &small), Ok(Some(_))));
         let four = b"OPTIONS * RTSP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n";
         assert_eq!(parse_input(four, &small).unwrap_err(), ParseError::TooLarge, "even before the blank line");
+    }
+
+    #[test]
+    fn client_request_shapes() {
+        let options = client_request(&Method::Options, "rtsp://h:8554/live", 1, &[("User-Agent", "canmv")], None);
+        assert_eq!(options, b"OPTIONS rtsp://h:8554/live RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: canmv\r\n\r\n");
+        let sdp = b"v=0\r\n";
+        let announce = client_request(
+            &Method::Announce,
+            "rtsp://h/live?user=a&pass=b",
+            2,
+            &[("Session", "x"), ("Content-Length", "99"), ("CSeq", "7")],
+            Some(("application/sdp", sdp)),
+        );
+        assert_eq!(
+            announce,
+            &b"ANNOUNCE rtsp://h/live?user=a&pass=b RTSP/1.0\r\nCSeq: 2\r\nSession: x\r\n\
+               Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"[..]
+        );
+        // What we send, our own server parser reads back.
+        let r = one_request(&announce);
+        assert_eq!(r.method, Method::Announce);
+        assert_eq!(r.uri, "rtsp://h/live?user=a&pass=b");
+        assert_eq!(r.header("CSeq"), Some("2"));
+        assert_eq!(r.body, sdp);
+        let get = client_request(&Method::GetParameter, "rtsp://h/live", u32::MAX, &[], Some(("text/parameters", b"")));
+        let r = one_request(&get);
+        assert_eq!(r.method, Method::GetParameter);
+        assert_eq!(r.header("Content-Length"), Some("0"));
+        assert_eq!(r.header("CSeq"), Some("4294967295"));
+    }
+
+    #[test]
+    fn client_request_cannot_be_split() {
+        let evil = client_request(
+            &Method::Other("A B\r\n".into()),
+            "rtsp://h/a b\r\nX: 1",
+            3,
+            &[("X-A\r\nX-Injected", "v\r\nX-Injected: 1")],
+            None,
+        );
+        let r = one_request(&evil);
+        assert_eq!(r.method, Method::Other("A_B__".into()));
+        assert_eq!(r.uri, "rtsp://h/a%20b%0D%0AX:%201");
+        assert_eq!(r.header("X-Injected"), None);
+        assert_eq!(r.header("X-A__X-Injected"), Some("v  X-Injected: 1"));
+        assert_eq!(r.headers.len(), 2);
     }
 }

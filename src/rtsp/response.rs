@@ -1,6 +1,11 @@
-//! RTSP response formatting.
+//! RTSP responses: formatting ours (the server), parsing a server's (the
+//! client, with the requests and interleaved frames a server may send too).
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use super::request::{
+    self, is_rtsp1_version, parse_message, trim_bytes, Limits, Message, ParseError, Request, RequestLine, StartLine,
+};
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -50,7 +55,7 @@ impl Response {
 
 /// Copies header text, turning CR/LF into spaces: values may carry text from
 /// outside (stream names, echoed request headers), which must not start a new line.
-fn push_header_text(out: &mut Vec<u8>, text: &str) {
+pub(super) fn push_header_text(out: &mut Vec<u8>, text: &str) {
     out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
 }
 
@@ -105,10 +110,118 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A response as a client receives it.
+#[allow(dead_code)] // used by src/client (issue 11)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// 100..=599.
+    pub status: u16,
+    /// The reason phrase as sent (lossy UTF-8, trimmed; may be empty).
+    pub reason: String,
+    /// In order, names as sent, values trimmed (folded lines joined).
+    pub headers: Vec<(String, String)>,
+    /// The `Content-Length` bytes after the head (empty without one).
+    pub body: Vec<u8>,
+}
+
+#[allow(dead_code)] // used by src/client (issue 11)
+impl ResponseHead {
+    /// First header of that name (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// Every header of that name (case-insensitive), in order: several
+    /// `WWW-Authenticate` headers, for example.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a server sends a client.
+#[allow(dead_code)] // used by src/client (issue 11)
+#[derive(Debug, Clone)]
+pub enum ServerInput {
+    Response(ResponseHead),
+    /// A server may ask too (OPTIONS or GET_PARAMETER as a keepalive,
+    /// ANNOUNCE, REDIRECT); the client answers with its CSeq.
+    Request(Request),
+    /// A `$` frame (RTCP receiver reports, mostly): the payload is the last
+    /// `len` bytes of the consumed ones and was not copied.
+    Interleaved { channel: u8, len: usize },
+}
+
+/// A status line, or a request line when the server asks something.
+enum ServerStart {
+    Status { status: u16, reason: String },
+    Request(RequestLine),
+}
+
+impl StartLine for ServerStart {
+    fn check_partial(line: &[u8]) -> Result<(), ParseError> {
+        if line.starts_with(b"RTSP/") || b"RTSP/".starts_with(line) {
+            Ok(())
+        } else {
+            RequestLine::check_partial(line)
+        }
+    }
+    fn parse(line: &[u8]) -> Result<Self, ParseError> {
+        if line.starts_with(b"RTSP/") {
+            parse_status_line(line)
+        } else {
+            RequestLine::parse(line).map(ServerStart::Request)
+        }
+    }
+    fn too_long() -> ParseError {
+        ParseError::TooLarge
+    }
+}
+
+/// `RTSP/1.x NNN reason`; the reason may be missing.
+fn parse_status_line(line: &[u8]) -> Result<ServerStart, ParseError> {
+    let sp = line.iter().position(|&b| b == b' ').ok_or(ParseError::Malformed("no status code"))?;
+    if !is_rtsp1_version(&line[..sp]) {
+        return Err(ParseError::Malformed("not RTSP/1.x"));
+    }
+    let rest = &line[sp + 1..];
+    let code_end = rest.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(rest.len());
+    let code = &rest[..code_end];
+    let status = match *code {
+        [a, b, c] if code.iter().all(u8::is_ascii_digit) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return Err(ParseError::Malformed("bad status code")),
+    };
+    if !(100..=599).contains(&status) {
+        return Err(ParseError::Malformed("bad status code"));
+    }
+    let reason = String::from_utf8_lossy(trim_bytes(&rest[code_end..])).into_owned();
+    Ok(ServerStart::Status { status, reason })
+}
+
+/// The client's `parse_input`: the same contract (`Ok(None)`: need more;
+/// otherwise one message and the bytes it took, leading CR/LF counted;
+/// `Err`: the connection's input is unusable). A message starting `RTSP/` is
+/// a response, anything else must be a request; an interleaved frame is
+/// returned only once all its bytes are buffered.
+#[allow(dead_code)] // used by src/client (issue 11)
+pub fn parse_server_input(buf: &[u8], limits: &Limits) -> Result<Option<(ServerInput, usize)>, ParseError> {
+    let Some((message, consumed)) = parse_message::<ServerStart>(buf, limits)? else { return Ok(None) };
+    let input = match message {
+        Message::Interleaved { channel, len } => ServerInput::Interleaved { channel, len },
+        Message::Head { start: ServerStart::Status { status, reason }, headers, body } => {
+            ServerInput::Response(ResponseHead { status, reason, headers, body })
+        }
+        Message::Head { start: ServerStart::Request(line), headers, body } => {
+            ServerInput::Request(request::Request { method: line.method, uri: line.uri, headers, body })
+        }
+    };
+    Ok(Some((input, consumed)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtsp::request::{parse_input, Input, Limits};
+    use crate::rtsp::request::{parse_input, Input, Method};
 
     #[test]
     fn status_line_headers_blank_line() {
@@ -215,5 +328,184 @@ mod tests {
         }
         let line = Response::new(799).to_bytes();
         assert!(line.starts_with(b"RTSP/1.0 799 Unknown\r\n"));
+    }
+
+    fn parse(buf: &[u8]) -> Result<Option<(ServerInput, usize)>, ParseError> {
+        parse_server_input(buf, &Limits::default())
+    }
+
+    /// One complete response that takes the whole buffer.
+    fn one_response(text: &[u8]) -> ResponseHead {
+        match parse(text) {
+            Ok(Some((ServerInput::Response(r), used))) => {
+                assert_eq!(used, text.len(), "consumed bytes");
+                r
+            }
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    // As mediamtx (gortsplib) answers an ANNOUNCE without credentials.
+    const MEDIAMTX_401: &[u8] = b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nServer: gortsplib\r\n\
+        WWW-Authenticate: Digest realm=\"mediamtx\", nonce=\"2f5b7b0d6a8c4e1f9a3b5c7d9e1f3a5b\"\r\n\
+        WWW-Authenticate: Basic realm=\"mediamtx\"\r\n\r\n";
+    const SETUP_200: &[u8] = b"RTSP/1.0 200 OK\r\nCSeq: 4\r\n\
+        Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\nSession: 7bd1c5a1;timeout=60\r\n\r\n";
+    const DESCRIBE_200: &[u8] = b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Type: application/sdp\r\n\
+        Content-Length: 10\r\n\r\nv=0\r\ns=x\r\n";
+
+    #[test]
+    fn responses_from_servers() {
+        let r = one_response(MEDIAMTX_401);
+        assert_eq!(r.status, 401);
+        assert_eq!(r.reason, "Unauthorized");
+        assert_eq!(r.header("cseq"), Some("2"));
+        let challenges: Vec<&str> = r.headers_named("www-authenticate").collect();
+        assert_eq!(
+            challenges,
+            ["Digest realm=\"mediamtx\", nonce=\"2f5b7b0d6a8c4e1f9a3b5c7d9e1f3a5b\"", "Basic realm=\"mediamtx\""]
+        );
+        assert_eq!(r.headers_named("X-None").count(), 0);
+        let r = one_response(SETUP_200);
+        assert_eq!((r.status, r.reason.as_str()), (200, "OK"));
+        assert_eq!(r.header("Session"), Some("7bd1c5a1;timeout=60"));
+        assert!(r.body.is_empty());
+        let r = one_response(DESCRIBE_200);
+        assert_eq!(r.body, b"v=0\r\ns=x\r\n");
+        // RTSP/1.1, no reason, odd reason text, LF-only line ends.
+        let r = one_response(b"RTSP/1.1 454\nCSeq: 9\n\n");
+        assert_eq!((r.status, r.reason.as_str()), (454, ""));
+        let r = one_response(b"RTSP/1.0 200 \xc3\xa9 fine  \r\n\r\n");
+        assert_eq!(r.reason, "\u{e9} fine");
+        assert_eq!(one_response(b"RTSP/1.0 100 Continue\r\n\r\n").status, 100);
+        assert_eq!(one_response(b"RTSP/1.0 599 x\r\n\r\n").status, 599);
+    }
+
+    #[test]
+    fn our_own_responses_parse_back() {
+        let ours = Response::new(461).header("CSeq", "5").body("text/plain", b"no".to_vec());
+        let r = one_response(&ours.to_bytes());
+        assert_eq!((r.status, r.reason.as_str()), (461, "Unsupported transport"));
+        assert_eq!(r.header("Content-Type"), Some("text/plain"));
+        assert_eq!(r.body, b"no");
+    }
+
+    #[test]
+    fn requests_from_the_server() {
+        let text = b"GET_PARAMETER rtsp://cam/live RTSP/1.0\r\nCSeq: 1\r\n\r\n";
+        match parse(text) {
+            Ok(Some((ServerInput::Request(r), used))) => {
+                assert_eq!(used, text.len());
+                assert_eq!(r.method, Method::GetParameter);
+                assert_eq!(r.header("CSeq"), Some("1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = b"OPTIONS * RTSP/1.0\r\nCSeq: 7\r\nContent-Length: 2\r\n\r\nab";
+        assert!(matches!(parse(text), Ok(Some((ServerInput::Request(r), n))) if r.body == b"ab" && n == text.len()));
+    }
+
+    #[test]
+    fn pipelined_with_interleaved_frames() {
+        let mut buf = b"\r\n".to_vec();
+        buf.extend_from_slice(SETUP_200);
+        buf.extend_from_slice(&[b'$', 1, 0, 3, 0x81, 0xc9, 0x00]); // an RTCP receiver report, cut short
+        buf.extend_from_slice(DESCRIBE_200);
+        buf.extend_from_slice(b"RTSP/1.0 2");
+        let (first, used) = parse(&buf).unwrap().unwrap();
+        assert!(matches!(first, ServerInput::Response(ref r) if r.header("CSeq") == Some("4")));
+        assert_eq!(used, 2 + SETUP_200.len());
+        let mut pos = used;
+        let (second, used) = parse(&buf[pos..]).unwrap().unwrap();
+        assert!(matches!(second, ServerInput::Interleaved { channel: 1, len: 3 }));
+        assert_eq!(used, 7);
+        assert_eq!(&buf[pos + used - 3..pos + used], &[0x81, 0xc9, 0x00], "payload is the last len bytes");
+        pos += used;
+        let (third, used) = parse(&buf[pos..]).unwrap().unwrap();
+        assert!(matches!(third, ServerInput::Response(ref r) if r.body == b"v=0\r\ns=x\r\n"));
+        pos += used;
+        assert!(matches!(parse(&buf[pos..]), Ok(None)));
+    }
+
+    #[test]
+    fn split_at_every_offset() {
+        for text in [MEDIAMTX_401, SETUP_200, DESCRIBE_200, &[b'$', 0, 1, 0][..]] {
+            for cut in 0..text.len() {
+                assert!(matches!(parse(&text[..cut]), Ok(None)), "cut {cut} of {:?}", String::from_utf8_lossy(text));
+            }
+        }
+        let mut frame = std::vec![b'$', 0, 0xff, 0xff];
+        frame.resize(4 + 0xffff, 0);
+        assert!(matches!(parse(&frame[..frame.len() - 1]), Ok(None)));
+        assert!(matches!(parse(&frame), Ok(Some((ServerInput::Interleaved { channel: 0, len: 0xffff }, 65539)))));
+    }
+
+    fn malformed(text: &[u8]) -> bool {
+        matches!(parse(text), Err(ParseError::Malformed(_)))
+    }
+
+    #[test]
+    fn bad_status_lines() {
+        for bad in [
+            &b"RTSP/1.0 20 OK\r\n\r\n"[..],
+            b"RTSP/1.0 2000 OK\r\n\r\n",
+            b"RTSP/1.0 099 x\r\n\r\n",
+            b"RTSP/1.0 600 x\r\n\r\n",
+            b"RTSP/1.0 999 x\r\n\r\n",
+            b"RTSP/1.0 +20 x\r\n\r\n",
+            b"RTSP/1.0 2a0 x\r\n\r\n",
+            b"RTSP/1.0  200 OK\r\n\r\n",
+            b"RTSP/1.0 OK\r\n\r\n",
+            b"RTSP/1.0\r\n\r\n",
+            b"RTSP/1.0 \r\n\r\n",
+            b"RTSP/2.0 200 OK\r\n\r\n",
+            b"RTSP/1. 200 OK\r\n\r\n",
+            b"RTSP/ 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"rtsp/1.0 200 OK\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq 1\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"RTSP/1.0 200 O\x00K\r\n\r\n",
+            b"\x16\x03\x01",
+            b"RTSP/1.0 200 OK\r\n folded first\r\n\r\n",
+        ] {
+            assert!(malformed(bad), "{:?} -> {:?}", String::from_utf8_lossy(bad), parse(bad));
+        }
+    }
+
+    #[test]
+    fn limits_apply() {
+        let small = Limits { max_head: 64, max_body: 4, max_headers: 2 };
+        let mut long = b"RTSP/1.0 200 ".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 80));
+        // A status line over the limit is too large (not "URI too long").
+        assert_eq!(parse_server_input(&long, &small).unwrap_err(), ParseError::TooLarge);
+        let body = b"RTSP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(parse_server_input(body, &small).unwrap_err(), ParseError::TooLarge);
+        let headers = b"RTSP/1.0 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(parse_server_input(headers, &small).unwrap_err(), ParseError::TooLarge);
+        assert_eq!(parse_server_input(&[b'\n'; 65], &small).unwrap_err(), ParseError::TooLarge);
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let mut all = MEDIAMTX_401.to_vec();
+        all.extend_from_slice(DESCRIBE_200);
+        for i in 0..all.len() {
+            let keep = all[i];
+            for b in [0u8, b'\r', b'\n', b' ', b':', b'$', b'0', b'9', 0xff] {
+                all[i] = b;
+                let _ = parse(&all);
+                let _ = parse(&all[..i]);
+                let _ = parse(&all[i..]);
+            }
+            all[i] = keep;
+        }
+    }
+
+    #[test]
+    fn request_parser_refuses_responses_still() {
+        assert!(matches!(parse_input(SETUP_200, &Limits::default()), Err(ParseError::Malformed(_))));
+        assert!(matches!(parse_input(b"GET_PARAMETER * RTSP/1.0\r\n\r\n", &Limits::default()), Ok(Some((Input::Request(_), _)))));
     }
 }
