@@ -8,6 +8,9 @@
 //! (ffmpeg's httpauth.c and GStreamer's rtspsrc both overwrite their Digest
 //! parameters per header), so MD5 must come after SHA-256 for ffmpeg, which
 //! cannot answer SHA-256. GStreamer always answers MD5 without qop.
+//!
+//! The client side (the pusher): [`pick_challenge`] reads a 401's
+//! `WWW-Authenticate` headers and [`Challenge::authorization`] answers one.
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,7 +28,7 @@ pub struct Authenticator {
     allow_basic: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Algorithm {
     Md5,
     Sha256,
@@ -192,6 +195,230 @@ impl Authenticator {
             Some(_) => return false,
         };
         constant_time_eq(expected.as_bytes(), response.to_ascii_lowercase().as_bytes())
+    }
+}
+
+/// One challenge a client can answer: Digest (MD5 or SHA-256, with or
+/// without `-sess`, with `qop=auth` or the RFC 2069 form) or Basic.
+#[allow(dead_code)] // used by src/client (issue 11)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    realm: String,
+    digest: Option<DigestChallenge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DigestChallenge {
+    nonce: String,
+    opaque: Option<String>,
+    algorithm: Algorithm,
+    session: bool,
+    /// The challenge named its algorithm: the answer names it too.
+    algorithm_named: bool,
+    /// `qop` offered `auth`: answer with qop, nc and cnonce. Without qop, the
+    /// RFC 2069 form.
+    qop_auth: bool,
+    stale: bool,
+}
+
+/// The challenges' order of preference: higher is better.
+fn challenge_rank(c: &Challenge) -> u8 {
+    match &c.digest {
+        Some(d) if d.algorithm == Algorithm::Sha256 => 3,
+        Some(_) => 2,
+        None => 1,
+    }
+}
+
+/// The challenge to answer among all `WWW-Authenticate` header values of a
+/// 401: Digest SHA-256, then Digest MD5, then Basic; the first of equal ones.
+/// Each value may hold several comma-separated challenges (RFC 7235 4.1).
+/// Unknown schemes, algorithms and `qop` values without `auth` are skipped,
+/// as are challenges with malformed or repeated parameters, and Digest
+/// without `realm` or `nonce`. `None` when nothing is left.
+#[allow(dead_code)] // used by src/client (issue 11)
+pub fn pick_challenge<'a>(www_authenticate: impl Iterator<Item = &'a str>) -> Option<Challenge> {
+    let mut best: Option<Challenge> = None;
+    for value in www_authenticate {
+        for (scheme, params) in split_challenges(value) {
+            let Some(challenge) = parse_challenge(scheme, params) else { continue };
+            if best.as_ref().is_none_or(|b| challenge_rank(&challenge) > challenge_rank(b)) {
+                best = Some(challenge);
+            }
+        }
+    }
+    best
+}
+
+/// Splits a `WWW-Authenticate` value into (scheme, parameter text) pairs. A
+/// list element that is a token not followed by `=` starts a challenge; the
+/// elements after it, up to the next such token, are its parameters. Commas
+/// inside quoted strings do not split.
+fn split_challenges(value: &str) -> Vec<(&str, &str)> {
+    let bytes = value.as_bytes();
+    // (scheme start, scheme end) of each challenge.
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    let mut element_start = true;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' {
+            // Skip a quoted string, with its escapes.
+            i += 1;
+            while let Some(&q) = bytes.get(i) {
+                i += if q == b'\\' { 2 } else { 1 };
+                if q == b'"' {
+                    break;
+                }
+            }
+            element_start = false;
+            continue;
+        }
+        if b == b',' {
+            element_start = true;
+            i += 1;
+            continue;
+        }
+        if b == b' ' || b == b'\t' || !element_start {
+            i += 1;
+            continue;
+        }
+        element_start = false;
+        let token_end = i + bytes[i..].iter().take_while(|&&t| t.is_ascii() && is_tchar(char::from(t))).count();
+        let after = bytes[token_end..].iter().position(|&t| t != b' ' && t != b'\t').map(|n| token_end + n);
+        let is_param = after.is_some_and(|a| bytes.get(a) == Some(&b'='));
+        if token_end > i && !is_param {
+            starts.push((i, token_end));
+        }
+        i = token_end.max(i + 1);
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (n, &(start, end)) in starts.iter().enumerate() {
+        let params_end = starts.get(n + 1).map_or(value.len(), |next| next.0);
+        // Token bytes are ASCII, so these are char boundaries.
+        if let (Some(scheme), Some(params)) = (value.get(start..end), value.get(end..params_end)) {
+            out.push((scheme, params));
+        }
+    }
+    out
+}
+
+fn parse_challenge(scheme: &str, params: &str) -> Option<Challenge> {
+    let params = parse_params(params)?;
+    let get = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    if scheme.eq_ignore_ascii_case("Basic") {
+        return Some(Challenge { realm: get("realm").unwrap_or("").into(), digest: None });
+    }
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return None;
+    }
+    let (realm, nonce) = (get("realm")?, get("nonce")?);
+    let (algorithm, session) = match get("algorithm").map(str::trim) {
+        None => (Algorithm::Md5, false),
+        Some(a) if a.eq_ignore_ascii_case("MD5") => (Algorithm::Md5, false),
+        Some(a) if a.eq_ignore_ascii_case("MD5-sess") => (Algorithm::Md5, true),
+        Some(a) if a.eq_ignore_ascii_case("SHA-256") => (Algorithm::Sha256, false),
+        Some(a) if a.eq_ignore_ascii_case("SHA-256-sess") => (Algorithm::Sha256, true),
+        Some(_) => return None,
+    };
+    let qop_auth = match get("qop") {
+        None => false,
+        Some(list) if list.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => true,
+        // Only auth-int (or something unknown) offered: we cannot answer it.
+        Some(_) => return None,
+    };
+    Some(Challenge {
+        realm: realm.into(),
+        digest: Some(DigestChallenge {
+            nonce: nonce.into(),
+            opaque: get("opaque").map(String::from),
+            algorithm,
+            session,
+            algorithm_named: get("algorithm").is_some(),
+            qop_auth,
+            stale: get("stale").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+        }),
+    })
+}
+
+#[allow(dead_code)] // used by src/client (issue 11)
+impl Challenge {
+    /// The `Authorization` header value answering this challenge for one
+    /// request: `method` and `uri` exactly as on its request line. `cnonce`
+    /// (a fresh random string, e.g. hex) and `nc` (1 for the first request
+    /// on a nonce, then counting up) are used only when the challenge offered
+    /// `qop=auth` or a `-sess` algorithm.
+    pub fn authorization(&self, user: &str, password: &str, method: &str, uri: &str, cnonce: &str, nc: u32) -> String {
+        let Some(d) = &self.digest else {
+            use base64::engine::general_purpose::STANDARD;
+            return format!("Basic {}", STANDARD.encode(format!("{user}:{password}")));
+        };
+        let alg = d.algorithm;
+        let mut ha1 = alg.hex(&[user.as_bytes(), b":", self.realm.as_bytes(), b":", password.as_bytes()]);
+        if d.session {
+            ha1 = alg.hex(&[ha1.as_bytes(), b":", d.nonce.as_bytes(), b":", cnonce.as_bytes()]);
+        }
+        let ha2 = alg.hex(&[method.as_bytes(), b":", uri.as_bytes()]);
+        let nc = format!("{nc:08x}");
+        let response = if d.qop_auth {
+            let parts: [&[u8]; 11] = [
+                ha1.as_bytes(),
+                b":",
+                d.nonce.as_bytes(),
+                b":",
+                nc.as_bytes(),
+                b":",
+                cnonce.as_bytes(),
+                b":",
+                b"auth",
+                b":",
+                ha2.as_bytes(),
+            ];
+            alg.hex(&parts)
+        } else {
+            alg.hex(&[ha1.as_bytes(), b":", d.nonce.as_bytes(), b":", ha2.as_bytes()])
+        };
+        let mut out = format!(
+            "Digest username={}, realm={}, nonce={}, uri={}, response=\"{response}\"",
+            quote(user),
+            quote(&self.realm),
+            quote(&d.nonce),
+            quote(uri)
+        );
+        if d.algorithm_named || d.session {
+            let name = match (alg, d.session) {
+                (Algorithm::Md5, false) => "MD5",
+                (Algorithm::Md5, true) => "MD5-sess",
+                (Algorithm::Sha256, false) => "SHA-256",
+                (Algorithm::Sha256, true) => "SHA-256-sess",
+            };
+            out.push_str(", algorithm=");
+            out.push_str(name);
+        }
+        if d.qop_auth {
+            out.push_str(&format!(", qop=auth, nc={nc}, cnonce={}", quote(cnonce)));
+        } else if d.session {
+            out.push_str(&format!(", cnonce={}", quote(cnonce)));
+        }
+        if let Some(opaque) = &d.opaque {
+            out.push_str(", opaque=");
+            out.push_str(&quote(opaque));
+        }
+        out
+    }
+
+    /// `stale=true`: the server's nonce expired, the credentials were right;
+    /// answer the new nonce once more rather than reporting bad credentials.
+    pub fn is_stale(&self) -> bool {
+        self.digest.as_ref().is_some_and(|d| d.stale)
+    }
+
+    /// Digest (true) or Basic (false).
+    pub fn is_digest(&self) -> bool {
+        self.digest.is_some()
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
     }
 }
 
@@ -694,5 +921,214 @@ mod tests {
         assert!(Authenticator::for_users("r", &[("u", ""), ("v", "p:w")], false).is_some());
         assert!(Authenticator::for_users("r", &[], false).is_none());
         assert!(Authenticator::for_users("r", &[("u", "p"), ("a:b", "p")], true).is_none());
+    }
+
+    // The client side.
+
+    fn pick(headers: &[&str]) -> Option<Challenge> {
+        pick_challenge(headers.iter().copied())
+    }
+
+    #[test]
+    fn client_answers_our_server_round_trip() {
+        let server = Authenticator::new("canmv", &[("user", "p\u{e4}ss:\"w")], true);
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let challenges = server.challenges(nonce);
+        let all: Vec<&str> = challenges.iter().map(String::as_str).collect();
+        // SHA-256 first, then MD5, then Basic; each answered and accepted.
+        for (offered, want_digest) in [(&all[..], true), (&all[1..], true), (&all[2..], false)] {
+            let c = pick(offered).expect("a challenge");
+            assert_eq!(c.is_digest(), want_digest);
+            assert_eq!(c.realm(), "canmv");
+            assert!(!c.is_stale());
+            for (method, uri, nc) in [("ANNOUNCE", "rtsp://h:8554/live?x=1", 1), ("SETUP", "rtsp://h/live/trackID=0", 2)] {
+                let header = c.authorization("user", "p\u{e4}ss:\"w", method, uri, "0a4f113b", nc);
+                assert!(server.check(method, &header, nonce), "{header}");
+                assert!(!server.check("RECORD", &header, nonce) || !want_digest, "{header}");
+                let wrong = c.authorization("user", "pass", method, uri, "0a4f113b", nc);
+                assert!(!server.check(method, &wrong, nonce), "{wrong}");
+            }
+        }
+        assert_eq!(pick(&all).map(|c| c.digest.map(|d| d.algorithm)), Some(Some(Algorithm::Sha256)));
+        assert_eq!(pick(&all[1..]).map(|c| c.digest.map(|d| d.algorithm)), Some(Some(Algorithm::Md5)));
+    }
+
+    #[test]
+    fn client_digest_variants_round_trip() {
+        let server = Authenticator::new("r e,alm", &[("admin", "secret")], false);
+        for params in [
+            "",
+            ", algorithm=MD5",
+            ", algorithm=SHA-256",
+            ", algorithm=\"SHA-256\"",
+            ", algorithm=MD5-sess",
+            ", algorithm=SHA-256-sess",
+            ", qop=\"auth\"",
+            ", qop=\"auth-int, auth\", algorithm=MD5-sess",
+            ", qop=auth, algorithm=SHA-256-sess",
+            ", algorithm=sha-256, qop=\"AUTH\", opaque=\"xyz\"",
+        ] {
+            let header = format!("Digest realm=\"r e,alm\", nonce=\"abc/def+==\"{params}");
+            let c = pick(&[&header]).unwrap_or_else(|| panic!("{header}"));
+            let answer = c.authorization("admin", "secret", "OPTIONS", "rtsp://10.0.0.1/cam", "c1", 7);
+            assert!(server.check("OPTIONS", &answer, "abc/def+=="), "{header} -> {answer}");
+            if params.contains("qop") {
+                assert!(answer.contains(", qop=auth, nc=00000007, cnonce=\"c1\""), "{answer}");
+            } else {
+                assert!(!answer.contains("qop"), "{answer}");
+            }
+            assert_eq!(answer.contains("algorithm="), params.contains("algorithm"), "{answer}");
+        }
+    }
+
+    #[test]
+    fn client_rfc7616_example() {
+        // RFC 7616 3.9.1: the two challenges as one response carries them (folded lines joined).
+        let sha = format!(
+            "Digest realm=\"{R7616_REALM}\", qop=\"auth, auth-int\", algorithm=SHA-256, \
+             nonce=\"{R7616_NONCE}\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
+        );
+        let md5 = sha.replace("SHA-256", "MD5");
+        for (headers, response, algorithm) in
+            [(vec![&md5, &sha], R7616_SHA256, "SHA-256"), (vec![&md5], R7616_MD5, "MD5")]
+        {
+            let c = pick_challenge(headers.into_iter().map(String::as_str)).unwrap();
+            let answer = c.authorization("Mufasa", "Circle of Life", "GET", "/dir/index.html", R7616_CNONCE, 1);
+            assert_eq!(
+                answer,
+                format!(
+                    "Digest username=\"Mufasa\", realm=\"{R7616_REALM}\", nonce=\"{R7616_NONCE}\", \
+                     uri=\"/dir/index.html\", response=\"{response}\", algorithm={algorithm}, qop=auth, \
+                     nc=00000001, cnonce=\"{R7616_CNONCE}\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
+                )
+            );
+            assert!(rfc7616_auth().check("GET", &answer, R7616_NONCE));
+        }
+    }
+
+    #[test]
+    fn client_rfc2617_example() {
+        let c = pick(&["Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", \
+             nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""])
+        .unwrap();
+        let answer = c.authorization("Mufasa", "Circle Of Life", "GET", "/dir/index.html", "0a4f113b", 1);
+        assert!(answer.contains("response=\"6629fae49393a05397450978507c4ef1\""), "{answer}");
+        assert!(!answer.contains("algorithm"), "not named by the server, not named back");
+    }
+
+    #[test]
+    fn client_basic() {
+        let c = pick(&["Basic realm=\"WallyWorld\""]).unwrap();
+        assert!(!c.is_digest());
+        assert_eq!(c.authorization("Aladdin", "open sesame", "ANNOUNCE", "rtsp://h/x", "", 1), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        // Basic without a realm still counts.
+        assert_eq!(pick(&["Basic"]).map(|c| c.is_digest()), Some(false));
+        assert_eq!(pick(&["basic  realm=x"]).map(|c| c.realm), Some("x".to_string()));
+    }
+
+    /// The answer to `header` as `server` would check it.
+    fn answered(header: &[&str], realm: &str, nonce: &str) -> bool {
+        let Some(c) = pick(header) else { return false };
+        let answer = c.authorization("u", "p", "ANNOUNCE", "rtsp://srv:8554/live/cam", "f00d", 1);
+        Authenticator::new(realm, &[("u", "p")], true).check("ANNOUNCE", &answer, nonce)
+    }
+
+    #[test]
+    fn client_media_server_challenges() {
+        // mediamtx (gortsplib): one header per challenge, Digest MD5 without qop, then Basic.
+        let mediamtx = ["Digest realm=\"mediamtx\", nonce=\"6e6f6e6365313233\"", "Basic realm=\"mediamtx\""];
+        assert!(pick(&mediamtx).unwrap().is_digest());
+        assert!(answered(&mediamtx, "mediamtx", "6e6f6e6365313233"));
+        // Newer gortsplib adds a SHA-256 challenge with a quoted algorithm.
+        let mediamtx_sha = [
+            "Digest realm=\"mediamtx\", nonce=\"n1\", algorithm=\"SHA-256\"",
+            "Digest realm=\"mediamtx\", nonce=\"n1\"",
+            "Basic realm=\"mediamtx\"",
+        ];
+        assert_eq!(pick(&mediamtx_sha).and_then(|c| c.digest).map(|d| d.algorithm), Some(Algorithm::Sha256));
+        assert!(answered(&mediamtx_sha, "mediamtx", "n1"));
+        // ZLMediaKit: no space after the comma.
+        let zlm = ["Digest realm=\"ZLMediaKit\",nonce=\"59e8a7c3e1f44e12b6d4a4d5d9d0a1b2\""];
+        assert!(answered(&zlm, "ZLMediaKit", "59e8a7c3e1f44e12b6d4a4d5d9d0a1b2"));
+        // gst-rtsp-server: Basic and Digest as separate headers, Basic first.
+        let gst = ["Basic realm=\"GStreamer RTSP Server\"", "Digest realm=\"GStreamer RTSP Server\", nonce=\"8Hk9c2Xz\""];
+        assert!(pick(&gst).unwrap().is_digest());
+        assert!(answered(&gst, "GStreamer RTSP Server", "8Hk9c2Xz"));
+        // live555.
+        let live555 = ["Digest realm=\"LIVE555 Streaming Media\", nonce=\"a3b1c2d4e5f60718293a4b5c6d7e8f90\""];
+        assert!(answered(&live555, "LIVE555 Streaming Media", "a3b1c2d4e5f60718293a4b5c6d7e8f90"));
+        // Several challenges in one header (RFC 7235 4.1), in either order.
+        for one in [
+            "Basic realm=\"m\", Digest realm=\"m\", nonce=\"n\", algorithm=MD5",
+            "Digest realm=\"m\", nonce=\"n\", algorithm=MD5, Basic realm=\"m\"",
+            "Digest realm=\"m\",nonce=\"n\",Basic realm=\"m\"",
+            "Newauth realm=\"apps\", type=1, title=\"Login, Basic x\", Digest realm=\"m\", nonce=\"n\"",
+            "Negotiate abc==, Digest realm=\"m\", nonce=\"n\"",
+            ", ,Digest realm = \"m\" , nonce = n ,",
+        ] {
+            let c = pick(&[one]).unwrap_or_else(|| panic!("{one}"));
+            assert!(c.is_digest(), "{one}");
+            assert!(answered(&[one], "m", "n"), "{one}");
+        }
+        // A realm with a comma and a scheme name in quotes is one challenge.
+        let c = pick(&["Digest realm=\"x, Basic y=\\\"z\\\"\", nonce=\"n\""]).unwrap();
+        assert_eq!(c.realm(), "x, Basic y=\"z\"");
+    }
+
+    #[test]
+    fn client_stale() {
+        let c = pick(&["Digest realm=\"r\", nonce=\"n2\", stale=TRUE"]).unwrap();
+        assert!(c.is_stale());
+        assert!(!pick(&["Digest realm=\"r\", nonce=\"n2\", stale=false"]).unwrap().is_stale());
+        assert!(!pick(&["Basic realm=\"r\""]).unwrap().is_stale());
+    }
+
+    #[test]
+    fn client_skips_what_it_cannot_answer() {
+        for none in [
+            "",
+            " , ",
+            "Bearer realm=\"x\"",
+            "Negotiate",
+            "Negotiate abc==",
+            "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256",
+            "Digest realm=\"r\", nonce=\"n\", algorithm=",
+            "Digest realm=\"r\"",
+            "Digest nonce=\"n\"",
+            "Digest",
+            "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"",
+            "Digest realm=\"r\", nonce=\"n\", realm=\"s\"",
+            "Digest realm=\"r\", nonce=\"n\", opaque=\"unterminated",
+            "Digest realm=\"r\" nonce=\"n\"",
+            "Basic realm=\"a\" junk",
+            "=, =, \"",
+            "\u{0}\u{ff}\u{1F600}",
+        ] {
+            assert_eq!(pick(&[none]), None, "{none:?}");
+        }
+        // An unusable challenge does not hide a usable one.
+        let c = pick(&["Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256", "Basic realm=\"r\""]).unwrap();
+        assert!(!c.is_digest());
+        assert_eq!(pick(&[]), None);
+    }
+
+    #[test]
+    fn client_parsing_never_panics() {
+        let header = "Basic realm=\"m\", Digest realm=\"m\\\"x\", nonce=\"n\u{e9}\", qop=\"auth\", algorithm=SHA-256-sess, opaque=o";
+        assert!(pick(&[header]).is_some());
+        for (i, _) in header.char_indices() {
+            for insert in ["\"", "\\", ",", "=", " ", "\u{e9}", "Digest "] {
+                let mut s = String::from(&header[..i]);
+                s.push_str(insert);
+                s.push_str(&header[i..]);
+                if let Some(c) = pick(&[&s, &header[..i], &header[i..]]) {
+                    let a = c.authorization("u", "p", "M", "rtsp://h/x", "c", 1);
+                    assert!(!a.contains('\r') && !a.contains('\n'));
+                }
+            }
+        }
+        // Huge input: bounded work, no panic.
+        let long = "Digest realm=\"r\", ".repeat(10_000);
+        assert_eq!(pick(&[&long]), None);
     }
 }

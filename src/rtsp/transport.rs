@@ -21,6 +21,11 @@ pub struct TransportSpec {
     pub destination: Option<String>,
     /// `mode=record` (or "RECORD") asked: we only serve PLAY.
     pub record: bool,
+    /// `server_port=a-b` (a server's SETUP reply, for the pusher). A bad
+    /// value is ignored (None), so a client's odd header is still served.
+    pub server_port: Option<(u16, u16)>,
+    /// `ssrc=` (hex, 1 to 8 digits), as a server's reply may carry it; a bad value is ignored.
+    pub ssrc: Option<u32>,
 }
 
 /// Parses a Transport header: comma-separated alternatives, in the client's order
@@ -96,7 +101,16 @@ fn parse_spec(alternative: &str) -> Option<TransportSpec> {
         return None;
     };
     let mut spec =
-        TransportSpec { lower, unicast: true, client_port: None, interleaved: None, destination: None, record: false };
+        TransportSpec {
+        lower,
+        unicast: true,
+        client_port: None,
+        interleaved: None,
+        destination: None,
+        record: false,
+        server_port: None,
+        ssrc: None,
+    };
     for param in params {
         let (name, value) = match param.split_once('=') {
             Some((n, v)) => (n.trim(), Some(unquote(v))),
@@ -122,8 +136,14 @@ fn parse_spec(alternative: &str) -> Option<TransportSpec> {
             let modes = split_unquoted(value?, b',');
             let has = |m: &str| modes.iter().any(|x| unquote(x).eq_ignore_ascii_case(m));
             spec.record = has("RECORD") && !has("PLAY");
+        } else if is("server_port") {
+            spec.server_port = value.and_then(|v| parse_pair(v, |p: u16| p.checked_add(1))).filter(|p| p.0 != 0 && p.1 != 0);
+        } else if is("ssrc") {
+            spec.ssrc = value
+                .filter(|v| (1..=8).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|v| u32::from_str_radix(v, 16).ok());
         }
-        // Other parameters (ttl, ssrc, source, port, layers, append) do not change what we send.
+        // Other parameters (ttl, source, port, layers, append) do not change what we send.
     }
     Some(spec)
 }
@@ -140,6 +160,18 @@ pub fn format_udp(client_port: (u16, u16), server_port: (u16, u16), ssrc: u32) -
     )
 }
 
+/// The pusher's SETUP over TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;mode=record`.
+#[allow(dead_code)] // used by src/client (issue 11)
+pub fn format_record_tcp(interleaved: (u8, u8)) -> String {
+    alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{};mode=record", interleaved.0, interleaved.1)
+}
+
+/// The pusher's SETUP over UDP: `RTP/AVP;unicast;client_port=a-b;mode=record`.
+#[allow(dead_code)] // used by src/client (issue 11)
+pub fn format_record_udp(client_port: (u16, u16)) -> String {
+    alloc::format!("RTP/AVP;unicast;client_port={}-{};mode=record", client_port.0, client_port.1)
+}
+
 /// Reply for TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;ssrc=XXXXXXXX`
 pub fn format_tcp(interleaved: (u8, u8), ssrc: u32) -> String {
     alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X}", interleaved.0, interleaved.1, ssrc)
@@ -148,6 +180,7 @@ pub fn format_tcp(interleaved: (u8, u8), ssrc: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
 
     fn udp(ports: (u16, u16)) -> TransportSpec {
         TransportSpec {
@@ -157,6 +190,8 @@ mod tests {
             interleaved: None,
             destination: None,
             record: false,
+            server_port: None,
+            ssrc: None,
         }
     }
 
@@ -292,10 +327,50 @@ mod tests {
             "RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=00001A2B"
         );
         assert_eq!(format_tcp((0, 1), 0xDEADBEEF), "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=DEADBEEF");
-        // A client reading our reply gets back what it asked for.
+        // A client reading our reply gets back what it asked for, and our ports and SSRC.
         let back = parse_transport(&format_udp((5000, 5001), (6970, 6971), 1)).unwrap();
-        assert_eq!(back, std::vec![udp((5000, 5001))]);
+        let want = TransportSpec { server_port: Some((6970, 6971)), ssrc: Some(1), ..udp((5000, 5001)) };
+        assert_eq!(back, std::vec![want]);
         let back = parse_transport(&format_tcp((2, 3), u32::MAX)).unwrap();
-        assert_eq!(back, std::vec![tcp((2, 3))]);
+        assert_eq!(back, std::vec![TransportSpec { ssrc: Some(u32::MAX), ..tcp((2, 3)) }]);
+    }
+
+    #[test]
+    fn record_requests_and_server_replies() {
+        assert_eq!(format_record_tcp((0, 1)), "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record");
+        assert_eq!(format_record_tcp((2, 3)), "RTP/AVP/TCP;unicast;interleaved=2-3;mode=record");
+        assert_eq!(format_record_udp((5000, 5001)), "RTP/AVP;unicast;client_port=5000-5001;mode=record");
+        // Our requests read back as what they ask.
+        let s = &parse_transport(&format_record_tcp((4, 5))).unwrap()[0];
+        assert_eq!((s.lower, s.interleaved, s.record), (Lower::Tcp, Some((4, 5)), true));
+        let s = &parse_transport(&format_record_udp((40000, 40001))).unwrap()[0];
+        assert_eq!((s.lower, s.client_port, s.record), (Lower::Udp, Some((40000, 40001)), true));
+
+        // Servers' replies (mediamtx, ZLMediaKit, gst-rtsp-server, live555 spellings).
+        let s = &parse_transport("RTP/AVP;unicast;client_port=5000-5001;server_port=8000-8001;ssrc=4E5A3F1B").unwrap()[0];
+        assert_eq!(s.server_port, Some((8000, 8001)));
+        assert_eq!(s.ssrc, Some(0x4E5A_3F1B));
+        let s = &parse_transport("RTP/AVP/UDP;unicast;client_port=5000-5001;server_port=30000-30001;mode=record").unwrap()[0];
+        assert_eq!((s.server_port, s.record, s.ssrc), (Some((30000, 30001)), true, None));
+        let s = &parse_transport("RTP/AVP/TCP;unicast;interleaved=0-1;mode=\"RECORD\"").unwrap()[0];
+        assert_eq!((s.interleaved, s.record, s.server_port), (Some((0, 1)), true, None));
+        let s = &parse_transport("RTP/AVP;unicast;destination=10.0.0.2;source=10.0.0.1;client_port=5000-5001;server_port=6970").unwrap()[0];
+        assert_eq!(s.server_port, Some((6970, 6971)));
+        assert_eq!(parse_transport("RTP/AVP;unicast;ssrc=1").unwrap()[0].ssrc, Some(1));
+        // A bad server_port or ssrc is ignored, not fatal: the server's view of a client is unchanged.
+        for bad in [
+            "server_port=0-1",
+            "server_port=70000-70001",
+            "server_port=x",
+            "server_port",
+            "server_port=65535",
+            "ssrc=123456789",
+            "ssrc=xyz",
+            "ssrc=",
+            "ssrc=-1",
+        ] {
+            let specs = parse_transport(&format!("RTP/AVP;unicast;client_port=5000-5001;{bad}")).unwrap();
+            assert_eq!(specs, std::vec![udp((5000, 5001))], "{bad}");
+        }
     }
 }
