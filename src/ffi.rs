@@ -21,6 +21,8 @@
 //!   free an object while it is referenced), or C arrays of its own.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod pusher;
+
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_char;

@@ -483,6 +483,59 @@ impl MediaSession {
         }
     }
 
+    /// Takes the parameter sets (VPS, SPS, PPS) among `data`'s NAL units for
+    /// the SDP and for later keyframes, without sending anything (the
+    /// pusher's `pushvideoheader`). Whether there was one.
+    pub fn learn_parameter_sets(&mut self, data: &[u8]) -> bool {
+        let Some(syntax) = self.codec.nal_syntax() else { return false };
+        let mut found = false;
+        for nal in annexb::nal_units(data) {
+            let slot = match syntax.param_set(nal) {
+                Some(ParamSet::Vps) => &mut self.vps,
+                Some(ParamSet::Sps) => &mut self.sps,
+                Some(ParamSet::Pps) => &mut self.pps,
+                None => continue,
+            };
+            self.sdp_version += u64::from(replace_if_changed(slot, nal));
+            found = true;
+        }
+        found
+    }
+
+    /// `data` with the known parameter sets (VPS, SPS, PPS, Annex-B) in front
+    /// when it holds a keyframe but no SPS of its own: what a receiver that
+    /// starts (or restarts) at this keyframe needs to decode it. None when
+    /// nothing needs adding (or nothing is known to add).
+    pub fn with_parameter_sets(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let syntax = self.codec.nal_syntax()?;
+        let mut keyframe = false;
+        for nal in annexb::nal_units(data) {
+            if syntax.param_set(nal) == Some(ParamSet::Sps) {
+                return None;
+            }
+            keyframe |= syntax.is_keyframe(nal);
+        }
+        let sets = [&self.vps, &self.sps, &self.pps];
+        if !keyframe || self.sps.is_none() || self.pps.is_none() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(data.len() + 64);
+        for set in sets.into_iter().flatten() {
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(set);
+        }
+        out.extend_from_slice(data);
+        Some(out)
+    }
+
+    /// Drops the cached GOP (the pusher keeps none: a keyframe starts a new one
+    /// with the frames of its access unit, which is all a restart needs).
+    pub fn forget_gop(&mut self) {
+        self.gop.clear();
+        self.gop_bytes = 0;
+        self.audio_cache.clear();
+    }
+
     pub fn set_gop_cache(&mut self, enabled: bool) {
         self.gop_cache = enabled;
     }

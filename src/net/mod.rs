@@ -5,6 +5,7 @@
 //! to another POSIX-like system (RT-Smart's musl userland) is a one-file change.
 
 pub mod event_loop;
+pub mod pusher;
 pub mod inbox;
 pub mod os;
 pub mod sync;

@@ -505,3 +505,91 @@ pub fn primary_ipv4() -> Ipv4Addr {
     close(fd);
     found.unwrap_or(fallback)
 }
+
+/// Starts a non-blocking TCP connection to `to` (TCP_NODELAY: requests go
+/// out at once). The connection is made when the socket polls writable;
+/// `connect_result` then says how it went.
+pub fn tcp_connect(to: &SocketAddr) -> Result<Fd, i32> {
+    let family = if to.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let fd = socket(family, libc::SOCK_STREAM)?;
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+    let raw = RawAddr::from(to);
+    // SAFETY: `raw` holds a valid sockaddr of `raw.len` bytes.
+    if unsafe { libc::connect(fd, raw.ptr(), raw.len) } < 0 {
+        let e = errno();
+        if e != libc::EINPROGRESS && e != libc::EINTR {
+            close(fd);
+            return Err(-e);
+        }
+    }
+    Ok(fd)
+}
+
+/// 0 when a connection started by `tcp_connect` is up, else its negative errno.
+pub fn connect_result(fd: Fd) -> i32 {
+    let mut err: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_ERROR writes one c_int into `err`, whose size `len` gives.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err as *mut _ as *mut libc::c_void, &mut len)
+    };
+    if rc < 0 {
+        return -errno();
+    }
+    if err != 0 {
+        return -err;
+    }
+    // Writable with no error can still be a refused connection on some
+    // systems: the peer's address tells.
+    let mut raw = RawAddr::empty();
+    // SAFETY: `raw` has room for any address; getpeername writes its length.
+    if unsafe { libc::getpeername(fd, raw.mut_ptr(), &mut raw.len) } < 0 {
+        return -libc::ECONNREFUSED;
+    }
+    0
+}
+
+/// The first address of `host` (a literal address, or a name through
+/// getaddrinfo, which may block on DNS), with `port`. -EHOSTUNREACH when the
+/// name does not resolve.
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, i32> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let mut name = alloc::vec::Vec::with_capacity(host.len() + 1);
+    name.extend_from_slice(host.as_bytes());
+    if name.contains(&0) {
+        return Err(-libc::EHOSTUNREACH);
+    }
+    name.push(0);
+    // SAFETY: `name` is NUL-terminated; hints is a zeroed addrinfo with the
+    // fields getaddrinfo reads set; the list it returns is read (each entry's
+    // address through its own length, as RawAddr) and freed once.
+    unsafe {
+        let mut hints: libc::addrinfo = zeroed();
+        hints.ai_family = libc::AF_UNSPEC;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        let mut list: *mut libc::addrinfo = core::ptr::null_mut();
+        if libc::getaddrinfo(name.as_ptr() as *const libc::c_char, core::ptr::null(), &hints, &mut list) != 0 {
+            return Err(-libc::EHOSTUNREACH);
+        }
+        let mut found = None;
+        let mut entry = list;
+        while !entry.is_null() && found.is_none() {
+            let ai = &*entry;
+            if !ai.ai_addr.is_null() && (ai.ai_addrlen as usize) <= size_of::<libc::sockaddr_storage>() {
+                let mut raw = RawAddr::empty();
+                core::ptr::copy_nonoverlapping(
+                    ai.ai_addr as *const u8,
+                    raw.mut_ptr() as *mut u8,
+                    ai.ai_addrlen as usize,
+                );
+                raw.len = ai.ai_addrlen;
+                found = raw.to_socket_addr();
+            }
+            entry = ai.ai_next;
+        }
+        libc::freeaddrinfo(list);
+        found.map(|a| SocketAddr::new(a.ip(), port)).ok_or(-libc::EHOSTUNREACH)
+    }
+}

@@ -15,6 +15,9 @@ const MAX_CNAME_LEN: usize = 255;
 /// Bytes of one reception report block (RFC 3550 6.4.1).
 const REPORT_BLOCK_LEN: usize = 24;
 
+/// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
+pub const CNAME: &str = "canmv-rtsp";
+
 /// NTP timestamp (64-bit fixed point, seconds since 1900) of a wall-clock time
 /// in µs since 1970.
 pub fn ntp_from_unix_us(unix_us: u64) -> u64 {

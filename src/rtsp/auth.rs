@@ -200,7 +200,6 @@ impl Authenticator {
 
 /// One challenge a client can answer: Digest (MD5 or SHA-256, with or
 /// without `-sess`, with `qop=auth` or the RFC 2069 form) or Basic.
-#[allow(dead_code)] // used by src/client (issue 11)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     realm: String,
@@ -236,7 +235,6 @@ fn challenge_rank(c: &Challenge) -> u8 {
 /// Unknown schemes, algorithms and `qop` values without `auth` are skipped,
 /// as are challenges with malformed or repeated parameters, and Digest
 /// without `realm` or `nonce`. `None` when nothing is left.
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn pick_challenge<'a>(www_authenticate: impl Iterator<Item = &'a str>) -> Option<Challenge> {
     let mut best: Option<Challenge> = None;
     for value in www_authenticate {
@@ -340,7 +338,6 @@ fn parse_challenge(scheme: &str, params: &str) -> Option<Challenge> {
     })
 }
 
-#[allow(dead_code)] // used by src/client (issue 11)
 impl Challenge {
     /// The `Authorization` header value answering this challenge for one
     /// request: `method` and `uri` exactly as on its request line. `cnonce`
@@ -413,10 +410,12 @@ impl Challenge {
     }
 
     /// Digest (true) or Basic (false).
+    #[cfg(test)]
     pub fn is_digest(&self) -> bool {
         self.digest.is_some()
     }
 
+    #[cfg(test)]
     pub fn realm(&self) -> &str {
         &self.realm
     }

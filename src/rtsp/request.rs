@@ -380,7 +380,6 @@ pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>
 /// cannot be in a method or header name become `_`, and spaces or controls in
 /// the URI are percent-encoded. `CSeq` in `headers` is dropped (ours is written). `Content-Length` in
 /// `headers` is dropped (the body's own length is written).
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn client_request(
     method: &Method,
     uri: &str,

@@ -10,7 +10,6 @@ const MAX_ID_LEN: usize = 256;
 /// is empty, longer than 256 bytes, or holds anything but visible ASCII. A
 /// `timeout` that is missing, not a number, zero or too large is `None` (the
 /// caller keeps its default: RFC 2326 says 60 seconds); other parameters are ignored.
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn parse_session_header(value: &str) -> Option<(String, Option<u32>)> {
     let mut parts = value.split(';');
     let id = parts.next()?.trim();

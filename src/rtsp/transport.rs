@@ -161,13 +161,11 @@ pub fn format_udp(client_port: (u16, u16), server_port: (u16, u16), ssrc: u32) -
 }
 
 /// The pusher's SETUP over TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;mode=record`.
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn format_record_tcp(interleaved: (u8, u8)) -> String {
     alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{};mode=record", interleaved.0, interleaved.1)
 }
 
 /// The pusher's SETUP over UDP: `RTP/AVP;unicast;client_port=a-b;mode=record`.
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn format_record_udp(client_port: (u16, u16)) -> String {
     alloc::format!("RTP/AVP;unicast;client_port={}-{};mode=record", client_port.0, client_port.1)
 }

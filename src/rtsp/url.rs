@@ -83,7 +83,6 @@ pub fn content_base(request_uri: &str, fallback_host: &str, path: &str) -> alloc
 }
 
 /// The media server a pusher publishes to, from `rtsp://[user[:password]@]host[:port]/path[?query]`.
-#[allow(dead_code)] // used by src/client (issue 11)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushUrl {
     /// A name, an IPv4 address, or an IPv6 address without brackets.
@@ -100,7 +99,6 @@ pub struct PushUrl {
 }
 
 /// Why a push URL was refused.
-#[allow(dead_code)] // used by src/client (issue 11)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrlError {
     Scheme,
@@ -111,7 +109,6 @@ pub enum UrlError {
     Characters,
 }
 
-#[allow(dead_code)] // used by src/client (issue 11)
 impl UrlError {
     /// For the script's `ValueError`.
     pub fn reason(&self) -> &'static str {
@@ -131,7 +128,6 @@ impl UrlError {
 /// The default RTSP port (RFC 2326 3.2).
 const DEFAULT_PORT: u16 = 554;
 
-#[allow(dead_code)] // used by src/client (issue 11)
 pub fn parse_push_url(url: &str) -> Result<PushUrl, UrlError> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(UrlError::Characters);
@@ -230,7 +226,6 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-#[allow(dead_code)] // used by src/client (issue 11)
 impl PushUrl {
     /// `rtsp://host[:port]/path[?query]`, without the userinfo (credentials
     /// travel in `Authorization`); IPv6 in brackets; the port only when it is

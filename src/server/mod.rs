@@ -137,8 +137,6 @@ pub enum Created {
 
 pub(crate) const METHODS: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 const SERVER_NAME: &str = "canmv-rtsp";
-/// RTCP CNAME of our streams (RFC 3550 6.5.1: one per sender, shared by its tracks so players sync them).
-const CNAME: &str = "canmv-rtsp";
 /// How long a closing connection may take to read what it was sent.
 const CLOSE_GRACE_US: u64 = 5_000_000;
 

@@ -4,7 +4,8 @@ use alloc::vec::Vec;
 
 use super::output::Sent;
 use super::timers::ClientTimer;
-use super::{ClientId, Server, CNAME};
+use super::{ClientId, Server};
+use crate::rtp::rtcp::CNAME;
 use crate::rtp::rtcp;
 use crate::session::Frame;
 

@@ -28,19 +28,10 @@ pub(super) enum ClientTimer {
     Report = 1,
 }
 
-/// Deadlines in µs on the monotonic clock, one slot per kind of timer.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct TimerTable<const N: usize> {
-    at: [Option<u64>; N],
-}
+pub(super) use crate::timer::{TimerKind, TimerTable};
 
 pub(super) type ConnTimers = TimerTable<3>;
 pub(super) type ClientTimers = TimerTable<2>;
-
-/// A timer kind is an index into its table.
-pub(super) trait TimerKind: Copy {
-    fn slot(self) -> usize;
-}
 
 impl TimerKind for ConnTimer {
     fn slot(self) -> usize {
@@ -51,47 +42,6 @@ impl TimerKind for ConnTimer {
 impl TimerKind for ClientTimer {
     fn slot(self) -> usize {
         self as usize
-    }
-}
-
-impl<const N: usize> TimerTable<N> {
-    pub(super) fn new() -> Self {
-        TimerTable { at: [None; N] }
-    }
-
-    /// Sets or moves a timer.
-    pub(super) fn set(&mut self, kind: impl TimerKind, at_us: u64) {
-        self.at[kind.slot()] = Some(at_us);
-    }
-
-    /// Sets a timer unless it is already set (a condition that began earlier keeps its start).
-    pub(super) fn set_if_unset(&mut self, kind: impl TimerKind, at_us: u64) {
-        self.at[kind.slot()].get_or_insert(at_us);
-    }
-
-    pub(super) fn clear(&mut self, kind: impl TimerKind) {
-        self.at[kind.slot()] = None;
-    }
-
-    #[cfg(test)]
-    pub(super) fn get(&self, kind: impl TimerKind) -> Option<u64> {
-        self.at[kind.slot()]
-    }
-
-    /// Whether the timer is due at `now_us`; if so it is cleared, and its
-    /// handler sets it again (for later) only if it is still needed.
-    pub(super) fn fire(&mut self, kind: impl TimerKind, now_us: u64) -> bool {
-        let slot = &mut self.at[kind.slot()];
-        if slot.is_some_and(|t| t <= now_us) {
-            *slot = None;
-            return true;
-        }
-        false
-    }
-
-    /// The earliest timer set.
-    pub(super) fn next(&self) -> Option<u64> {
-        self.at.iter().flatten().copied().min()
     }
 }
 
