@@ -519,10 +519,52 @@ static mp_obj_t mm_send(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mm_sen
 #include "mpi_sys_api.h"
 #endif
 
+// Calls `send` on the `size` bytes at physical address `phy_addr` (an
+// encoder pack the MPP wrote by DMA), mapped for the call only. The library
+// copies the bytes before it returns. -EFAULT when the address is 0 or the
+// mapping fails; a size of 0 maps nothing and passes an empty buffer.
+typedef int32_t (*mm_phys_fn)(void *target, const uint8_t *data, size_t size, uint64_t timestamp);
+
+#if defined(CANMV_K230)
+static int32_t mm_with_phys(void *target, uint64_t phy_addr, size_t size, uint64_t timestamp, mm_phys_fn send) {
+    if (size == 0) {
+        return send(target, NULL, 0, timestamp);
+    }
+    if (phy_addr == 0) {
+        // What a script passes for a pack without an address; never a buffer.
+        return -EFAULT;
+    }
+    // Uncached: the encoder wrote the pack by DMA.
+    void *virt = kd_mpi_sys_mmap((k_u64)phy_addr, (k_u32)size);
+    if (virt == NULL || virt == (void *)-1) {
+        return -EFAULT;
+    }
+    int32_t rc = send(target, (const uint8_t *)virt, size, timestamp);
+    // A failed unmap does not change the send's result.
+    (void)kd_mpi_sys_munmap(virt, (k_u32)size);
+    return rc;
+}
+#endif
+
+// One server send by name, for mm_with_phys.
+typedef struct {
+    canmv_rtsp_server *server;
+    const char *name;
+    size_t name_len;
+    mm_send_fn send;
+} mm_server_send_t;
+
+#if defined(CANMV_K230)
+static int32_t mm_server_send_phys(void *target, const uint8_t *data, size_t size, uint64_t timestamp) {
+    mm_server_send_t *s = target;
+    return s->send(s->server, s->name, s->name_len, data, size, timestamp);
+}
+#endif
+
 // name, phy_addr, size, timestamp: an encoder pack by its physical address.
 // The argument checks are the same in every build; the MPP takes the size as
 // a k_u32, hence the UINT32_MAX limit.
-static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+static mp_obj_t mm_send_byphyaddr(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mm_send_fn send) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     uint64_t phy_addr = mm_get_u64(args[1], "phy_addr");
@@ -534,29 +576,10 @@ static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_
     if (server == NULL) {
         return mp_obj_new_int(-err);
     }
-    int32_t rc;
-    if (size == 0) {
-        // Nothing to map: the library sees an empty buffer, as with sendvideodata.
-        MM_RELEASE_GIL();
-        rc = canmv_rtsp_send_video(server, name, name_len, NULL, 0, timestamp);
-        MM_ACQUIRE_GIL();
-    } else if (phy_addr == 0) {
-        // What a script passes for a pack without an address; never a buffer.
-        rc = -EFAULT;
-    } else {
-        MM_RELEASE_GIL();
-        // Uncached: the encoder wrote the pack by DMA.
-        void *virt = kd_mpi_sys_mmap((k_u64)phy_addr, (k_u32)size);
-        if (virt == NULL || virt == (void *)-1) {
-            rc = -EFAULT;
-        } else {
-            // The library copies the bytes before it returns, so the mapping
-            // can go at once; a failed unmap does not change the send's result.
-            rc = canmv_rtsp_send_video(server, name, name_len, (const uint8_t *)virt, size, timestamp);
-            (void)kd_mpi_sys_munmap(virt, (k_u32)size);
-        }
-        MM_ACQUIRE_GIL();
-    }
+    mm_server_send_t target = { server, name, name_len, send };
+    MM_RELEASE_GIL();
+    int32_t rc = mm_with_phys(&target, phy_addr, size, timestamp, mm_server_send_phys);
+    MM_ACQUIRE_GIL();
     mm_server_leave(self);
     return mp_obj_new_int(rc);
     #else
@@ -566,6 +589,7 @@ static mp_obj_t mm_sendvideodata_byphyaddr(mm_rtsp_server_obj_t *self, const mp_
     (void)phy_addr;
     (void)size;
     (void)timestamp;
+    (void)send;
     mp_raise_OSError(MP_EOPNOTSUPP);
     #endif
 }
@@ -672,7 +696,9 @@ static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, cons
         case MP_QSTR_rtspserver_sendaudiodata:
             return mm_send(self, args, canmv_rtsp_send_audio);
         case MP_QSTR_rtspserver_sendvideodata_byphyaddr:
-            return mm_sendvideodata_byphyaddr(self, args);
+            return mm_send_byphyaddr(self, args, canmv_rtsp_send_video);
+        case MP_QSTR_rtspserver_sendaudiodata_byphyaddr:
+            return mm_send_byphyaddr(self, args, canmv_rtsp_send_audio);
         case MP_QSTR_rtspserver_getstats:
             return mm_getstats(self, n_args, args);
         case MP_QSTR_rtspserver_needkeyframe:
@@ -757,6 +783,7 @@ MM_DEFINE_CALL(getrtspurl, 0, 1);
 MM_DEFINE_CALL(sendvideodata, 4, 4);
 MM_DEFINE_CALL(sendaudiodata, 4, 4);
 MM_DEFINE_CALL(sendvideodata_byphyaddr, 4, 4);
+MM_DEFINE_CALL(sendaudiodata_byphyaddr, 4, 4);
 MM_DEFINE_CALL(getstats, 0, 1);
 MM_DEFINE_CALL(needkeyframe, 0, 1);
 
@@ -845,6 +872,7 @@ static const mp_rom_map_elem_t mm_rtsp_server_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata), MP_ROM_PTR(&mm_method_sendvideodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_method_sendaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_method_sendvideodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata_byphyaddr), MP_ROM_PTR(&mm_method_sendaudiodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_method_getstats_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_method_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_method_test_obj) },
@@ -857,6 +885,405 @@ MP_DEFINE_CONST_OBJ_TYPE(
     MP_TYPE_FLAG_NONE,
     make_new, mm_rtsp_server_make_new,
     locals_dict, &mm_rtsp_server_locals_dict
+    );
+
+/******************************************************************************/
+// The pusher object: mm.rtsp_pusher(), as the newer CanMV firmware has it.
+// Every call on a destroyed pusher raises RuntimeError("RTSP pusher is
+// deinitialized"), as CanMV's does.
+
+typedef struct _mm_rtsp_pusher_obj_t {
+    mp_obj_base_t base;
+    // Made by the constructor; freed by rtsppusher_destroy or the finaliser
+    // (by the last call out, when calls are in progress with the GIL released).
+    canmv_rtsp_pusher *pusher;
+    uint16_t busy;
+    bool destroyed;
+} mm_rtsp_pusher_obj_t;
+
+extern const mp_obj_type_t mm_rtsp_pusher_type;
+
+static mm_rtsp_pusher_obj_t *mm_pusher_new(void) {
+    mm_rtsp_pusher_obj_t *self;
+    #ifdef mp_obj_malloc_with_finaliser
+    self = mp_obj_malloc_with_finaliser(mm_rtsp_pusher_obj_t, &mm_rtsp_pusher_type);
+    #else
+    self = m_new_obj_with_finaliser(mm_rtsp_pusher_obj_t);
+    self->base.type = &mm_rtsp_pusher_type;
+    #endif
+    self->busy = 0;
+    self->destroyed = false;
+    self->pusher = canmv_rtsp_pusher_new();
+    if (self->pusher == NULL) {
+        self->destroyed = true;
+        mp_raise_OSError(MP_ENOMEM);
+    }
+    return self;
+}
+
+static mm_rtsp_pusher_obj_t *mm_pusher_self(mp_obj_t self_in) {
+    if (!mp_obj_is_type(self_in, &mm_rtsp_pusher_type)) {
+        mm_raise_type("self must be an rtsp_pusher");
+    }
+    return MP_OBJ_TO_PTR(self_in);
+}
+
+// The pusher for one call, counted as busy until mm_pusher_leave.
+static canmv_rtsp_pusher *mm_pusher_enter(mm_rtsp_pusher_obj_t *self) {
+    if (self->destroyed || self->pusher == NULL) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("RTSP pusher is deinitialized"));
+    }
+    self->busy++;
+    return self->pusher;
+}
+
+static void mm_pusher_free_now(mm_rtsp_pusher_obj_t *self, bool release_gil) {
+    canmv_rtsp_pusher *pusher = self->pusher;
+    self->pusher = NULL;
+    if (release_gil) {
+        MM_RELEASE_GIL();
+    }
+    // TEARDOWN if open, then the thread stops.
+    canmv_rtsp_pusher_free(pusher);
+    if (release_gil) {
+        MM_ACQUIRE_GIL();
+    }
+}
+
+static void mm_pusher_leave(mm_rtsp_pusher_obj_t *self) {
+    self->busy--;
+    if (self->busy == 0 && self->destroyed && self->pusher != NULL) {
+        mm_pusher_free_now(self, true);
+    }
+}
+
+// The calls that take only self and return the library's int, or None.
+typedef int32_t (*mm_pusher_fn)(canmv_rtsp_pusher *);
+
+static int32_t mm_pusher_call(mp_obj_t self_in, mm_pusher_fn fn) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
+    MM_RELEASE_GIL();
+    int32_t rc = fn(pusher);
+    MM_ACQUIRE_GIL();
+    mm_pusher_leave(self);
+    return rc;
+}
+
+// rtsppusher_create(): on an object, the object itself (CanMV's constructor
+// under another name); through the class, a new object.
+static mp_obj_t mm_pusher_create(size_t n_args, const mp_obj_t *args) {
+    if (n_args == 1) {
+        mm_rtsp_pusher_obj_t *self = mm_pusher_self(args[0]);
+        if (self->destroyed && self->busy == 0) {
+            self->pusher = canmv_rtsp_pusher_new();
+            if (self->pusher == NULL) {
+                mp_raise_OSError(MP_ENOMEM);
+            }
+            self->destroyed = false;
+        }
+        return args[0];
+    }
+    return MP_OBJ_FROM_PTR(mm_pusher_new());
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_create_obj, 0, 1, mm_pusher_create);
+
+static mp_obj_t mm_pusher_destroy(mp_obj_t self_in) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    if (self->destroyed) {
+        return mp_const_none;
+    }
+    self->destroyed = true;
+    if (self->busy == 0 && self->pusher != NULL) {
+        mm_pusher_free_now(self, true);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_destroy_obj, mm_pusher_destroy);
+
+// The finaliser: the GC runs it with the GIL held; no call can be in progress.
+static mp_obj_t mm_pusher_del(mp_obj_t self_in) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    self->destroyed = true;
+    if (self->busy == 0 && self->pusher != NULL) {
+        mm_pusher_free_now(self, false);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_del_obj, mm_pusher_del);
+
+// The smallest queue the library takes (CANMV_RTSP_PUSHER_MIN_QUEUE in src/ffi/pusher.rs).
+#define MM_PUSHER_MIN_QUEUE (64 * 1024)
+
+enum {
+    MM_PUSH_WIDTH, MM_PUSH_HEIGHT, MM_PUSH_URL, MM_PUSH_FPS, MM_PUSH_TRANSPORT,
+    MM_PUSH_VIDEO_TYPE, MM_PUSH_ENABLE_AUDIO, MM_PUSH_AUDIO_CODEC, MM_PUSH_TIMEOUT, MM_PUSH_QUEUE_BYTES,
+    MM_PUSH_INIT_COUNT
+};
+static const mp_arg_t mm_pusher_init_args[MM_PUSH_INIT_COUNT] = {
+    [MM_PUSH_WIDTH] = { MP_QSTR_video_width, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_HEIGHT] = { MP_QSTR_video_height, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_URL] = { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_FPS] = { MP_QSTR_fps, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_TRANSPORT] = { MP_QSTR_transport, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_VIDEO_TYPE] = { MP_QSTR_video_type, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_ENABLE_AUDIO] = { MP_QSTR_enable_audio, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+    [MM_PUSH_AUDIO_CODEC] = { MP_QSTR_audio_codec, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_TIMEOUT] = { MP_QSTR_timeout, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    [MM_PUSH_QUEUE_BYTES] = { MP_QSTR_queue_bytes, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+};
+
+// timeout= in seconds (an int, or a float where floats exist): 0 < t <= 600, as ms.
+static uint32_t mm_get_timeout_ms(mp_obj_t o) {
+    #if MICROPY_PY_BUILTINS_FLOAT
+    if (mp_obj_is_float(o)) {
+        mp_float_t t = mp_obj_get_float(o);
+        if (t > 0 && t <= 600) {
+            uint32_t ms = (uint32_t)(t * 1000);
+            return ms > 0 ? ms : 1;
+        }
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout must be over 0 and at most 600 seconds"));
+    }
+    #endif
+    if (!mp_obj_is_int(o)) {
+        mm_raise_type("timeout must be a number of seconds");
+    }
+    return (uint32_t)mm_get_int_in_range(o, 1, 600, "timeout (1..600 seconds)") * 1000;
+}
+
+// init(video_width, video_height, url, fps=25, transport="tcp", *,
+// video_type, enable_audio, audio_codec, timeout, queue_bytes): 0 or a
+// negative errno; arguments the library would refuse raise first.
+static mp_obj_t mm_pusher_init(size_t n_args, const mp_obj_t *args, mp_map_t *kw_args) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(args[0]);
+    mp_arg_val_t kw[MM_PUSH_INIT_COUNT];
+    mp_arg_parse_all(n_args - 1, args + 1, kw_args, MM_PUSH_INIT_COUNT, mm_pusher_init_args, kw);
+    canmv_rtsp_pusher_options o = canmv_rtsp_pusher_default_options();
+    o.width = (uint32_t)mm_get_int_in_range(kw[MM_PUSH_WIDTH].u_obj, 0, 65535, "video_width");
+    o.height = (uint32_t)mm_get_int_in_range(kw[MM_PUSH_HEIGHT].u_obj, 0, 65535, "video_height");
+    mp_obj_t url_in = kw[MM_PUSH_URL].u_obj;
+    if (!mp_obj_is_str(url_in)) {
+        mm_raise_type("url must be a str");
+    }
+    size_t url_len;
+    const char *url = mp_obj_str_get_data(url_in, &url_len);
+    char reason[96];
+    if (canmv_rtsp_pusher_check_url(url, url_len, reason, sizeof(reason)) != 0) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s"), reason);
+    }
+    if (kw[MM_PUSH_FPS].u_obj != MP_OBJ_NULL) {
+        o.fps = (uint32_t)mm_get_int_in_range(kw[MM_PUSH_FPS].u_obj, 1, 120, "fps (1..120)");
+    }
+    mp_obj_t transport = kw[MM_PUSH_TRANSPORT].u_obj;
+    if (transport != MP_OBJ_NULL) {
+        if (!mp_obj_is_str(transport)) {
+            mm_raise_type("transport must be a str");
+        }
+        size_t len;
+        const char *s = mp_obj_str_get_data(transport, &len);
+        if (len == 3 && memcmp(s, "tcp", 3) == 0) {
+            o.tcp = true;
+        } else if (len == 3 && memcmp(s, "udp", 3) == 0) {
+            o.tcp = false;
+        } else {
+            mp_raise_ValueError(MP_ERROR_TEXT("transport must be \"tcp\" or \"udp\""));
+        }
+    }
+    if (kw[MM_PUSH_VIDEO_TYPE].u_obj != MP_OBJ_NULL) {
+        o.video_type = mm_get_video_type(kw[MM_PUSH_VIDEO_TYPE].u_obj);
+    }
+    int32_t audio_codec = mm_get_audio_codec(kw[MM_PUSH_AUDIO_CODEC].u_obj);
+    o.audio_codec = kw[MM_PUSH_ENABLE_AUDIO].u_bool ? audio_codec : CANMV_RTSP_AUDIO_NONE;
+    if (kw[MM_PUSH_TIMEOUT].u_obj != MP_OBJ_NULL) {
+        o.timeout_ms = mm_get_timeout_ms(kw[MM_PUSH_TIMEOUT].u_obj);
+    }
+    if (kw[MM_PUSH_QUEUE_BYTES].u_obj != MP_OBJ_NULL) {
+        o.queue_bytes = mm_get_u32(kw[MM_PUSH_QUEUE_BYTES].u_obj, "queue_bytes");
+        if (o.queue_bytes < MM_PUSHER_MIN_QUEUE) {
+            mp_raise_ValueError(MP_ERROR_TEXT("queue_bytes must be at least 65536"));
+        }
+    }
+    canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_pusher_init(pusher, url, url_len, &o);
+    MM_ACQUIRE_GIL();
+    mm_pusher_leave(self);
+    return mp_obj_new_int(rc);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mm_pusher_init_obj, 4, mm_pusher_init);
+
+static mp_obj_t mm_pusher_deinit(mp_obj_t self_in) {
+    mm_none_or_raise(mm_pusher_call(self_in, canmv_rtsp_pusher_deinit));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_deinit_obj, mm_pusher_deinit);
+
+// The handshake: the only call that waits on the network (up to timeout=).
+static mp_obj_t mm_pusher_open(mp_obj_t self_in) {
+    return mp_obj_new_int(mm_pusher_call(self_in, canmv_rtsp_pusher_open));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_open_obj, mm_pusher_open);
+
+static mp_obj_t mm_pusher_close(mp_obj_t self_in) {
+    mm_none_or_raise(mm_pusher_call(self_in, canmv_rtsp_pusher_close));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_close_obj, mm_pusher_close);
+
+typedef int32_t (*mm_push_fn)(canmv_rtsp_pusher *, const uint8_t *, uintptr_t, uint64_t);
+
+static int32_t mm_push_header_fn(canmv_rtsp_pusher *p, const uint8_t *data, uintptr_t size, uint64_t timestamp) {
+    (void)timestamp;
+    return canmv_rtsp_pusher_push_header(p, data, size);
+}
+
+// data, size (and timestamp): copied by the library before it returns.
+static mp_obj_t mm_pusher_push(mp_obj_t self_in, mp_obj_t data_in, mp_obj_t size_in, uint64_t timestamp, mm_push_fn push) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    mp_buffer_info_t data;
+    mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
+    size_t size = mm_get_size(size_in, data.len);
+    canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
+    MM_RELEASE_GIL();
+    int32_t rc = push(pusher, (const uint8_t *)data.buf, size, timestamp);
+    MM_ACQUIRE_GIL();
+    mm_pusher_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+static mp_obj_t mm_pusher_pushvideoheader(mp_obj_t self_in, mp_obj_t data, mp_obj_t size) {
+    return mm_pusher_push(self_in, data, size, 0, mm_push_header_fn);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(mm_pusher_pushvideoheader_obj, mm_pusher_pushvideoheader);
+
+// key_frame: an int or bool, as CanMV takes it; a hint only (the data decides).
+static void mm_get_key_frame(mp_obj_t o) {
+    if (!mp_obj_is_int(o) && !mp_obj_is_bool(o)) {
+        mm_raise_type("key_frame must be an int or bool");
+    }
+}
+
+static mp_obj_t mm_pusher_pushvideodata(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    mm_get_key_frame(args[3]);
+    uint64_t timestamp = mm_get_u64(args[4], "timestamp");
+    return mm_pusher_push(args[0], args[1], args[2], timestamp, canmv_rtsp_pusher_push_video);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_pushvideodata_obj, 5, 5, mm_pusher_pushvideodata);
+
+static mp_obj_t mm_pusher_pushaudiodata(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    uint64_t timestamp = mm_get_u64(args[3], "timestamp");
+    return mm_pusher_push(args[0], args[1], args[2], timestamp, canmv_rtsp_pusher_push_audio);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_pushaudiodata_obj, 4, 4, mm_pusher_pushaudiodata);
+
+#if defined(CANMV_K230)
+static int32_t mm_pusher_push_phys(void *target, const uint8_t *data, size_t size, uint64_t timestamp) {
+    void **t = target;
+    return ((mm_push_fn)t[1])((canmv_rtsp_pusher *)t[0], data, size, timestamp);
+}
+#endif
+
+// phy_addr, size, timestamp: an encoder pack by its physical address (K230 builds only).
+static mp_obj_t mm_pusher_push_byphyaddr(mp_obj_t self_in, mp_obj_t phy_in, mp_obj_t size_in, mp_obj_t ts_in, mm_push_fn push) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    uint64_t phy_addr = mm_get_u64(phy_in, "phy_addr");
+    size_t size = mm_get_size(size_in, (size_t)UINT32_MAX);
+    uint64_t timestamp = mm_get_u64(ts_in, "timestamp");
+    #if defined(CANMV_K230)
+    canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
+    void *target[2] = { pusher, (void *)push };
+    MM_RELEASE_GIL();
+    int32_t rc = mm_with_phys(target, phy_addr, size, timestamp, mm_pusher_push_phys);
+    MM_ACQUIRE_GIL();
+    mm_pusher_leave(self);
+    return mp_obj_new_int(rc);
+    #else
+    (void)self;
+    (void)phy_addr;
+    (void)size;
+    (void)timestamp;
+    (void)push;
+    mp_raise_OSError(MP_EOPNOTSUPP);
+    #endif
+}
+
+static mp_obj_t mm_pusher_pushvideodata_byphyaddr(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    mm_get_key_frame(args[3]);
+    return mm_pusher_push_byphyaddr(args[0], args[1], args[2], args[4], canmv_rtsp_pusher_push_video);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_pushvideodata_byphyaddr_obj, 5, 5, mm_pusher_pushvideodata_byphyaddr);
+
+static mp_obj_t mm_pusher_pushaudiodata_byphyaddr(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return mm_pusher_push_byphyaddr(args[0], args[1], args[2], args[3], canmv_rtsp_pusher_push_audio);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_pushaudiodata_byphyaddr_obj, 4, 4, mm_pusher_pushaudiodata_byphyaddr);
+
+static mp_obj_t mm_pusher_needkeyframe(mp_obj_t self_in) {
+    return mp_obj_new_bool(mm_pusher_call(self_in, canmv_rtsp_pusher_need_keyframe) > 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_needkeyframe_obj, mm_pusher_needkeyframe);
+
+static mp_obj_t mm_pusher_getstats(mp_obj_t self_in) {
+    mm_rtsp_pusher_obj_t *self = mm_pusher_self(self_in);
+    canmv_rtsp_pusher_stats s;
+    canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
+    MM_RELEASE_GIL();
+    int32_t rc = canmv_rtsp_pusher_get_stats(pusher, &s);
+    MM_ACQUIRE_GIL();
+    mm_pusher_leave(self);
+    if (rc < 0) {
+        mp_raise_OSError(-rc);
+    }
+    static const qstr states[] = {
+        MP_QSTR_idle, MP_QSTR_ready, MP_QSTR_connecting, MP_QSTR_recording, MP_QSTR_reconnecting,
+    };
+    qstr state = s.state >= 0 && (size_t)s.state < MP_ARRAY_SIZE(states) ? states[s.state] : MP_QSTR_idle;
+    mp_obj_t dict = mp_obj_new_dict(6);
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_state), MP_OBJ_NEW_QSTR(state));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_sent), mp_obj_new_int_from_ull(s.frames_sent));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_bytes_sent), mp_obj_new_int_from_ull(s.bytes_sent));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(s.frames_dropped));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_reconnects), mp_obj_new_int_from_ull(s.reconnects));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_last_error), mp_obj_new_int(s.last_error));
+    return dict;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mm_pusher_getstats_obj, mm_pusher_getstats);
+
+static mp_obj_t mm_rtsp_pusher_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    (void)type;
+    (void)args;
+    mp_arg_check_num(n_args, n_kw, 0, 0, false);
+    return MP_OBJ_FROM_PTR(mm_pusher_new());
+}
+
+static const mp_rom_map_elem_t mm_rtsp_pusher_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&mm_pusher_del_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_create), MP_ROM_PTR(&mm_pusher_create_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_destroy), MP_ROM_PTR(&mm_pusher_destroy_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_init), MP_ROM_PTR(&mm_pusher_init_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_deinit), MP_ROM_PTR(&mm_pusher_deinit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_open), MP_ROM_PTR(&mm_pusher_open_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_close), MP_ROM_PTR(&mm_pusher_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_pushvideoheader), MP_ROM_PTR(&mm_pusher_pushvideoheader_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_pushvideodata), MP_ROM_PTR(&mm_pusher_pushvideodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_pushaudiodata), MP_ROM_PTR(&mm_pusher_pushaudiodata_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_pushvideodata_byphyaddr), MP_ROM_PTR(&mm_pusher_pushvideodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_pushaudiodata_byphyaddr), MP_ROM_PTR(&mm_pusher_pushaudiodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_needkeyframe), MP_ROM_PTR(&mm_pusher_needkeyframe_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtsppusher_getstats), MP_ROM_PTR(&mm_pusher_getstats_obj) },
+};
+static MP_DEFINE_CONST_DICT(mm_rtsp_pusher_locals_dict, mm_rtsp_pusher_locals_dict_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    mm_rtsp_pusher_type,
+    MP_QSTR_rtsp_pusher,
+    MP_TYPE_FLAG_NONE,
+    make_new, mm_rtsp_pusher_make_new,
+    locals_dict, &mm_rtsp_pusher_locals_dict
     );
 
 /******************************************************************************/
@@ -886,6 +1313,7 @@ static const mp_rom_map_elem_t mm_module_globals_table[] = {
     #endif
     { MP_ROM_QSTR(MP_QSTR_multi_media_type), MP_ROM_PTR(&mm_media_type_type) },
     { MP_ROM_QSTR(MP_QSTR_rtsp_server), MP_ROM_PTR(&mm_rtsp_server_type) },
+    { MP_ROM_QSTR(MP_QSTR_rtsp_pusher), MP_ROM_PTR(&mm_rtsp_pusher_type) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_create), MP_ROM_PTR(&mm_module_create_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_destroy), MP_ROM_PTR(&mm_module_destroy_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_init), MP_ROM_PTR(&mm_module_init_obj) },
@@ -898,6 +1326,7 @@ static const mp_rom_map_elem_t mm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata), MP_ROM_PTR(&mm_module_sendvideodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata), MP_ROM_PTR(&mm_module_sendaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_module_sendvideodata_byphyaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata_byphyaddr), MP_ROM_PTR(&mm_module_sendaudiodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_module_getstats_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_module_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_test_obj) },

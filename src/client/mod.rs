@@ -206,8 +206,12 @@ pub struct Pusher {
     events: VecDeque<Event>,
     /// Frames are dropped until the next keyframe (the start, a reconnection, an overflow).
     waiting_keyframe: bool,
-    /// Each track has had a packet since the link started (its sender reports may begin).
-    track_started: [bool; 2],
+    /// Per track since the link started: the RTP and monotonic time of its
+    /// first frame until the first sender report has described it (so that
+    /// report maps exactly what the receiver saw first), then None with
+    /// `reported` set.
+    first_media: [Option<(u32, u64)>; 2],
+    reported: [bool; 2],
     backoff_us: u64,
     recording_since: u64,
     wall_offset_us: i64,
@@ -239,7 +243,8 @@ impl Pusher {
             timers: TimerTable::new(),
             events: VecDeque::new(),
             waiting_keyframe: true,
-            track_started: [false; 2],
+            first_media: [None; 2],
+            reported: [false; 2],
             backoff_us: BACKOFF_FIRST_US,
             recording_since: 0,
             wall_offset_us: 0,
@@ -604,7 +609,8 @@ impl Pusher {
         self.phase = Phase::Recording;
         self.timers.clear(Timer::Deadline);
         self.waiting_keyframe = true;
-        self.track_started = [false; 2];
+        self.first_media = [None; 2];
+        self.reported = [false; 2];
         self.recording_since = now_us;
         self.timers.set(Timer::Keepalive, now_us + self.keepalive_interval());
         if self.opening {
@@ -728,8 +734,8 @@ impl Pusher {
         }
         if !frame.rtcp {
             self.stats.frames_sent += 1;
-            if !self.track_started[track] {
-                self.track_started[track] = true;
+            if !self.reported[track] && self.first_media[track].is_none() {
+                self.first_media[track] = Some((frame.rtp_time, frame.time_us));
                 self.timers.set_if_unset(Timer::Report, now_us);
             }
         }
@@ -738,14 +744,17 @@ impl Pusher {
     fn send_sender_reports(&mut self, now_us: u64) {
         self.timers.set(Timer::Report, now_us + SENDER_REPORT_US);
         for track in 0..self.media.track_count() {
-            if !self.track_started[track] {
-                continue;
-            }
-            let wall_us = (now_us as i64 + self.wall_offset_us).max(0) as u64;
+            let (rtp_time, at_us) = match self.first_media[track].take() {
+                Some(first) => first,
+                None if self.reported[track] => (self.media.clocks[track].rtp_time(now_us), now_us),
+                None => continue,
+            };
+            self.reported[track] = true;
+            let wall_us = (at_us as i64 + self.wall_offset_us).max(0) as u64;
             let info = rtcp::SenderInfo {
                 ssrc: self.media.streams[track].ssrc,
                 ntp: rtcp::ntp_from_unix_us(wall_us),
-                rtp_time: self.media.clocks[track].rtp_time(now_us),
+                rtp_time,
                 packets: self.media.sent[track].packets,
                 octets: self.media.sent[track].octets,
             };
