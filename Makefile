@@ -34,9 +34,11 @@ K230_TARGET := riscv64gc-unknown-linux-musl
 K230_LIB := $(CARGO_TARGET_DIR)/$(K230_TARGET)/k230/libcanmv_rtsp.a
 K230_DIR := $(ROOT)/build/k230
 # With the target installed for the default toolchain (rustup target add), its
-# prebuilt core and alloc; otherwise nightly builds them from rust-src.
+# prebuilt core and alloc; otherwise nightly builds them from rust-src, with
+# the immediate-abort panic strategy: the board's panic handler only aborts,
+# so core's panic messages and their formatting (about 33 KB) are dead weight.
 K230_BUILD := $(if $(filter $(K230_TARGET),$(shell rustup target list --installed 2>/dev/null)),\
-	$(CARGO) build,$(CARGO) +nightly build -Z build-std=core,alloc)
+	$(CARGO) build,RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" $(CARGO) +nightly build -Z build-std=core,alloc)
 
 RUST_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
 SHIM_SOURCES := $(addprefix micropython/,modmultimedia.c micropython.mk micropython.cmake)
