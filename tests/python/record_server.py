@@ -38,6 +38,7 @@ import json
 import signal
 import sys
 import threading
+import time
 
 import gi
 
@@ -57,6 +58,9 @@ AUDIO = {
 }
 SINK = "fakesink sync=false async=false"
 ROLE = "pusher"
+LATENCY_MS = 50
+QUIET_S = 0.25  # on TEARDOWN: what arrived is through the jitterbuffer once this long passes quiet
+DRAIN_S = 1.5  # on TEARDOWN: the longest wait for the pipeline to drain
 
 
 def emit(obj):
@@ -122,6 +126,7 @@ def main():
     factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
     factory.set_launch(f"( {launch} )")
     factory.set_shared(False)
+    factory.set_latency(LATENCY_MS)  # the receiving jitterbuffer's hold
     protocols = GstRtsp.RTSPLowerTrans(0)
     for name in args.protocols.split(","):
         protocols |= {"tcp": GstRtsp.RTSPLowerTrans.TCP, "udp": GstRtsp.RTSPLowerTrans.UDP}[name]
@@ -137,6 +142,40 @@ def main():
         factory.add_role_from_structure(Gst.Structure.from_string(
             f"{ROLE}, media.factory.access=(boolean)true, "
             f"media.factory.construct=(boolean)true")[0])
+
+    medias = []  # [(bin, eos_events, drained)] per media, in order
+
+    def drain_all():
+        """Before TEARDOWN is answered (and the media torn down): lets what was
+        received run through the jitterbuffer, then sends EOS into each
+        depayloader so the decoders give out the pictures they still hold, and
+        waits (bounded) for the EOS to reach the sinks."""
+        start = time.monotonic()
+        last, quiet_since = None, time.monotonic()
+        while time.monotonic() - start < DRAIN_S:
+            now_version = counts.version
+            if now_version != last:
+                last, quiet_since = now_version, time.monotonic()
+            elif time.monotonic() - quiet_since >= QUIET_S:
+                break
+            time.sleep(0.02)
+        for bin_, eos_events, drained in medias:
+            if drained:
+                continue
+            drained.append(True)
+            for name in ("depay0", "depay1"):
+                depay = bin_.get_by_name(name)
+                if depay is not None:
+                    depay.get_static_pad("sink").send_event(Gst.Event.new_eos())
+            for ev in eos_events:
+                ev.wait(max(0.0, DRAIN_S - (time.monotonic() - start)))
+
+    def on_pre_teardown(_client, _ctx):
+        drain_all()
+        return GstRtsp.RTSPStatusCode.OK
+
+    server.connect("client-connected",
+                   lambda _s, client: client.connect("pre-teardown-request", on_pre_teardown))
 
     def on_media_configure(_factory, media):
         with counts.lock:
@@ -187,6 +226,24 @@ def main():
             return Gst.PadProbeReturn.OK
 
         probe = Gst.PadProbeType.BUFFER
+        eos_events = []
+
+        def watch_eos(sink_name):
+            ev = threading.Event()
+            eos_events.append(ev)
+
+            def on_event(_pad, info):
+                if info.get_event().type == Gst.EventType.EOS:
+                    ev.set()
+                return Gst.PadProbeReturn.OK
+
+            bin_.get_by_name(sink_name).get_static_pad("sink").add_probe(
+                Gst.PadProbeType.EVENT_DOWNSTREAM, on_event)
+
+        watch_eos("vsink")
+        if args.audio:
+            watch_eos("asink")
+        medias.append((bin_, eos_events, []))
         bin_.get_by_name("vdec").get_static_pad("sink").add_probe(probe, unit_in)
         bin_.get_by_name("vsink").get_static_pad("sink").add_probe(probe, frame_out)
         if args.audio:
