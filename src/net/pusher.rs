@@ -464,6 +464,11 @@ fn events(st: &mut State, shared: &Shared, now: u64) {
             }
             Event::Disconnect => st.sockets.close_all(),
             Event::Opened(_) | Event::Closed => {
+                // Before the waiting caller hears of it: a push right after
+                // a successful `open` must find the queue open.
+                if let Some(core) = st.core.as_ref() {
+                    shared.queue.lock().open = core.is_open();
+                }
                 st.results.push_back(ev);
                 os::wake(shared.done_write);
             }
