@@ -12,7 +12,7 @@ import re
 import sys
 
 RANK = {
-    "rtp": 0, "rtsp": 0, "sdp": 0, "clock": 0, "timer": 0,
+    "rtp": 0, "rtsp": 0, "sdp": 0, "clock": 0, "timer": 0, "small_map": 0,
     "access_unit": 1,
     "session": 2,
     "server": 3, "client": 3,

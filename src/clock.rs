@@ -143,7 +143,11 @@ impl MediaClock {
 
     /// RTP timestamp of monotonic time `t_us`.
     pub fn rtp_time(&self, t_us: u64) -> u32 {
-        let ticks = (t_us as u128 * self.rate as u128 / 1_000_000) as u64;
+        // floor(t_us * rate / 10^6) exactly, without a 128-bit division (a
+        // library routine on riscv64): whole seconds, then the remainder,
+        // whose product stays under 10^6 * 2^32. Only the low 32 bits count.
+        let rate = u64::from(self.rate);
+        let ticks = (t_us / 1_000_000).wrapping_mul(rate).wrapping_add(t_us % 1_000_000 * rate / 1_000_000);
         self.rtp_base.wrapping_add(ticks as u32)
     }
 }
@@ -151,6 +155,22 @@ impl MediaClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtp_time_is_the_exact_floor_for_any_time() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for rate in [90_000u32, 8_000] {
+            let clock = MediaClock::new(rate, 0x1234_5678);
+            for i in 0..20_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let t = if i % 2 == 0 { x } else { x % 100_000_000_000 };
+                let want = ((t as u128 * rate as u128 / 1_000_000) as u64 as u32).wrapping_add(0x1234_5678);
+                assert_eq!(clock.rtp_time(t), want, "t = {t}, rate = {rate}");
+            }
+        }
+    }
 
     /// Constant script timestamps (arrival mode) with arrivals `arrivals_us`: the stamped times.
     fn stamped(arrivals_us: &[u64]) -> Vec<u64> {

@@ -35,7 +35,7 @@ macro_rules! core_modules {
     )*};
 }
 
-core_modules!(access_unit, clock, client, net, rtp, rtsp, sdp, server, session, timer);
+core_modules!(access_unit, clock, client, net, rtp, rtsp, sdp, server, session, small_map, timer);
 
 // With `std` (the fuzz targets) the host std provides allocator and panic handler.
 #[cfg(not(any(test, feature = "std")))]

@@ -31,7 +31,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::rtp::rtcp;
-use crate::rtsp::auth::pick_challenge;
+use crate::rtsp::auth::{nonce_from, pick_challenge};
 use crate::rtsp::response::{parse_server_input, ResponseHead, ServerInput};
 use crate::rtsp::transport::{format_record_tcp, format_record_udp, parse_transport};
 use crate::rtsp::url::PushUrl;
@@ -468,9 +468,9 @@ impl Pusher {
         let authorization;
         if let (Some(challenge), Some(user)) = (link.challenge.as_ref(), self.config.url.user.as_deref()) {
             link.nc += 1;
-            let mut cnonce = [0u8; 8];
-            self.rng.fill_bytes(&mut cnonce);
-            let cnonce: String = cnonce.iter().map(|b| format!("{b:02x}")).collect();
+            let mut random = [0u8; 16];
+            self.rng.fill_bytes(&mut random);
+            let cnonce = nonce_from(&random);
             let password = self.config.url.password.as_deref().unwrap_or("");
             authorization = challenge.authorization(user, password, p.method.as_str(), &p.uri, &cnonce, link.nc);
             headers.push(("Authorization", &authorization));

@@ -4,7 +4,6 @@
 //! `send*data` call never waits while the loop writes to clients.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -16,6 +15,7 @@ use super::thread::Thread;
 use super::inbox::{Inbox, Refusal};
 use crate::rtsp::auth::Authenticator;
 use crate::server::{Config, ConnId, Event, Input, Server};
+use crate::small_map::SmallMap;
 use crate::session::Track;
 
 /// Everything the loop thread and the script's calls share, under one lock.
@@ -32,12 +32,12 @@ struct Sockets {
     /// The RTP socket takes segmented sends (Linux's UDP GSO).
     rtp_segments: bool,
     port: u16,
-    conns: BTreeMap<ConnId, Fd>,
+    conns: SmallMap<ConnId, Fd>,
 }
 
 impl Sockets {
     fn none() -> Self {
-        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: BTreeMap::new() }
+        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: SmallMap::new() }
     }
 
     fn close_all(&mut self) {

@@ -549,13 +549,11 @@ pub fn connect_result(fd: Fd) -> i32 {
     0
 }
 
-/// The first address of `host` (a literal address, or a name through
-/// getaddrinfo, which may block on DNS), with `port`. -EHOSTUNREACH when the
-/// name does not resolve.
+/// The first address of `host` (an address, or a name, which may block on
+/// DNS), with `port`, through getaddrinfo (which reads address literals
+/// itself: no parser of ours on the board). -EHOSTUNREACH when the name does
+/// not resolve.
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, i32> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
     let mut name = alloc::vec::Vec::with_capacity(host.len() + 1);
     name.extend_from_slice(host.as_bytes());
     if name.contains(&0) {

@@ -194,41 +194,53 @@ fn parse_content_length(value: &str, limits: &Limits) -> Result<usize, ParseErro
     Ok(n)
 }
 
-/// The first line of a message: what `parse_message` is parsing. Requests
-/// (the server's input) and responses or requests (the client's input) share
-/// the head and body rules; only the start line differs.
-pub(super) trait StartLine: Sized {
+/// What a receive buffer holds: the server reads requests; the pusher reads
+/// what a server sends, responses and requests. The head and body rules are
+/// the same; only the first line differs. (A value, not a type parameter:
+/// one copy of the parser on the board.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Expect {
+    Requests,
+    ServerInput,
+}
+
+/// A message's first line.
+pub(super) enum StartLine {
+    Request { method: Method, uri: String },
+    Status { status: u16, reason: String },
+}
+
+impl Expect {
     /// Checks the start of a first line that has no line end yet, so that
     /// garbage is refused before a whole head's worth of it is buffered.
-    fn check_partial(line: &[u8]) -> Result<(), ParseError>;
-    /// Parses a whole first line (without its line end).
-    fn parse(line: &[u8]) -> Result<Self, ParseError>;
-    /// The error for a first line over the head limit.
-    fn too_long() -> ParseError;
-}
-
-/// A request line: method and URI.
-pub(super) struct RequestLine {
-    pub(super) method: Method,
-    pub(super) uri: String,
-}
-
-impl StartLine for RequestLine {
-    fn check_partial(line: &[u8]) -> Result<(), ParseError> {
+    fn check_partial(self, line: &[u8]) -> Result<(), ParseError> {
+        if self == Expect::ServerInput && (line.starts_with(b"RTSP/") || b"RTSP/".starts_with(line)) {
+            return Ok(());
+        }
         check_partial_request_line(line)
     }
-    fn parse(line: &[u8]) -> Result<Self, ParseError> {
+
+    /// Parses a whole first line (without its line end).
+    fn parse(self, line: &[u8]) -> Result<StartLine, ParseError> {
+        if self == Expect::ServerInput && line.starts_with(b"RTSP/") {
+            return super::response::parse_status_line(line);
+        }
         let (method, uri) = parse_request_line(line)?;
-        Ok(RequestLine { method, uri })
+        Ok(StartLine::Request { method, uri })
     }
-    /// RFC 2326 7.1.1: 414.
-    fn too_long() -> ParseError {
-        ParseError::UriTooLong
+
+    /// The error for a first line over the head limit: a request's is 414
+    /// (RFC 2326 7.1.1).
+    fn too_long(self) -> ParseError {
+        match self {
+            Expect::Requests => ParseError::UriTooLong,
+            Expect::ServerInput => ParseError::TooLarge,
+        }
     }
 }
 
-struct Head<L> {
-    start: L,
+struct Head {
+    start: StartLine,
     headers: Vec<(String, String)>,
     /// Bytes of the start line, headers and the blank line.
     len: usize,
@@ -236,12 +248,12 @@ struct Head<L> {
 
 /// Parses the head at the front of `buf` (no leading CR/LF). `Ok(None)` when
 /// its blank line has not arrived yet and nothing seen so far is wrong.
-fn parse_head<L: StartLine>(buf: &[u8], limits: &Limits) -> Result<Option<Head<L>>, ParseError> {
-    let mut start: Option<L> = None;
+fn parse_head(buf: &[u8], limits: &Limits, expect: Expect) -> Result<Option<Head>, ParseError> {
+    let mut start: Option<StartLine> = None;
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut pos = 0;
     // Over the limit: the start line's own error while still in it, else 413.
-    let over_limit = |in_start_line: bool| if in_start_line { L::too_long() } else { ParseError::TooLarge };
+    let over_limit = |in_start_line: bool| if in_start_line { expect.too_long() } else { ParseError::TooLarge };
     loop {
         let rest = &buf[pos..];
         let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
@@ -249,7 +261,7 @@ fn parse_head<L: StartLine>(buf: &[u8], limits: &Limits) -> Result<Option<Head<L
                 return Err(ParseError::Malformed("control byte in head"));
             }
             if start.is_none() {
-                L::check_partial(rest)?;
+                expect.check_partial(rest)?;
             }
             if buf.len() > limits.max_head {
                 return Err(over_limit(start.is_none()));
@@ -269,7 +281,7 @@ fn parse_head<L: StartLine>(buf: &[u8], limits: &Limits) -> Result<Option<Head<L
         }
         pos = line_end;
         match start {
-            None => start = Some(L::parse(line)?),
+            None => start = Some(expect.parse(line)?),
             Some(_) if line.is_empty() => {
                 let Some(start) = start else {
                     return Err(ParseError::Malformed("no start line"));
@@ -309,21 +321,22 @@ fn parse_head<L: StartLine>(buf: &[u8], limits: &Limits) -> Result<Option<Head<L
 }
 
 /// One message at the front of a receive buffer, as `parse_message` found it.
-pub(super) enum Message<L> {
+pub(super) enum Message {
     /// A `$` frame; its payload is `buf[consumed - len..consumed]`.
     Interleaved { channel: u8, len: usize },
     /// A head and its `Content-Length` body.
-    Head { start: L, headers: Vec<(String, String)>, body: Vec<u8> },
+    Head { start: StartLine, headers: Vec<(String, String)>, body: Vec<u8> },
 }
 
 /// The shared framing of `parse_input` and `response::parse_server_input`:
 /// leading CR/LF skipped, then an interleaved frame (only once all its bytes
 /// are buffered) or a head and its body. Returns the message and the bytes it
 /// took, counting the skipped line ends.
-pub(super) fn parse_message<L: StartLine>(
+pub(super) fn parse_message(
     buf: &[u8],
     limits: &Limits,
-) -> Result<Option<(Message<L>, usize)>, ParseError> {
+    expect: Expect,
+) -> Result<Option<(Message, usize)>, ParseError> {
     let skip = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     // Endless blank lines would otherwise be buffered forever.
     if skip > limits.max_head {
@@ -341,7 +354,7 @@ pub(super) fn parse_message<L: StartLine>(
         }
         return Ok(Some((Message::Interleaved { channel, len }, skip + 4 + len)));
     }
-    let Some(head) = parse_head::<L>(rest, limits)? else { return Ok(None) };
+    let Some(head) = parse_head(rest, limits, expect)? else { return Ok(None) };
     let mut body_len: Option<usize> = None;
     for (name, value) in &head.headers {
         if name.eq_ignore_ascii_case("Content-Length") {
@@ -360,15 +373,17 @@ pub(super) fn parse_message<L: StartLine>(
 }
 
 pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>, ParseError> {
-    let Some((message, consumed)) = parse_message::<RequestLine>(buf, limits)? else { return Ok(None) };
+    let Some((message, consumed)) = parse_message(buf, limits, Expect::Requests)? else { return Ok(None) };
     let input = match message {
         Message::Interleaved { channel, len } => {
             let data = buf.get(consumed - len..consumed).unwrap_or(&[]).to_vec();
             Input::Interleaved { channel, data }
         }
-        Message::Head { start, headers, body } => {
-            Input::Request(Request { method: start.method, uri: start.uri, headers, body })
+        Message::Head { start: StartLine::Request { method, uri }, headers, body } => {
+            Input::Request(Request { method, uri, headers, body })
         }
+        // `Expect::Requests` parses no status line.
+        Message::Head { start: StartLine::Status { .. }, .. } => return Err(ParseError::Malformed("not a request")),
     };
     Ok(Some((input, consumed)))
 }

@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::request::{
-    self, is_rtsp1_version, parse_message, trim_bytes, Limits, Message, ParseError, Request, RequestLine, StartLine,
+    self, is_rtsp1_version, parse_message, trim_bytes, Expect, Limits, Message, ParseError, Request, StartLine,
 };
 
 #[derive(Debug, Clone)]
@@ -149,34 +149,8 @@ pub enum ServerInput {
     Interleaved { channel: u8, len: usize },
 }
 
-/// A status line, or a request line when the server asks something.
-enum ServerStart {
-    Status { status: u16, reason: String },
-    Request(RequestLine),
-}
-
-impl StartLine for ServerStart {
-    fn check_partial(line: &[u8]) -> Result<(), ParseError> {
-        if line.starts_with(b"RTSP/") || b"RTSP/".starts_with(line) {
-            Ok(())
-        } else {
-            RequestLine::check_partial(line)
-        }
-    }
-    fn parse(line: &[u8]) -> Result<Self, ParseError> {
-        if line.starts_with(b"RTSP/") {
-            parse_status_line(line)
-        } else {
-            RequestLine::parse(line).map(ServerStart::Request)
-        }
-    }
-    fn too_long() -> ParseError {
-        ParseError::TooLarge
-    }
-}
-
 /// `RTSP/1.x NNN reason`; the reason may be missing.
-fn parse_status_line(line: &[u8]) -> Result<ServerStart, ParseError> {
+pub(super) fn parse_status_line(line: &[u8]) -> Result<StartLine, ParseError> {
     let sp = line.iter().position(|&b| b == b' ').ok_or(ParseError::Malformed("no status code"))?;
     if !is_rtsp1_version(&line[..sp]) {
         return Err(ParseError::Malformed("not RTSP/1.x"));
@@ -194,7 +168,7 @@ fn parse_status_line(line: &[u8]) -> Result<ServerStart, ParseError> {
         return Err(ParseError::Malformed("bad status code"));
     }
     let reason = String::from_utf8_lossy(trim_bytes(&rest[code_end..])).into_owned();
-    Ok(ServerStart::Status { status, reason })
+    Ok(StartLine::Status { status, reason })
 }
 
 /// The client's `parse_input`: the same contract (`Ok(None)`: need more;
@@ -203,14 +177,14 @@ fn parse_status_line(line: &[u8]) -> Result<ServerStart, ParseError> {
 /// a response, anything else must be a request; an interleaved frame is
 /// returned only once all its bytes are buffered.
 pub fn parse_server_input(buf: &[u8], limits: &Limits) -> Result<Option<(ServerInput, usize)>, ParseError> {
-    let Some((message, consumed)) = parse_message::<ServerStart>(buf, limits)? else { return Ok(None) };
+    let Some((message, consumed)) = parse_message(buf, limits, Expect::ServerInput)? else { return Ok(None) };
     let input = match message {
         Message::Interleaved { channel, len } => ServerInput::Interleaved { channel, len },
-        Message::Head { start: ServerStart::Status { status, reason }, headers, body } => {
+        Message::Head { start: StartLine::Status { status, reason }, headers, body } => {
             ServerInput::Response(ResponseHead { status, reason, headers, body })
         }
-        Message::Head { start: ServerStart::Request(line), headers, body } => {
-            ServerInput::Request(request::Request { method: line.method, uri: line.uri, headers, body })
+        Message::Head { start: StartLine::Request { method, uri }, headers, body } => {
+            ServerInput::Request(request::Request { method, uri, headers, body })
         }
     };
     Ok(Some((input, consumed)))

@@ -34,7 +34,7 @@ use slab::{Key, Slab};
 use timers::{ClientTimer, ClientTimers, ConnTimer};
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -42,6 +42,7 @@ use core::net::SocketAddr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::small_map::SmallMap;
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
 use crate::rtsp::{self, ParseError, Response};
@@ -265,7 +266,7 @@ pub struct Server {
     config: Config,
     sessions: Slab<MediaSession>,
     /// Each session's id by name: a name is looked up once, where a call or request names it.
-    session_names: BTreeMap<String, SessionId>,
+    session_names: SmallMap<String, SessionId>,
     clients: Slab<Client>,
     /// Connections and the datagram queue: everything waiting to go out.
     wire: Wire,
@@ -297,7 +298,7 @@ impl Server {
         Server {
             config,
             sessions: Slab::default(),
-            session_names: BTreeMap::new(),
+            session_names: SmallMap::new(),
             clients: Slab::default(),
             wire: Wire::default(),
             events: VecDeque::new(),
