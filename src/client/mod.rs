@@ -434,6 +434,10 @@ impl Pusher {
     /// A server may ask too (OPTIONS, GET_PARAMETER as a keepalive): 200 for those, else 501.
     fn answer_server_request(&mut self, req: &Request) {
         let Some(link) = self.link.as_mut() else { return };
+        // A server that asks faster than it reads gets no more answers than the queue holds.
+        if link.backlog() > self.config.queue_bytes {
+            return;
+        }
         let status = match req.method {
             Method::Options | Method::GetParameter => "200 OK",
             _ => "501 Not Implemented",

@@ -443,3 +443,20 @@ fn hostile_replies_never_panic_and_never_leave_a_past_deadline() {
         assert_eq!(state, PushState::Ready, "{}", String::from_utf8_lossy(reply));
     }
 }
+
+#[test]
+fn a_server_that_asks_and_never_reads_gets_bounded_answers() {
+    let mut cfg = config("rtsp://127.0.0.1/x", Lower::Tcp);
+    cfg.queue_bytes = 64 * 1024;
+    let mut r = Rig::new(cfg);
+    r.connect(None);
+    r.handshake();
+    r.events();
+    let ask = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n".repeat(10_000);
+    r.p.handle_input(Input::Received(&ask), r.now);
+    let mut parts = Vec::new();
+    r.p.poll_transmit(&mut parts, usize::MAX);
+    let queued: usize = parts.iter().map(|p| p.len()).sum();
+    assert!(queued <= 64 * 1024 + 100, "{queued}");
+    assert_eq!(r.p.stats().state, PushState::Recording);
+}
