@@ -660,7 +660,10 @@ impl Pusher {
             }
             Track::Audio => {
                 let frame = self.media.push_audio(data, script_ts, now_us)?;
-                if self.phase == Phase::Recording && !self.waiting_keyframe {
+                // Audio does not wait for a video keyframe (it has none): only for room.
+                let backlog = self.link.as_ref().map_or(0, Link::backlog);
+                let fits = backlog + frame.packets.interleaved().len() <= self.config.queue_bytes;
+                if self.phase == Phase::Recording && fits {
                     self.send_frame(&frame, now_us);
                 }
             }

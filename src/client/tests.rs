@@ -460,3 +460,26 @@ fn a_server_that_asks_and_never_reads_gets_bounded_answers() {
     assert!(queued <= 64 * 1024 + 100, "{queued}");
     assert_eq!(r.p.stats().state, PushState::Recording);
 }
+
+#[test]
+fn audio_is_set_up_on_its_own_channels_and_does_not_wait_for_a_keyframe() {
+    let mut cfg = config("rtsp://127.0.0.1/x", Lower::Tcp);
+    cfg.audio = Some(AudioCodec::Pcmu);
+    let mut r = Rig::new(cfg);
+    r.connect(None);
+    let reqs = r.handshake();
+    let setups: Vec<(&str, Option<&str>)> =
+        reqs.iter().filter(|q| q.method == Method::Setup).map(|q| (q.uri.as_str(), q.header("Transport"))).collect();
+    assert_eq!(
+        setups,
+        [
+            ("rtsp://127.0.0.1/x/trackID=0", Some("RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")),
+            ("rtsp://127.0.0.1/x/trackID=1", Some("RTP/AVP/TCP;unicast;interleaved=2-3;mode=record")),
+        ]
+    );
+    r.p.handle_media(Track::Audio, &[0x7f; 160], 0, r.now).expect("G.711");
+    let read = r.read();
+    assert_eq!(read.packets.len(), 1);
+    assert_eq!((read.packets[0].0, read.packets[0].1.len()), (2, 12 + 160));
+    assert!(r.p.need_keyframe(), "video still waits");
+}
