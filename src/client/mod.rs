@@ -656,7 +656,10 @@ impl Pusher {
             }
             Track::Audio => {
                 let frame = self.media.push_audio(data, script_ts, now_us)?;
-                if self.phase == Phase::Recording && !self.waiting_keyframe {
+                // Audio obeys the queue bound too: a chunk that does not fit is
+                // dropped (nothing to wait for: every chunk decodes alone).
+                let fits = self.fits(frame.packets.interleaved().len());
+                if self.phase == Phase::Recording && !self.waiting_keyframe && fits {
                     self.send_frame(&frame, now_us);
                 }
             }
@@ -672,11 +675,9 @@ impl Pusher {
             }
             return;
         }
-        let size = frame.packets.interleaved().len();
-        let backlog = self.link.as_ref().map_or(0, Link::backlog);
         // Slower than the encoder: skip to the next keyframe rather than send
-        // a mosaic. A frame larger than the whole queue still goes alone.
-        let fits = backlog == 0 || backlog + size <= self.config.queue_bytes;
+        // a mosaic.
+        let fits = self.fits(frame.packets.interleaved().len());
         if self.waiting_keyframe && !frame.gop_start || !fits {
             self.waiting_keyframe = true;
             self.stats.frames_dropped += 1;
@@ -693,6 +694,13 @@ impl Pusher {
             }
         }
         self.send_frame(frame, now_us);
+    }
+
+    /// A frame of `size` bytes may be queued on the link: the queue stays
+    /// within `queue_bytes`, but a frame larger than the whole queue still goes alone.
+    fn fits(&self, size: usize) -> bool {
+        let backlog = self.link.as_ref().map_or(0, Link::backlog);
+        backlog == 0 || backlog + size <= self.config.queue_bytes
     }
 
     /// Queues a frame's packets on the link: interleaved over TCP, datagrams over UDP.

@@ -336,6 +336,40 @@ fn a_slow_link_drops_to_the_next_keyframe_and_counts() {
 }
 
 #[test]
+fn audio_on_a_stuck_link_stays_within_the_queue() {
+    // Found by the rtsp_pusher fuzz target: audio chunks were queued whatever
+    // the backlog, so a server that reads nothing (or a byte now and then, so
+    // the link never counts as stuck) let the queue grow without bound.
+    let mut cfg = config("rtsp://127.0.0.1/x", Lower::Tcp);
+    cfg.audio = Some(AudioCodec::Pcmu);
+    cfg.queue_bytes = 8 * 1024;
+    let mut r = Rig::new(cfg);
+    r.connect(None);
+    r.handshake();
+    r.push(&[SPS, PPS, &idr(0, 2000)]);
+    for n in 0..500 {
+        r.p.handle_media(Track::Audio, &[0xd5; 320], n * 40_000, r.now).expect("valid audio");
+        if n % 50 == 0 {
+            // The server takes one byte: the link is slow, not stuck.
+            let mut parts = Vec::new();
+            r.p.poll_transmit(&mut parts, 1);
+            r.wire.push(parts[0][0]);
+            r.p.handle_input(Input::Written(1), r.now);
+        }
+    }
+    let mut parts = Vec::new();
+    r.p.poll_transmit(&mut parts, usize::MAX);
+    let queued: usize = parts.iter().map(|p| p.len()).sum();
+    assert!(queued <= 8 * 1024, "{queued} bytes queued, queue_bytes 8192");
+    drop(parts);
+    // Drained, audio flows again.
+    assert!(r.read().packets.len() > 10);
+    r.p.handle_media(Track::Audio, &[0xd5; 320], 500 * 40_000, r.now).expect("valid audio");
+    let got = r.read().packets;
+    assert_eq!(got.iter().map(|(c, d)| (*c, d.len())).collect::<Vec<_>>(), [(2, 332)]);
+}
+
+#[test]
 fn udp_sends_datagrams_to_the_server_ports_and_sender_reports() {
     let mut r = Rig::new(config("rtsp://127.0.0.1/x", Lower::Udp));
     r.connect(Some(6000));
