@@ -401,6 +401,10 @@ impl Pusher {
                 } else {
                     self.timers.clear(Timer::Stuck);
                 }
+                // Input held back while the queue was full.
+                if !link.input.is_empty() && !self.queue_full() {
+                    self.parse_input(now_us);
+                }
             }
             Input::Closed => {
                 if self.phase == Phase::TearingDown {
@@ -412,9 +416,20 @@ impl Pusher {
         }
     }
 
+    /// The link has more queued than `queue_bytes`: the server's input waits
+    /// (it is neither read nor parsed) until the link drains, so a server that
+    /// asks (each request of its own is answered on the link) and never reads
+    /// cannot make the queue grow.
+    fn queue_full(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.backlog() > self.config.queue_bytes)
+    }
+
     fn parse_input(&mut self, now_us: u64) {
         let limits = Limits::default();
         loop {
+            if self.queue_full() {
+                return;
+            }
             let Some(link) = self.link.as_mut() else { return };
             let (item, used) = match parse_server_input(&link.input, &limits) {
                 Ok(Some(parsed)) => parsed,
@@ -824,7 +839,7 @@ impl Pusher {
     pub fn interest(&self) -> Interest {
         match (&self.link, self.phase) {
             (Some(link), Phase::Handshake | Phase::Recording | Phase::TearingDown) => {
-                Interest { read: true, write: link.has_output() }
+                Interest { read: !self.queue_full(), write: link.has_output() }
             }
             _ => Interest::default(),
         }

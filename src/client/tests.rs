@@ -370,6 +370,41 @@ fn audio_on_a_stuck_link_stays_within_the_queue() {
 }
 
 #[test]
+fn a_server_that_asks_and_never_reads_cannot_grow_the_queue() {
+    // Each request of the server's own is answered on the link: one that sends
+    // requests and reads no answer had the pusher queue answers without bound
+    // (about 60 bytes out for every 35 in). Past the queue bound the pusher
+    // stops reading (and parsing what it has read) until the link drains.
+    let mut cfg = config("rtsp://127.0.0.1/x", Lower::Tcp);
+    cfg.queue_bytes = 8 * 1024;
+    let mut r = Rig::new(cfg);
+    r.connect(None);
+    r.handshake();
+    let ask = b"OPTIONS * RTSP/1.0\r\nCSeq: 5\r\n\r\n".repeat(100);
+    let mut asked = 0;
+    for _ in 0..100 {
+        // As the runtime does: the connection is read only while the pusher wants to read.
+        if r.p.interest().read {
+            r.p.handle_input(Input::Received(&ask), r.now);
+            asked += 100;
+        }
+    }
+    assert!(asked < 10_000, "every request read");
+    let mut parts = Vec::new();
+    r.p.poll_transmit(&mut parts, usize::MAX);
+    let queued: usize = parts.iter().map(|p| p.len()).sum();
+    assert!(queued <= 8 * 1024 + 128, "{queued} bytes queued, queue_bytes 8192");
+    drop(parts);
+    assert!(!r.p.interest().read, "still reading with the queue full");
+    // The server reads: every request read is answered, reading resumes.
+    r.read();
+    let answers = r.wire.windows(9).filter(|w| w == b"CSeq: 5\r\n").count();
+    assert_eq!(answers, asked);
+    assert!(r.p.interest().read);
+    assert_eq!(r.p.stats().state, PushState::Recording);
+}
+
+#[test]
 fn udp_sends_datagrams_to_the_server_ports_and_sender_reports() {
     let mut r = Rig::new(config("rtsp://127.0.0.1/x", Lower::Udp));
     r.connect(Some(6000));
