@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
         queue_bytes,
     };
     let mut p = Pusher::new(config, SEED);
-    let mut sets = SPS.iter().copied().collect::<Vec<u8>>();
+    let mut sets = SPS.to_vec();
     sets.splice(0..0, [0, 0, 0, 1]);
     sets.extend_from_slice(&[0, 0, 0, 1]);
     sets.extend_from_slice(PPS);
