@@ -21,13 +21,15 @@ FUZZ_DIR="$ROOT/fuzz"
 SECONDS_PER=${FUZZ_SECONDS:-60}
 TARGET_DIR=${FUZZ_TARGET_DIR:-$FUZZ_DIR/target}
 SANITIZER=${FUZZ_SANITIZER:-none}
-ALL_TARGETS=(rtsp_request rtsp_server annexb_h264 annexb_h265 jpeg rtcp)
+ALL_TARGETS=(rtsp_request rtsp_server rtsp_response rtsp_pusher annexb_h264 annexb_h265 jpeg rtcp)
 
 # Largest input per target: past each parser's limits, small enough to mutate fast.
 max_len() {
     case "$1" in
         rtsp_request) echo 10000 ;; # Limits::default().max_head is 8192
         rtsp_server) echo 4096 ;;
+        rtsp_response) echo 10000 ;; # past Limits::default().max_head (8192)
+        rtsp_pusher) echo 4096 ;;
         annexb_h264 | annexb_h265) echo 4096 ;;
         jpeg) echo 8192 ;;
         rtcp) echo 1024 ;;

@@ -16,6 +16,11 @@ in examples/assets/ and the JPEG fixtures (copied to fuzz/corpus/jpeg/).
   from the clips.
 - rtsp_server/: operation sequences for the rtsp_server target (see the op
   codes in fuzz_targets/rtsp_server.rs): whole player sessions over TCP and UDP.
+- rtsp_response/: a knob byte, no cuts, then replies as mediamtx and
+  gst-rtsp-server send them, pipelined with a `$` frame and a server request.
+- rtsp_pusher/: operation sequences for the rtsp_pusher target (op codes in
+  fuzz_targets/rtsp_pusher.rs): the handshake to RECORD over TCP and UDP, with
+  Digest credentials, then media; a server flooding requests it never reads.
 """
 import pathlib
 import struct
@@ -219,7 +224,62 @@ def server():
     write("rtsp_server", "auth-locked.bin", s.b)
 
 
+def response():
+    replies = (b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nServer: gortsplib\r\n"
+               b"WWW-Authenticate: Digest realm=\"mediamtx\", nonce=\"2f5b7b0d6a8c4e1f\"\r\n"
+               b"WWW-Authenticate: Basic realm=\"mediamtx\"\r\n\r\n"
+               b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n"
+               b"Session: 7bd1c5a1;timeout=60\r\n\r\n"
+               b"$\x01\x00\x08\x81\xc9\x00\x01\x00\x00\x00\x01"
+               b"GET_PARAMETER rtsp://127.0.0.1/live RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 2\r\n\r\nab"
+               b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nContent-Length: 5\r\n\r\nv=0\r\n")
+    write("rtsp_response", "pipelined.bin", b"\x00\x00" + replies)
+    write("rtsp_response", "pipelined-cut.bin", b"\x00\x03\x00\x10\x00\x50\x00\xa0" + replies)
+
+
+class PushOps:
+    """An rtsp_pusher input: knobs, queue and timeout bytes, then ops."""
+
+    def __init__(self, knobs, queue=64, timeout=20):
+        self.b = bytes([knobs, queue, timeout])
+
+    def op(self, *bs):
+        self.b += bytes(bs)
+        return self
+
+    def write_all(self):
+        return self.op(9)
+
+    def reply(self, kind=0, extra=0x22):
+        return self.op(2, kind, extra, 0xFF, 0xFF).write_all()
+
+    def video(self, size, key):
+        return self.op(5, size, 0 if key else 1)
+
+
+def pusher():
+    # TCP: OPTIONS, ANNOUNCE, SETUP, RECORD answered 200, then a GOP, time, a keepalive.
+    s = PushOps(0).write_all().reply().reply().reply().reply()
+    s.video(40, True).write_all()
+    for _ in range(5):
+        s.video(10, False).op(8, 3, 0x01, 0x00)
+    s.op(10, 200).write_all().op(10, 0x81).reply().write_all()
+    write("rtsp_pusher", "tcp-record.bin", s.b)
+    # UDP with audio and a 401 first (Digest, credentials in the URL).
+    s = PushOps(1 | 2 | 8).write_all().reply(4).reply().reply().reply().reply().reply()
+    s.video(20, True).op(7, 40).op(14).op(10, 100).op(14).op(12).write_all().reply().write_all()
+    write("rtsp_pusher", "udp-audio-digest.bin", s.b)
+    # Recording, then a server that sends OPTIONS requests by the hundred and reads nothing.
+    s = PushOps(0, 4).write_all().reply().reply().reply().reply().video(20, True)
+    for _ in range(4):
+        s.op(0x82, 8, 0x3F, 0x00, 0x00)
+    s.op(10, 255).op(11, 0)
+    write("rtsp_pusher", "flood-unread.bin", s.b)
+
+
 if __name__ == "__main__":
+    response()
+    pusher()
     requests()
     rtcp()
     annexb()

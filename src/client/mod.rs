@@ -401,6 +401,10 @@ impl Pusher {
                 } else {
                     self.timers.clear(Timer::Stuck);
                 }
+                // Input held back while the queue was full.
+                if !link.input.is_empty() && !self.queue_full() {
+                    self.parse_input(now_us);
+                }
             }
             Input::Closed => {
                 if self.phase == Phase::TearingDown {
@@ -412,9 +416,20 @@ impl Pusher {
         }
     }
 
+    /// The link has more queued than `queue_bytes`: the server's input waits
+    /// (it is neither read nor parsed) until the link drains, so a server that
+    /// asks (each request of its own is answered on the link) and never reads
+    /// cannot make the queue grow.
+    fn queue_full(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.backlog() > self.config.queue_bytes)
+    }
+
     fn parse_input(&mut self, now_us: u64) {
         let limits = Limits::default();
         loop {
+            if self.queue_full() {
+                return;
+            }
             let Some(link) = self.link.as_mut() else { return };
             let (item, used) = match parse_server_input(&link.input, &limits) {
                 Ok(Some(parsed)) => parsed,
@@ -434,10 +449,6 @@ impl Pusher {
     /// A server may ask too (OPTIONS, GET_PARAMETER as a keepalive): 200 for those, else 501.
     fn answer_server_request(&mut self, req: &Request) {
         let Some(link) = self.link.as_mut() else { return };
-        // A server that asks faster than it reads gets no more answers than the queue holds.
-        if link.backlog() > self.config.queue_bytes {
-            return;
-        }
         let status = match req.method {
             Method::Options | Method::GetParameter => "200 OK",
             _ => "501 Not Implemented",
@@ -660,9 +671,9 @@ impl Pusher {
             }
             Track::Audio => {
                 let frame = self.media.push_audio(data, script_ts, now_us)?;
-                // Audio does not wait for a video keyframe (it has none): only for room.
-                let backlog = self.link.as_ref().map_or(0, Link::backlog);
-                let fits = backlog + frame.packets.interleaved().len() <= self.config.queue_bytes;
+                // Audio does not wait for a video keyframe (every chunk decodes
+                // alone), only for room: a chunk that does not fit is dropped.
+                let fits = self.fits(frame.packets.interleaved().len());
                 if self.phase == Phase::Recording && fits {
                     self.send_frame(&frame, now_us);
                 }
@@ -679,11 +690,9 @@ impl Pusher {
             }
             return;
         }
-        let size = frame.packets.interleaved().len();
-        let backlog = self.link.as_ref().map_or(0, Link::backlog);
         // Slower than the encoder: skip to the next keyframe rather than send
-        // a mosaic. A frame larger than the whole queue still goes alone.
-        let fits = backlog == 0 || backlog + size <= self.config.queue_bytes;
+        // a mosaic.
+        let fits = self.fits(frame.packets.interleaved().len());
         if self.waiting_keyframe && !frame.gop_start || !fits {
             self.waiting_keyframe = true;
             self.stats.frames_dropped += 1;
@@ -700,6 +709,13 @@ impl Pusher {
             }
         }
         self.send_frame(frame, now_us);
+    }
+
+    /// A frame of `size` bytes may be queued on the link: the queue stays
+    /// within `queue_bytes`, but a frame larger than the whole queue still goes alone.
+    fn fits(&self, size: usize) -> bool {
+        let backlog = self.link.as_ref().map_or(0, Link::backlog);
+        backlog == 0 || backlog + size <= self.config.queue_bytes
     }
 
     /// Queues a frame's packets on the link: interleaved over TCP, datagrams over UDP.
@@ -823,7 +839,7 @@ impl Pusher {
     pub fn interest(&self) -> Interest {
         match (&self.link, self.phase) {
             (Some(link), Phase::Handshake | Phase::Recording | Phase::TearingDown) => {
-                Interest { read: true, write: link.has_output() }
+                Interest { read: !self.queue_full(), write: link.has_output() }
             }
             _ => Interest::default(),
         }

@@ -235,6 +235,8 @@ impl PusherRuntime {
             let mut st = self.shared.state.lock();
             st.results.clear();
             let Some(core) = st.core.as_mut() else { return };
+            // What the script pushed before `close` goes out before the TEARDOWN.
+            drain_queue(&self.shared.queue, core);
             core.close(os::now_us());
         }
         self.wake();

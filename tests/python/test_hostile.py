@@ -23,12 +23,14 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
 
 import attack
 import helpers
+import receivers
 from attack import RawConn, Reply
 
 TARGET = helpers.TESTS / "mpy_attack_target.py"
@@ -965,3 +967,195 @@ def test_every_watcher_got_every_frame_through_all_cases(target):
         assert res["first_seq"] == res["rtp_info_seq"], f"watcher {k}: {res}"
     assert decoded == sent, f"ffprobe decoded {decoded} of {sent} frames\n{target.ffprobe.stderr[-2000:]}"
     assert trapped == 0, f"{trapped} datagrams reached 127.0.0.2"
+
+
+# --- hostile receiving servers against the pusher (mm.rtsp_pusher) ------------------------
+#
+# The servers are receivers.py's fakes (and a few more below) in this process;
+# one micropython process, under memcheck like the server above (HOSTILE_VALGRIND=0:
+# bare), opens a pusher against each in turn: `open` must give its negative errno
+# within the pusher's timeout. Then, in the same process, a push to a good
+# receiver (receivers.RecorderServer) must work: every access unit pushed before
+# `close` arrives.
+
+PUSHER_TIMEOUT_S = 2
+EPROTO, ENOENT, ETIMEDOUT, ECONNRESET = 71, 2, 110, 104
+PUSHER_FRAMES = 8
+
+
+class _HostileServer(receivers.FakeRtspServer):
+    """A fake receiving server whose every connection is `behave(self, conn)`."""
+
+    def __init__(self, behave, **kw):
+        self.behave = behave
+        super().__init__(**kw)
+
+    def handle(self, conn):
+        self.behave(self, conn)
+
+    def send_bounded(self, conn, chunks):
+        """Sends chunks until the peer goes away, close() or the deadline."""
+        for chunk in chunks:
+            if self._stop.is_set() or time.monotonic() > self._deadline:
+                return
+            try:
+                conn.sendall(chunk)
+            except OSError:
+                return
+
+
+def _options_ok(req):
+    return receivers.response(req, 200, "OK", receivers.OPTIONS_HEADERS)
+
+
+def _huge_content_length(srv, conn):
+    for req in srv.requests_of(conn):
+        conn.sendall(b"RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Length: 999999999\r\n\r\n"
+                     % req.headers.get("cseq", "0").encode())
+        srv.hold(conn)
+        return
+
+
+def _endless_header(srv, conn):
+    for req in srv.requests_of(conn):
+        head = b"RTSP/1.0 200 OK\r\nCSeq: %s\r\nX-Endless: " % req.headers.get("cseq", "0").encode()
+        srv.send_bounded(conn, [head] + [b"a" * 65536] * 64)  # 4 MB at most, no line end
+        return
+
+
+def _dollar_flood(srv, conn):
+    # OPTIONS answered with 1 MB of interleaved frames (which the pusher skips), then nothing
+    for req in srv.requests_of(conn):
+        frame = b"$\x01\xff\xff" + bytes(65535)
+        srv.send_bounded(conn, [frame] * 16)
+        srv.hold(conn)
+        return
+
+
+def _byte_by_byte_404(srv, conn):
+    # every reply one byte at a time: OPTIONS 200, ANNOUNCE 404
+    for req in srv.requests_of(conn):
+        data = _options_ok(req) if req.method == "OPTIONS" else receivers.response(req, 404, "Not Found")
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(0.001)
+
+
+def _never_answers_record(srv, conn):
+    for req in srv.requests_of(conn):
+        if req.method == "OPTIONS":
+            conn.sendall(_options_ok(req))
+        elif req.method == "ANNOUNCE":
+            conn.sendall(receivers.response(req, 200, "OK"))
+        elif req.method == "SETUP":
+            conn.sendall(receivers.response(req, 200, "OK", {"Session": "77;timeout=60",
+                                                              "Transport": req.headers["transport"]}))
+        # RECORD: no answer; the connection stays open
+
+
+def _close_mid_reply(srv, conn):
+    for req in srv.requests_of(conn):
+        conn.sendall(_options_ok(req)[:30])
+        return  # closed inside the reply
+
+
+# (name, server factory, the errno `open` must give)
+PUSHER_CASES = [
+    ("garbage", lambda: receivers.GarbageServer(deadline=120), EPROTO),
+    ("huge Content-Length", lambda: _HostileServer(_huge_content_length, deadline=120), EPROTO),
+    ("endless header", lambda: _HostileServer(_endless_header, deadline=120), EPROTO),
+    ("1 MB of $ frames, then silence", lambda: _HostileServer(_dollar_flood, deadline=120), ETIMEDOUT),
+    ("replies byte by byte, 404", lambda: _HostileServer(_byte_by_byte_404, deadline=120), ENOENT),
+    ("never answers RECORD", lambda: _HostileServer(_never_answers_record, deadline=120), ETIMEDOUT),
+    ("closes mid-reply", lambda: _HostileServer(_close_mid_reply, deadline=120), ECONNRESET),
+    ("closes after OPTIONS", lambda: receivers.CloseAfterOptionsServer(deadline=120), ECONNRESET),
+]
+
+PUSHER_SCRIPT = r'''
+import os, sys, time
+sys.path.append(HOST)
+import annexb, multimedia as mm
+with open(CLIP, "rb") as f:
+    AUS = annexb.access_units(f.read())[:FRAMES]
+start_fds = len(os.listdir("/proc/self/fd"))
+for name, url in CASES:
+    p = mm.rtsp_pusher()
+    assert p.rtsppusher_init(320, 240, url, timeout=TIMEOUT) == 0
+    t = time.ticks_ms()
+    ret = p.rtsppusher_open()
+    took = time.ticks_diff(time.ticks_ms(), t)
+    print("CASE", repr((name, ret, took, p.rtsppusher_getstats()["state"])))
+    p.rtsppusher_destroy()
+p = mm.rtsp_pusher()
+assert p.rtsppusher_init(320, 240, GOOD, timeout=5) == 0
+ret = p.rtsppusher_open()
+pushed = 0
+if ret == 0:
+    for k, au in enumerate(AUS):
+        pushed += p.rtsppusher_pushvideodata(au, len(au), 1 if k == 0 else 0, k * 33333) == 0
+p.rtsppusher_close()                  # at once: what was pushed still goes out first
+p.rtsppusher_deinit()
+p.rtsppusher_destroy()
+print("GOOD", ret, pushed)
+print("FDS", start_fds, len(os.listdir("/proc/self/fd")))
+'''
+
+
+def test_pusher_against_hostile_servers(tmp_path):
+    """Each hostile receiving server makes `open` return its negative errno
+    within the timeout; the interpreter goes on, and a push to a good
+    receiver in the same process then delivers every access unit."""
+    servers = [(name, make(), want) for name, make, want in PUSHER_CASES]
+    good = receivers.RecorderServer(deadline=120)
+    try:
+        cases = [(name, srv.url()) for name, srv, _ in servers]
+        script = tmp_path / "pusher_hostile.py"
+        script.write_text(f"HOST = {str(helpers.HOST_EXAMPLES)!r}\nCLIP = {str(helpers.CLIP)!r}\n"
+                          f"CASES = {cases!r}\nGOOD = {good.url()!r}\nTIMEOUT = {PUSHER_TIMEOUT_S}\n"
+                          f"FRAMES = {PUSHER_FRAMES}\n" + PUSHER_SCRIPT)
+        cmd = [helpers.micropython(), str(script)]
+        log = tmp_path / "valgrind.log"
+        if USE_VALGRIND:
+            helpers.need_tool("valgrind")
+            cmd = MEMCHECK + [f"--log-file={log}"] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        results = {}
+        for line in proc.stdout.splitlines():
+            if line.startswith("CASE "):
+                name, ret, took, state = ast.literal_eval(line[5:])
+                results[name] = (ret, took, state)
+        print(f"\n{'hostile receiving server':<32} | open | ms    | state after")
+        for name, _, want in servers:
+            ret, took, state = results.get(name, (None, None, None))
+            print(f"{name:<32} | {ret} | {took} | {state} (want -{want})")
+        memcheck = log.read_text() if USE_VALGRIND else ""
+        for line in memcheck.splitlines():
+            if re.search(r"in use at exit|definitely lost|indirectly lost|ERROR SUMMARY", line):
+                print("pusher under valgrind: " + line.split("== ", 1)[-1])
+        assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        for name, _, want in servers:
+            ret, took, state = results[name]
+            assert ret == -want, f"{name}: open gave {ret}, want -{want}"
+            # within the timeout (a little more under valgrind), and not left connecting
+            assert took <= PUSHER_TIMEOUT_S * 1000 + 1500, f"{name}: open took {took} ms"
+            assert state == "ready", f"{name}: state {state} after a failed open"
+        good_line = next(line for line in proc.stdout.splitlines() if line.startswith("GOOD"))
+        _, ret, pushed = good_line.split()
+        assert (int(ret), int(pushed)) == (0, PUSHER_FRAMES), good_line
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(good.h264_access_units()) < PUSHER_FRAMES:
+            time.sleep(0.05)
+        got = len(good.h264_access_units())
+        print(f"good receiver after the hostile ones: {got} of {PUSHER_FRAMES} access units, "
+              f"requests {good.methods()}")
+        assert got == PUSHER_FRAMES, f"{got} of {PUSHER_FRAMES} access units arrived"
+        fds_line = next(line for line in proc.stdout.splitlines() if line.startswith("FDS"))
+        _, before, after = fds_line.split()
+        assert before == after, f"descriptors: {before} before the pushers, {after} after"
+        if USE_VALGRIND:
+            # (leaks count as errors: MEMCHECK's --errors-for-leak-kinds, and exit 99 above)
+            assert "ERROR SUMMARY: 0 errors" in memcheck, memcheck[-6000:]
+    finally:
+        for _, srv, _ in servers:
+            srv.close()
+        good.close()

@@ -437,3 +437,218 @@ def test_destroy_while_streaming_under_valgrind(tmp_path):
     """destroy while a second thread sends and a TCP and a UDP player are attached."""
     proc, took, log = run_script(tmp_path, DESTROY_SCRIPT, DESTROY_CYCLES, True, VALGRIND_BUDGET_S)
     check_run("destroy while streaming", proc, took, log, DESTROY_CYCLES)
+
+
+# --- the pusher (mm.rtsp_pusher) ---------------------------------------------------------
+#
+# The receiving servers are receivers.py's fakes, in this (pytest's) process: a
+# RecorderServer that completes the handshake and keeps what it gets, an
+# Always401Server, a SilentServer and a port where nothing listens. The
+# micropython process holds only the pusher, so its descriptors are the pusher's.
+
+PUSHER_CYCLES = 200
+PUSHER_FAIL_CYCLES = 100
+PUSHER_SILENT_CYCLES = 3
+PUSHER_GC_CYCLES = 30
+PUSHER_BUDGET_S = 90  # any one pusher run under valgrind (each takes well under a minute)
+
+PUSHER_PRELUDE = PRELUDE + r'''
+# the parameter sets of the clip's first access unit, for pushvideoheader
+HEADER = AUS[0][:AUS[0].find(b"\x00\x00\x00\x01\x65")]
+
+def push_frames(p, count=4):
+    for k in range(count):
+        au = AUS[k % len(AUS)]
+        ret = p.rtsppusher_pushvideodata(au, len(au), 1 if k % len(AUS) == 0 else 0, k * 33333)
+        assert ret == 0, ("push", k, ret)
+'''
+
+# create/init/open/push/close/deinit/destroy against a RECORD server, TCP and UDP,
+# ended in each of the ways a script may.
+PUSHER_CYCLE_SCRIPT = PUSHER_PRELUDE + r"""
+gc.disable()
+start_fds = fds()
+print("FDS-START", start_fds)
+p = mm.rtsp_pusher()
+peak = start_fds
+t0 = time.ticks_ms()
+for cycle in range(CYCLES):
+    udp = cycle % 5 == 4
+    ret = p.rtsppusher_init(320, 240, URL, 25, "udp" if udp else "tcp", timeout=5)
+    assert ret == 0, ("init", cycle, ret)
+    if cycle % 3 == 0:
+        assert p.rtsppusher_pushvideoheader(HEADER, len(HEADER)) == 0
+    ret = p.rtsppusher_open()
+    assert ret == 0, ("open", cycle, ret)
+    push_frames(p)
+    st = p.rtsppusher_getstats()
+    assert st["state"] == "recording", (cycle, st)
+    peak = max(peak, fds())
+    end = cycle % 4
+    if end == 0:
+        p.rtsppusher_close()
+        p.rtsppusher_deinit()
+    elif end == 1:
+        p.rtsppusher_deinit()                      # deinit closes an open pusher itself
+    elif end == 2:
+        p.rtsppusher_close()
+        p.rtsppusher_deinit()
+        p.rtsppusher_destroy()
+        p = mm.rtsp_pusher()
+    else:
+        p.rtsppusher_destroy()                     # open and pushing: everything at once
+        p = mm.rtsp_pusher()
+    if cycle % 50 == 49:
+        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+p.rtsppusher_destroy()
+print("FDS-PEAK", peak)
+print("FDS-END", fds())
+print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+"""
+
+# opens that fail: a refused port (-ECONNREFUSED), a server that answers 401 to
+# every request, credentials included (-EACCES), then a silent server with
+# timeout=1 (-ETIMEDOUT); pushes before and after, deinit or destroy after.
+PUSHER_FAIL_SCRIPT = PUSHER_PRELUDE + r"""
+gc.disable()
+start_fds = fds()
+print("FDS-START", start_fds)
+t0 = time.ticks_ms()
+p = mm.rtsp_pusher()
+results = {}
+def attempt(url, want, timeout, cycle):
+    global p
+    assert p.rtsppusher_init(320, 240, url, timeout=timeout) == 0
+    assert p.rtsppusher_pushvideoheader(HEADER, len(HEADER)) == 0
+    au = AUS[0]
+    assert p.rtsppusher_pushvideodata(au, len(au), 1, 0) != 0     # not open
+    t = time.ticks_ms()
+    ret = p.rtsppusher_open()
+    took = time.ticks_diff(time.ticks_ms(), t)
+    assert ret == want, ("open", url, ret, want)
+    assert took < timeout * 1000 + 1500, ("open took", took, "ms")
+    results[ret] = results.get(ret, 0) + 1
+    assert p.rtsppusher_pushvideodata(au, len(au), 1, 0) != 0     # still not open
+    if cycle % 2:
+        p.rtsppusher_deinit()
+    else:
+        p.rtsppusher_destroy()
+        p = mm.rtsp_pusher()
+for cycle in range(CYCLES):
+    if cycle % 2:
+        attempt(REFUSED_URL, -111, 5, cycle)     # ECONNREFUSED
+    else:
+        attempt(AUTH_URL, -13, 5, cycle)         # EACCES
+for cycle in range(SILENT):
+    attempt(SILENT_URL, -110, 1, cycle)          # ETIMEDOUT
+p.rtsppusher_destroy()
+print("RESULTS", sorted(results.items()))
+print("FDS-END", fds())
+print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+"""
+
+# open pushers dropped and collected: the finaliser closes the link and frees all.
+PUSHER_GC_SCRIPT = PUSHER_PRELUDE + r"""
+def open_pusher():
+    p = mm.rtsp_pusher()
+    assert p.rtsppusher_init(320, 240, URL, timeout=5) == 0
+    ret = p.rtsppusher_open()
+    assert ret == 0, ("open", ret)
+    push_frames(p)
+
+def scrub_stack(n):
+    return 0 if n == 0 else scrub_stack(n - 1) + 1
+
+def collect():
+    scrub_stack(50)
+    gc.collect()
+
+start_fds = fds()
+print("FDS-START", start_fds)
+t0 = time.ticks_ms()
+retries = 0
+for cycle in range(CYCLES):
+    open_pusher()
+    # the conservative GC may see a stale copy of the object on the C stack: retry, bounded
+    for attempt in range(20):
+        collect()
+        if fds() == start_fds:
+            break
+        retries += 1
+        time.sleep_ms(20)
+    assert fds() == start_fds, ("pusher not collected", cycle, fds(), start_fds)
+for _ in range(5):
+    collect()
+print("GC-RETRIES", retries)
+print("FDS-END", fds())
+print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+"""
+
+
+def pusher_script(script, **urls):
+    return "".join(f"{k} = {v!r}\n" for k, v in urls.items()) + script
+
+
+def check_recorder(srv, cycles):
+    """Every cycle made the whole handshake, and the server got its frames."""
+    methods = srv.methods()
+    assert srv.connections == cycles, f"{srv.connections} connections for {cycles} cycles"
+    assert methods.count("RECORD") == cycles, methods[-20:]
+    assert not srv.errors, srv.errors
+    got = sum(len(v) for c, v in srv.packets.items() if c % 2 == 0) + srv.udp_packets
+    assert got >= cycles, f"{got} RTP packets for {cycles} cycles"
+    print(f"  recorder: {srv.connections} connections, {methods.count('TEARDOWN')} TEARDOWNs, "
+          f"{got} RTP packets")
+
+
+def test_pusher_200_cycles_fd_count(tmp_path):
+    """200 x create/init/open/push/(close+deinit | deinit | close+deinit+destroy | destroy)
+    against a RECORD server, one cycle in five over UDP, natively: every fd back."""
+    import receivers
+    with receivers.RecorderServer(deadline=120) as srv:
+        body = pusher_script(PUSHER_CYCLE_SCRIPT, URL=srv.url())
+        proc, took, _ = run_script(tmp_path, body, PUSHER_CYCLES, False, 60)
+        check_run("pusher open/push/close cycles", proc, took, "", PUSHER_CYCLES)
+        check_recorder(srv, PUSHER_CYCLES)
+
+
+def test_pusher_200_cycles_under_valgrind(tmp_path):
+    """The same 200 pusher cycles under memcheck (GC off, all checks on): no
+    leak, no invalid access, no error, only the GC heap left; every fd back."""
+    import receivers
+    with receivers.RecorderServer(deadline=PUSHER_BUDGET_S + 30) as srv:
+        body = pusher_script(PUSHER_CYCLE_SCRIPT, URL=srv.url())
+        proc, took, log = run_script(tmp_path, body, PUSHER_CYCLES, True, PUSHER_BUDGET_S)
+        check_run("pusher open/push/close cycles", proc, took, log, PUSHER_CYCLES)
+        check_recorder(srv, PUSHER_CYCLES)
+
+
+def test_pusher_failed_opens_under_valgrind(tmp_path):
+    """100 opens that fail (a refused port: -ECONNREFUSED; 401 whatever the
+    credentials: -EACCES) and 3 against a silent server with timeout=1
+    (-ETIMEDOUT, within the timeout), each followed by deinit or destroy,
+    under memcheck: no leak, no invalid access; every fd back."""
+    import receivers
+    with receivers.Always401Server(deadline=PUSHER_BUDGET_S + 30) as auth, \
+            receivers.SilentServer(deadline=PUSHER_BUDGET_S + 30) as silent:
+        body = pusher_script(PUSHER_FAIL_SCRIPT, REFUSED_URL=receivers.url(receivers.closed_port()),
+                             AUTH_URL=auth.url(userinfo="user:wrong"), SILENT_URL=silent.url(),
+                             SILENT=PUSHER_SILENT_CYCLES)
+        proc, took, log = run_script(tmp_path, body, PUSHER_FAIL_CYCLES, True, PUSHER_BUDGET_S)
+        check_run("pusher failed opens", proc, took, log, PUSHER_FAIL_CYCLES)
+        print("  " + next((line for line in proc.stdout.splitlines() if line.startswith("RESULTS")), ""))
+        assert auth.connections == PUSHER_FAIL_CYCLES // 2
+        assert silent.connections == PUSHER_SILENT_CYCLES
+
+
+def test_pusher_gc_of_open_pushers_under_valgrind(tmp_path):
+    """30 open pushers, frames pushed, dropped and collected: the finaliser
+    closes the link (every fd back after each one) and frees everything.
+    The undefined-value check is off, as for the server's GC test."""
+    import receivers
+    with receivers.RecorderServer(deadline=PUSHER_BUDGET_S + 30) as srv:
+        body = pusher_script(PUSHER_GC_SCRIPT, URL=srv.url())
+        proc, took, log = run_script(tmp_path, body, PUSHER_GC_CYCLES, True, PUSHER_BUDGET_S,
+                                     undef_checks=False)
+        check_run("gc of open pushers", proc, took, log, PUSHER_GC_CYCLES)
+        check_recorder(srv, PUSHER_GC_CYCLES)
