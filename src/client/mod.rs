@@ -30,6 +30,7 @@ use bytes::Bytes;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::rtp::packet::RTP_HEADER_LEN;
 use crate::rtp::rtcp;
 use crate::rtsp::auth::{nonce_from, pick_challenge};
 use crate::rtsp::response::{parse_server_input, ResponseHead, ServerInput};
@@ -40,7 +41,7 @@ use crate::rtsp::session_header::parse_session_header;
 use crate::rtsp::{Limits, Lower, Method, Request};
 use crate::sdp::{build_sdp, SdpSession};
 use crate::session::{
-    default_channel, validate, AudioCodec, Frame, FrameRef, MediaSession, PushError, Track, VideoCodec,
+    default_channel, validate, AudioCodec, Frame, FrameRef, MediaSession, PushError, SentCount, Track, VideoCodec,
     TRACK_VIDEO,
 };
 use crate::timer::{TimerKind, TimerTable};
@@ -212,6 +213,9 @@ pub struct Pusher {
     /// `reported` set.
     first_media: [Option<(u32, u64)>; 2],
     reported: [bool; 2],
+    /// RTP packets and payload octets sent per track (RFC 3550 6.4.1: the
+    /// sender's counts; frames dropped before the link are not in them).
+    sent: [SentCount; 2],
     backoff_us: u64,
     recording_since: u64,
     wall_offset_us: i64,
@@ -245,6 +249,7 @@ impl Pusher {
             waiting_keyframe: true,
             first_media: [None; 2],
             reported: [false; 2],
+            sent: [SentCount::default(); 2],
             backoff_us: BACKOFF_FIRST_US,
             recording_since: 0,
             wall_offset_us: 0,
@@ -757,6 +762,13 @@ impl Pusher {
         }
         if !frame.rtcp {
             self.stats.frames_sent += 1;
+            // What the sender reports count: what went out, not what was packetized.
+            let sent = &mut self.sent[track];
+            for i in 0..frame.packets.len() {
+                sent.packets = sent.packets.wrapping_add(1);
+                let payload = frame.packets.packet(i).len().saturating_sub(RTP_HEADER_LEN);
+                sent.octets = sent.octets.wrapping_add(payload as u32);
+            }
             if !self.reported[track] && self.first_media[track].is_none() {
                 self.first_media[track] = Some((frame.rtp_time, frame.time_us));
                 self.timers.set_if_unset(Timer::Report, now_us);
@@ -778,8 +790,8 @@ impl Pusher {
                 ssrc: self.media.streams[track].ssrc,
                 ntp: rtcp::ntp_from_unix_us(wall_us),
                 rtp_time,
-                packets: self.media.sent[track].packets,
-                octets: self.media.sent[track].octets,
+                packets: self.sent[track].packets,
+                octets: self.sent[track].octets,
             };
             let mut bytes = Vec::new();
             rtcp::sender_report(&mut bytes, &info, rtcp::CNAME);

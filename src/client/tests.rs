@@ -410,6 +410,8 @@ fn udp_sends_datagrams_to_the_server_ports_and_sender_reports() {
     r.connect(Some(6000));
     let reqs = r.handshake();
     assert_eq!(reqs[2].header("Transport"), Some("RTP/AVP;unicast;client_port=6000-6001;mode=record"));
+    // Dropped (before the first keyframe): not in the sender report's counts.
+    r.push(&[&p_slice(0, 3000)]);
     r.push(&[SPS, PPS, &idr(0, 3000)]);
     let mut rtp = 0;
     while let Some((to, rtcp, bytes)) = r.p.poll_datagram() {
@@ -422,6 +424,8 @@ fn udp_sends_datagrams_to_the_server_ports_and_sender_reports() {
     r.advance_to(r.now + 1);
     let sr = r.p.poll_datagram().expect("a sender report after the first packets");
     assert_eq!((sr.0, sr.1, sr.2[1]), (SocketAddr::new(PEER.ip(), 7001), true, 200));
+    let packets = u32::from_be_bytes([sr.2[20], sr.2[21], sr.2[22], sr.2[23]]);
+    assert_eq!(packets, rtp, "the report counts what was sent");
 }
 
 #[test]
