@@ -170,7 +170,7 @@ retina-client:
 	CARGO_TARGET_DIR=$(RETINA_DIR)/target $(CARGO) build --release --locked --manifest-path tests/retina_client/Cargo.toml
 	@echo "retina client: $(RETINA_DIR)/target/release/retina-client"
 
-# Ours beside gst-rtsp-server on 127.0.0.1, one table and bench/RESULTS.md
+# Ours beside gst-rtsp-server (and our pusher beside ffmpeg's) on 127.0.0.1, one table and bench/RESULTS.md
 # (about 7 minutes on 2 cores; BENCH_FULL=1: the issue's 30 s scale windows).
 # The load client is its own cargo workspace, built in build/bench/target.
 BENCH_DIR := $(ROOT)/build/bench

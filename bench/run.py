@@ -3,7 +3,7 @@
 #
 #   /usr/bin/python3 bench/run.py [--only PHASE[,PHASE...]] [--full]
 #
-# Phases (all by default): cost, fanout, join, scale, footprint. Prints one
+# Phases (all by default): cost, fanout, join, scale, pusher, footprint. Prints one
 # table and writes bench/RESULTS.md (the machine, the commands, the figures)
 # and build/bench/results.json (everything measured).
 #
@@ -12,6 +12,7 @@
 # fan-out windows instead. Every process started here has a deadline, every
 # load is bounded in clients and time, and all traffic is on 127.0.0.1.
 
+import ast
 import bisect
 import collections
 import json
@@ -53,6 +54,13 @@ COST_SMALL = (10 * 1024, 30, 180)  # size, calls per second, calls
 COST_LARGE = (200 * 1024, 15, 100)
 COST_HOT = (10 * 1024, 1000, 1000)  # back to back: caches and clocks warm
 KB_TARGET = 200 * 1024
+# The pusher phase: the bundled clip (640x360, 90 frames, 1 s GOP) pushed in real time,
+# looped to PUSH_FRAMES, by ours and by ffmpeg, to an ffmpeg receiver on loopback.
+PUSH_CLIP = os.path.join(ROOT, "examples", "assets", "clip.264")
+PUSH_LOOPS = 7
+PUSH_FRAMES = 90 * PUSH_LOOPS  # 21 s at 30 fps
+PUSH_WINDOW = (2.0, 19.0)  # CPU window, seconds after pushing starts
+PUSH_PATH = "/live/cam"
 
 T_START = time.monotonic()
 LOADAVG_AT_START = "%.2f %.2f %.2f" % os.getloadavg()
@@ -80,6 +88,20 @@ def proc_cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_run_ns(pid):
+    """(nanoseconds on CPU of the process's live threads, their ids) from
+    /proc/<pid>/task/*/schedstat: exact where /proc/<pid>/stat counts 10 ms ticks."""
+    total, tids = 0, []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+            tids.append(tid)
+        except (OSError, ValueError, IndexError):
+            pass
+    return total, tuple(tids)
 
 
 def proc_rss_kb(pid):
@@ -459,6 +481,170 @@ def phase_scale(results):
     results["scale"] = scale
 
 
+def listening(port):
+    """True when a socket listens on TCP `port` (from /proc/net/tcp: no probe
+    connection, the ffmpeg receiver accepts exactly one)."""
+    want = ":%04X" % port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1].endswith(want) and fields[3] == "0A":
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def count_access_units(path):
+    sys.path.insert(0, os.path.join(ROOT, "examples", "host"))
+    import annexb
+    try:
+        with open(path, "rb") as f:
+            return len(annexb.access_unit_spans(f.read(), annexb.H264))
+    except OSError:
+        return 0
+
+
+def push_run(kind, transport, looped_clip):
+    """One push of PUSH_FRAMES frames in real time to an ffmpeg receiver; the
+    pusher's CPU over PUSH_WINDOW and at the end, its VmRSS at the end."""
+    port = free_port()
+    url = "rtsp://127.0.0.1:%d%s" % (port, PUSH_PATH)
+    recv_out = os.path.join(OUT, "pusher-recv-%s-%s.h264" % (kind, transport))
+    if os.path.exists(recv_out):
+        os.unlink(recv_out)
+    errf = open(os.path.join(OUT, "pusher-%s-%s.stderr" % (kind, transport)), "w")
+    recv = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-listen_timeout", "20", "-i", url,
+                             "-c", "copy", "-f", "h264", "-y", recv_out],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf)
+    push = None
+    res = {"transport": transport}
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            if recv.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("ffmpeg receiver not listening on %d" % port)
+            time.sleep(0.02)
+        lines = queue.Queue()
+        if kind == "ours":
+            push = subprocess.Popen([MPY, os.path.join(ROOT, "bench", "mpy_pusher.py"), "--url", url,
+                                     "--clip", PUSH_CLIP, "--fps", str(FPS), "--frames", str(PUSH_FRAMES),
+                                     "--transport", transport],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
+                                    text=True, bufsize=1, cwd=ROOT)
+
+            def read():
+                for line in push.stdout:
+                    lines.put(line.rstrip("\n"))
+                lines.put(None)
+            threading.Thread(target=read, daemon=True).start()
+
+            def line(prefix, timeout):
+                end = time.monotonic() + timeout
+                while time.monotonic() < end:
+                    try:
+                        got = lines.get(timeout=max(0.01, end - time.monotonic()))
+                    except queue.Empty:
+                        continue
+                    if got is None:
+                        break
+                    if got.startswith(prefix):
+                        return got
+                    log("pusher", kind, "says:", got)
+                raise RuntimeError("our pusher: no %s line (see %s)" % (prefix, errf.name))
+
+            line("OPENED", 15)
+        else:
+            push = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", looped_clip,
+                                     "-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf)
+        t0 = time.monotonic()  # ours: the handshake is done; ffmpeg: just started
+        end = t0 + PUSH_FRAMES / FPS + 30
+        marks = {}
+        rss = 0
+        while time.monotonic() < end:
+            now = time.monotonic() - t0
+            # exited? (not reaped: ffmpeg's total CPU is read from its zombie below)
+            if os.waitid(os.P_PID, push.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+            try:
+                cpu, r, run_ns = proc_cpu_s(push.pid), proc_rss_kb(push.pid), proc_run_ns(push.pid)
+            except OSError:
+                break
+            rss = r or rss  # a zombie has no VmRSS
+            for name, at in zip(("w0", "w1"), PUSH_WINDOW):
+                if name not in marks and now >= at:
+                    marks[name] = (time.monotonic(), cpu, run_ns)
+            if kind == "ours" and not lines.empty():
+                break
+            time.sleep(0.05)
+        if kind == "ours":
+            words = line("DONE", 30).split()
+            res["cpu_total_s"] = proc_cpu_s(push.pid)
+            res["rss_end_kb"] = proc_rss_kb(push.pid)
+            res["call_us"] = dict(zip(("calls", "median", "p99", "max", "mean", "failed"), map(int, words[1:7])))
+            stats = line("STATS", 10).split(None, 1)[1]
+            try:
+                res["stats"] = ast.literal_eval(stats)
+            except (ValueError, SyntaxError):
+                res["stats"] = stats
+            push.stdin.write("QUIT\n")
+            push.stdin.flush()
+            line("BYE", 15)
+            push.wait(timeout=10)
+        else:
+            # exited, not yet reaped: its /proc/<pid>/stat still holds the whole run's CPU
+            os.waitid(os.P_PID, push.pid, os.WEXITED | os.WNOWAIT)
+            res["cpu_total_s"] = proc_cpu_s(push.pid)
+            res["rss_end_kb"] = rss  # the last reading, at most 50 ms before it exited
+            push.wait(timeout=10)
+            res["exit_code"] = push.returncode
+        if "w0" in marks and "w1" in marks:
+            (a, ca, (na, ta)), (b, cb, (nb, tb)) = marks["w0"], marks["w1"]
+            frames = (b - a) * FPS  # due in the window: both push on a 1/30 s grid
+            res["window_s"] = b - a
+            res["stat_cpu_per_frame_us"] = 1e6 * (cb - ca) / frames
+            # the exact figure when the same threads lived through the window
+            # (a thread that ended would take its time out of the sum)
+            ns = (nb - na) if ta == tb else 1e9 * (cb - ca)
+            res["threads"] = len(tb) if ta == tb else "%d-%d, changed: stat figure" % (len(ta), len(tb))
+            res["cpu_per_s"] = ns / 1e9 / (b - a)
+            res["cpu_per_frame_us"] = ns / 1e3 / frames
+        res["cpu_total_per_frame_us"] = 1e6 * res["cpu_total_s"] / PUSH_FRAMES
+        recv.wait(timeout=15)
+        res["received_frames"] = count_access_units(recv_out)
+    finally:
+        for p in (push, recv):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        errf.close()
+    return res
+
+
+def phase_pusher(results):
+    """The pusher: producer-call cost, CPU per pushed frame and resident memory,
+    ours (MicroPython) beside ffmpeg's RTSP muxer, both pushing the bundled clip
+    in real time to an ffmpeg receiver."""
+    # ffmpeg 5.1's -stream_loop cannot seek a raw .264 ("Operation not
+    # permitted"): ffmpeg gets the clip concatenated PUSH_LOOPS times instead.
+    looped = os.path.join(OUT, "clip-x%d.264" % PUSH_LOOPS)
+    with open(PUSH_CLIP, "rb") as f:
+        clip = f.read()
+    with open(looped, "wb") as f:
+        f.write(clip * PUSH_LOOPS)
+    push = {}
+    for transport in ("tcp", "udp"):
+        for kind in ("ours", "ffmpeg"):
+            res = push_run(kind, transport, looped)
+            push["%s/%s" % (kind, transport)] = res
+            log("pusher", kind, transport, {k: v for k, v in res.items() if k != "stats"})
+    results["pusher"] = push
+
+
 def phase_footprint(results):
     foot = {}
     lib = os.path.join(ROOT, "build", "k230", "libcanmv_rtsp.a")
@@ -594,11 +780,27 @@ def table_rows(r):
         p = fan.get("peer/" + transport, {}).get("rss_per_client_kb")
         rows.append(("resident memory per connected client, %s (KB)" % transport.upper(),
                      fmt(o, digits=1), fmt(p, digits=1), ratio(o, p), "", ""))
+    push = r.get("pusher", {})
+    for transport in ("tcp", "udp"):
+        o = push.get("ours/" + transport, {}).get("call_us")
+        rows.append(("pusher: rtsppusher_pushvideodata call, clip's access units, %s: median / p99 (us)"
+                     % transport.upper(),
+                     "%s / %s" % (fmt(o and o["median"]), fmt(o and o["p99"])), "n/a (no call)", "n/a", "", ""))
+    for transport in ("tcp", "udp"):
+        o, p = push.get("ours/" + transport, {}), push.get("ffmpeg/" + transport, {})
+        oc, pc = o.get("cpu_per_frame_us"), p.get("cpu_per_frame_us")
+        rows.append(("pusher: CPU per pushed frame, %s (us; peer: ffmpeg -re -c copy -f rtsp)" % transport.upper(),
+                     fmt(oc, digits=1), fmt(pc, digits=1), ratio(oc, pc), "", ""))
+    for transport in ("tcp", "udp"):
+        o, p = push.get("ours/" + transport, {}), push.get("ffmpeg/" + transport, {})
+        orss, prss = o.get("rss_end_kb"), p.get("rss_end_kb")
+        rows.append(("pusher: resident memory (VmRSS) at the end, %s (KB; peer: ffmpeg)" % transport.upper(),
+                     fmt(orss), fmt(prss), ratio(orss, prss), "", ""))
     return rows
 
 
 def render_table(rows):
-    head = ("measure", "ours", "peer (gst-rtsp-server)", "ours/peer", "target", "met?")
+    head = ("measure", "ours", "peer (gst-rtsp-server; pusher rows: ffmpeg)", "ours/peer", "target", "met?")
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(6)]
     lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(head, widths)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -652,6 +854,10 @@ def write_results(r, table, elapsed):
         "build/bench/target/release/loadclient --url rtsp://127.0.0.1:P/bench --clients N --transport tcp|udp \\",
         "  --seconds S --warmup 1 [--arrivals FILE] --json FILE                                            # the load",
         "build/bench/target/release/loadclient --url ... --join %d --join-gap-ms %d                          # late join" % (JOINS, JOIN_GAP_MS),
+        "ffmpeg -listen_timeout 20 -i rtsp://127.0.0.1:P/live/cam -c copy -f h264 FILE                      # pusher: receiver",
+        "build/micropython bench/mpy_pusher.py --url rtsp://127.0.0.1:P/live/cam --clip examples/assets/clip.264 \\",
+        "  --frames %d --transport tcp|udp                                                                  # pusher: ours" % PUSH_FRAMES,
+        "ffmpeg -re -i build/bench/clip-x%d.264 -c copy -f rtsp -rtsp_transport tcp|udp rtsp://127.0.0.1:P/live/cam  # pusher: ffmpeg" % PUSH_LOOPS,
         "scripts/riscv64-linked-size.sh build/k230/libcanmv_rtsp.a include/canmv_rtsp.h                     # footprint",
         "```",
         "",
@@ -685,6 +891,23 @@ def write_results(r, table, elapsed):
                 kind, p["clients"], "yes" if p["ok"] else "no", p["playing"], p.get("setup_seconds", -1),
                 p["all_frames"], p["lost"],
                 fmt(p["max_lag_ms"], digits=1), fmt(p["server_cpu_per_s"], digits=3), 100 * p["client_cpu_fraction"]))
+    push = r.get("pusher", {})
+    if push:
+        lines += ["", "### Pusher runs (%d frames, %g s at %d fps, each to its own ffmpeg receiver)"
+                  % (PUSH_FRAMES, PUSH_FRAMES / FPS, FPS), "",
+                  "| pusher/transport | frames received | threads | CPU s/s in window | CPU us/frame in window "
+                  "(schedstat) | same from /proc/<pid>/stat | CPU us/frame, whole process (stat) | "
+                  "VmRSS KB at the end | pusher's own count |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for key, x in push.items():
+            st = x.get("stats")
+            own = ("%s sent, %s dropped, %s reconnects" % (st.get("frames_sent"), st.get("frames_dropped"),
+                                                           st.get("reconnects"))
+                   if isinstance(st, dict) else "exit code %s" % x.get("exit_code"))
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                key, x.get("received_frames"), x.get("threads"), fmt(x.get("cpu_per_s"), digits=4),
+                fmt(x.get("cpu_per_frame_us"), digits=1), fmt(x.get("stat_cpu_per_frame_us"), digits=1),
+                fmt(x.get("cpu_total_per_frame_us"), digits=1), fmt(x.get("rss_end_kb")), own))
     lines += ["", "Raw figures: build/bench/results.json.", "", METHOD.strip(), ""]
     history = kept_history()
     lines.append(history if history else KEEP_MARKER + "\n\n## Changes and their effect\n\n(none recorded yet)\n")
@@ -741,6 +964,29 @@ METHOD = """
   together exceeded 90%% of the machine, so the figure is this machine's, not the server's
   limit. The issue asks for 30 s windows; to keep `make bench` under 10 minutes a probe's
   window is %(scale)g s (BENCH_FULL=1: 30 s) and the search stops after %(budget)d s per server.
+- **Pusher** (`mm.rtsp_pusher`): the bundled clip examples/assets/clip.264 (640x360, 30 fps,
+  90 frames of 1.1 KB on average, an IDR every 30), split into access units as
+  examples/host/annexb.py does, SPS/PPS given to `rtsppusher_pushvideoheader`, pushed by
+  bench/mpy_pusher.py looped to %(pframes)d frames (%(psec)g s), one `rtsppusher_pushvideodata`
+  per frame on a 1/30 s grid, to `ffmpeg -listen_timeout 20 -i rtsp://127.0.0.1:P/live/cam -c copy
+  -f h264 FILE` (a fresh receiver for each run; "frames received" are the access units in FILE).
+  Call cost: `time.ticks_us()` around each call in the script (interpreter overhead
+  included), all %(pframes)d calls. The peer is `ffmpeg -re -i CLIP -c copy -f rtsp
+  -rtsp_transport tcp|udp URL`, the muxer CanMV's own pusher is built on, on the same clip
+  concatenated %(ploops)d times (ffmpeg 5.1's `-stream_loop` cannot seek a raw .264: "Operation
+  not permitted"). CPU: the pusher process's time on CPU (user + system) between
+  %(w0)g s and %(w1)g s after pushing starts (ours: after `rtsppusher_open` returned; ffmpeg:
+  after it was started, its connect taking a fraction of a second), divided by the frames due
+  in that window (30/s); so start-up and the handshake are left out of both (the whole
+  process's CPU per frame, start-up, clip splitting and handshake included, is in the runs
+  table: ours up to its last call's return, ffmpeg to its exit). Ours includes the MicroPython interpreter running the script. The table's figure
+  sums the first field of /proc/<pid>/task/*/schedstat (nanoseconds, every thread; where the
+  threads changed in the window the runs table says so and the stat figure stands in);
+  utime+stime from /proc/<pid>/stat, as the server's figures, is beside it in the runs table:
+  it counts 10 ms ticks, about %(ptick).0f us per frame over this window, where a pusher spends
+  a few ticks in all, so its figures jump between runs. VmRSS: ours when the last call
+  has returned, before `rtsppusher_close`; ffmpeg's at the last reading before it exited (read
+  every 50 ms). Both streams carry SPS/PPS in band before each IDR.
 - **Footprint**: scripts/riscv64-linked-size.sh links a program taking every entry point's
   address with and without the archive (--gc-sections) and reports the difference (text +
   data, libc not counted). The peer's figure is only the size of Debian's x86-64
@@ -748,11 +994,13 @@ METHOD = """
   Resident memory per client: VmRSS with 200 clients playing minus VmRSS with 1, over 199.
 """ % {"small": COST_SMALL[2], "large": COST_LARGE[2], "fan": FANOUT_SECONDS, "joins": JOINS,
        "gap": JOIN_GAP_MS, "start": SCALE_START, "cap": SCALE_MAX, "scale": SCALE_SECONDS,
-       "budget": SCALE_BUDGET_S}
+       "budget": SCALE_BUDGET_S, "pframes": PUSH_FRAMES, "psec": PUSH_FRAMES / FPS, "ploops": PUSH_LOOPS,
+       "w0": PUSH_WINDOW[0], "w1": PUSH_WINDOW[1],
+       "ptick": 1e6 * 0.01 / ((PUSH_WINDOW[1] - PUSH_WINDOW[0]) * FPS)}
 
 
 PHASES = {"cost": phase_cost, "fanout": phase_fanout, "join": phase_join, "scale": phase_scale,
-          "footprint": phase_footprint}
+          "pusher": phase_pusher, "footprint": phase_footprint}
 
 
 def main():
