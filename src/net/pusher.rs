@@ -94,6 +94,8 @@ struct Shared {
     /// The loop writes here when it has a result for `open` or `close`.
     done_read: Fd,
     done_write: Fd,
+    /// A wake byte is in the pipe and the loop has not taken it yet.
+    wake_pending: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -122,14 +124,19 @@ impl PusherRuntime {
                 wake_write,
                 done_read,
                 done_write,
+                wake_pending: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
             }),
             thread: Mutex::new(None),
         })
     }
 
+    /// Wakes the loop: one byte in the pipe until the loop takes it (a push
+    /// while a wake is pending costs no system call).
     fn wake(&self) {
-        os::wake(self.shared.wake_write);
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            os::wake(self.shared.wake_write);
+        }
     }
 
     /// Sets the pusher up and starts its loop thread. -EALREADY when it is set up already.
@@ -394,7 +401,11 @@ fn run(shared: &Shared) {
                 continue;
             }
             match src {
-                Source::Wake => os::drain(shared.wake_read),
+                Source::Wake => {
+                    os::drain(shared.wake_read);
+                    // Under the lock: whatever was pushed before this is drained below or was above.
+                    shared.wake_pending.store(false, Ordering::Release);
+                }
                 // RTCP receiver reports (and anything else) from the server: not needed.
                 Source::Udp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
                 Source::Conn if pfd.fd != sockets.conn => {}
