@@ -155,12 +155,38 @@ test: setup
 	$(MAKE) check-header
 	$(MAKE) k230
 	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) sim-ci
 	$(MAKE) build/micropython retina-client
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/python
 	MICROPYTHON=$(ROOT)/build/micropython python3 -m pytest -v tests/board --target unix
 	$(MAKE) soak SOAK_MINUTES=3
 	$(MAKE) test-sched
 	$(MAKE) test-riscv64
+
+# The deterministic simulator (sim/, its own cargo workspace): the core in a
+# simulated world from one seed. make sim SIM_SEED=.. SIM_SEEDS=.. SIM_DAYS=..
+# SIM_CLIENTS=.. SIM_FPS=..; sim-ci: the seeds make test runs (about a
+# minute); sim-regressions: sim/regressions.txt, each seed with and without its bug.
+SIM_DIR := $(ROOT)/build/sim
+SIM_BIN := $(SIM_DIR)/target/release/canmv_rtsp-sim
+SIM_SOURCES := sim/Cargo.toml sim/Cargo.lock $(shell find sim/src -name '*.rs')
+export SIM_SEED SIM_SEEDS SIM_DAYS SIM_CLIENTS SIM_FPS
+.PHONY: sim sim-ci sim-regressions
+$(SIM_BIN): $(RUST_SOURCES) $(SIM_SOURCES)
+	CARGO_TARGET_DIR=$(SIM_DIR)/target $(CARGO) build --release --locked --manifest-path sim/Cargo.toml
+	touch $@
+
+sim: $(SIM_BIN)
+	$(SIM_BIN)
+
+sim-ci: $(SIM_BIN)
+	CARGO_TARGET_DIR=$(SIM_DIR)/target $(CARGO) clippy --release --locked --manifest-path sim/Cargo.toml -- -D warnings
+	SIM_SEED=1 SIM_SEEDS=400 SIM_DAYS=0.005 SIM_CLIENTS=20 SIM_FPS=1 $(SIM_BIN)
+	SIM_SEED=1001 SIM_SEEDS=20 SIM_DAYS=0.002 SIM_CLIENTS=100 SIM_FPS=30 $(SIM_BIN)
+	$(MAKE) sim-regressions
+
+sim-regressions: $(SIM_BIN)
+	scripts/sim-regressions.sh $(SIM_BIN) $(SIM_DIR)
 
 # The retina test client (tests/python/test_retina.py): its own cargo
 # workspace, built in build/retina/target (never the crate's target dir).
@@ -175,7 +201,7 @@ retina-client:
 # The load client is its own cargo workspace, built in build/bench/target.
 BENCH_DIR := $(ROOT)/build/bench
 bench: setup
-	$(MAKE) build/micropython k230
+	$(MAKE) build/micropython k230 $(SIM_BIN)
 	CARGO_TARGET_DIR=$(BENCH_DIR)/target $(CARGO) build --release --manifest-path bench/loadclient/Cargo.toml
 	$(MAKE) $(BENCH_DIR)/clip.264
 	/usr/bin/python3 bench/run.py

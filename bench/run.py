@@ -3,7 +3,7 @@
 #
 #   /usr/bin/python3 bench/run.py [--only PHASE[,PHASE...]] [--full]
 #
-# Phases (all by default): cost, fanout, join, scale, pusher, footprint. Prints one
+# Phases (all by default): cost, fanout, join, scale, pusher, footprint, sim. Prints one
 # table and writes bench/RESULTS.md (the machine, the commands, the figures)
 # and build/bench/results.json (everything measured).
 #
@@ -675,6 +675,36 @@ def phase_footprint(results):
     results["footprint"] = foot
 
 
+# The simulator (make sim): virtual time per CPU second and CPU per delivered
+# frame, in the issue's two worlds, shortened to keep the bench short
+# (SIM_BENCH_FULL=1: the full 7 days and 1 hour).
+SIM_BIN = os.path.join(ROOT, "build", "sim", "target", "release", "canmv_rtsp-sim")
+SIM_WORLDS = (
+    ("1 fps, 50 players", {"SIM_SEED": "7", "SIM_CLIENTS": "50", "SIM_FPS": "1"}, "7", "1"),
+    ("30 fps, 1000 players", {"SIM_SEED": "5", "SIM_CLIENTS": "1000", "SIM_FPS": "30"}, "0.041667", "0.0035"),
+)
+
+
+def phase_sim(results):
+    sim = {}
+    full = os.environ.get("SIM_BENCH_FULL") == "1"
+    for name, env, full_days, short_days in SIM_WORLDS:
+        days = full_days if full else short_days
+        out = subprocess.run([SIM_BIN], env=dict(os.environ, SIM_DAYS=days, **env),
+                             capture_output=True, text=True, timeout=1800)
+        m = re.search(r"([\d.]+) CPU s .*?: (\d+) virtual s per CPU s, ([\d.]+) virtual days per CPU minute, (\d+) ns per delivered frame",
+                      out.stdout)
+        life = re.search(r"(\d+) player lifecycles, (\d+) frames delivered", out.stdout)
+        if out.returncode != 0 or not m:
+            log("sim", name, "failed:", out.stdout[-300:], out.stderr[-300:])
+            continue
+        sim[name] = {"days": float(days), "cpu_s": float(m.group(1)), "virtual_s_per_cpu_s": int(m.group(2)),
+                     "days_per_cpu_minute": float(m.group(3)), "ns_per_frame": int(m.group(4)),
+                     "lifecycles": int(life.group(1)) if life else None}
+        log("sim", name, sim[name])
+    results["sim"] = sim
+
+
 # ------------------------------------------------------------------ report
 
 def machine():
@@ -775,6 +805,10 @@ def table_rows(r):
     rows.append(("footprint: bytes the riscv64 staticlib adds to a linked program",
                  fmt(lb), "%s (x86-64 libgstrtspserver alone)" % fmt(f.get("peer_lib_text_data")), "n/a",
                  "<= 200 KB (%d)" % KB_TARGET, "yes" if lb is not None and lb <= KB_TARGET else ("no" if lb else "n/a")))
+    for name, s in sorted(r.get("sim", {}).items()):
+        rows.append(("simulator, %s: virtual s per CPU s / ns per delivered frame (%g virtual days, %s lifecycles)"
+                     % (name, s["days"], fmt(s.get("lifecycles"))),
+                     "%s / %s" % (fmt(s["virtual_s_per_cpu_s"]), fmt(s["ns_per_frame"])), "n/a", "n/a", "", ""))
     for transport in ("tcp", "udp"):
         o = fan.get("ours/" + transport, {}).get("rss_per_client_kb")
         p = fan.get("peer/" + transport, {}).get("rss_per_client_kb")
@@ -859,6 +893,8 @@ def write_results(r, table, elapsed):
         "  --frames %d --transport tcp|udp                                                                  # pusher: ours" % PUSH_FRAMES,
         "ffmpeg -re -i build/bench/clip-x%d.264 -c copy -f rtsp -rtsp_transport tcp|udp rtsp://127.0.0.1:P/live/cam  # pusher: ffmpeg" % PUSH_LOOPS,
         "scripts/riscv64-linked-size.sh build/k230/libcanmv_rtsp.a include/canmv_rtsp.h                     # footprint",
+        "SIM_SEED=7 SIM_CLIENTS=50 SIM_FPS=1 SIM_DAYS=1 build/sim/target/release/canmv_rtsp-sim             # sim (7 days: SIM_BENCH_FULL=1)",
+        "SIM_SEED=5 SIM_CLIENTS=1000 SIM_FPS=30 SIM_DAYS=0.0035 build/sim/target/release/canmv_rtsp-sim     # sim (1 hour: SIM_BENCH_FULL=1)",
         "```",
         "",
         "## Figures",
@@ -1000,7 +1036,7 @@ METHOD = """
 
 
 PHASES = {"cost": phase_cost, "fanout": phase_fanout, "join": phase_join, "scale": phase_scale,
-          "pusher": phase_pusher, "footprint": phase_footprint}
+          "pusher": phase_pusher, "footprint": phase_footprint, "sim": phase_sim}
 
 
 def main():

@@ -536,6 +536,12 @@ impl MediaSession {
         self.audio_cache.clear();
     }
 
+    /// Bytes held by the GOP cache and the audio beside it (for the simulator's bounds).
+    #[cfg(feature = "std")]
+    pub fn cached_bytes(&self) -> usize {
+        self.gop_bytes + self.audio_cache.iter().map(|f| f.packets.data.len()).sum::<usize>()
+    }
+
     pub fn set_gop_cache(&mut self, enabled: bool) {
         self.gop_cache = enabled;
     }

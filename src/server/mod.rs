@@ -170,6 +170,20 @@ pub struct Interest {
     pub write: bool,
 }
 
+/// What the core holds ([`Server::footprint`], for the simulator).
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    pub connections: usize,
+    pub clients: usize,
+    /// Bytes queued on all connections, and on the fullest one.
+    pub queued_bytes: usize,
+    pub max_queued_bytes: usize,
+    pub datagrams: usize,
+    /// GOP caches and audio beside them, all sessions.
+    pub cached_bytes: usize,
+}
+
 /// One producer call, checked and copied, for [`Server::handle_media`]
 /// (made by the producer's inbox in `net/`, and by the tests the same way).
 #[derive(Debug)]
@@ -765,6 +779,11 @@ impl Server {
                 if self.clients.values().any(|c| c.conn.0 == id) {
                     // Its clients keep it (they time out on their own); look again a timeout later.
                     conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
+                    // The bug of issue 9, put back for the simulator's regression
+                    // seed (sim/regressions.txt): the old deadline came from the
+                    // last request, in the past for a client alive on RTCP alone.
+                    #[cfg(feature = "regression-deadline-spin")]
+                    conn.timers.set(ConnTimer::Idle, self.config.timeout_after(conn.last_request_us));
                 } else {
                     dead.push(ConnId(id));
                 }
@@ -797,6 +816,25 @@ impl Server {
                 conn.close();
             }
         }
+    }
+
+    /// What the core holds, for the simulator's invariants (sim/): not on the board.
+    #[cfg(feature = "std")]
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            connections: 0,
+            clients: self.clients.values().count(),
+            queued_bytes: 0,
+            max_queued_bytes: 0,
+            datagrams: self.wire.datagram_count(),
+            cached_bytes: self.sessions.values().map(MediaSession::cached_bytes).sum(),
+        };
+        for conn in self.wire.conns.values() {
+            f.connections += 1;
+            f.queued_bytes += conn.queued;
+            f.max_queued_bytes = f.max_queued_bytes.max(conn.queued);
+        }
+        f
     }
 
     /// When `handle_timeout` next has work: the earliest timer set, if any.

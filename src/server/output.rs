@@ -198,6 +198,12 @@ impl core::ops::AddAssign for Sent {
 const MAX_SEGMENTED_BYTES: usize = 65_000;
 
 impl Wire {
+    /// Datagrams queued for the loop thread (for the simulator's bounds).
+    #[cfg(feature = "std")]
+    pub(super) fn datagram_count(&self) -> usize {
+        self.datagrams.len()
+    }
+
     /// Queues every packet of `frame` for one client's transport on `conn`.
     pub(super) fn enqueue(&mut self, conn: ConnId, t: TrackTransport, frame: &Frame) -> Sent {
         let mut sent = Sent::default();
