@@ -117,6 +117,8 @@ pub struct Player {
     nc: u32,
     read: ReadState,
     text: Vec<u8>,
+    /// How much of `text` holds no complete head.
+    text_scanned: usize,
     pub tracks: [TrackCheck; 2],
     /// Last request or RTCP report that reached the server (µs).
     pub last_alive: u64,
@@ -175,6 +177,7 @@ impl Player {
             nc: 0,
             read: ReadState::Idle,
             text: Vec::new(),
+            text_scanned: 0,
             tracks: Default::default(),
             last_alive: now,
             next_keepalive: u64::MAX,
@@ -272,7 +275,11 @@ impl Player {
         if !matches!(self.phase, Phase::Playing | Phase::Paused) {
             return;
         }
-        self.next_keepalive = now + timeout_us / 3;
+        // A keepalive at half the session timeout, as ffmpeg sends them.
+        if self.next_keepalive != u64::MAX && now < self.next_keepalive {
+            return;
+        }
+        self.next_keepalive = now + timeout_us / 2;
         if self.phase == Phase::Paused {
             self.phase = Phase::Playing;
             return self.play();
@@ -371,6 +378,14 @@ impl Player {
     }
 
     fn parse_text(&mut self, now: u64) {
+        // Parsed only once a head is complete (a slow reader gets a reply in
+        // many pieces: parsing each time would cost its square).
+        let from = self.text_scanned.saturating_sub(3);
+        if !self.text[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            self.text_scanned = self.text.len();
+            return;
+        }
+        self.text_scanned = 0;
         loop {
             let parsed = parse_server_input(&self.text, &Limits::default());
             match parsed {

@@ -484,7 +484,8 @@ impl World {
                 datagrams.push((from, rr));
             }
         }
-        let byte_by_byte = p.b.byte_by_byte;
+        // Byte by byte during the handshake (the parser's hardest case); whole afterwards.
+        let byte_by_byte = p.b.byte_by_byte && p.phase == Phase::Handshake;
         if !bytes.is_empty() {
             p.last_alive = self.now;
             if byte_by_byte {
