@@ -569,16 +569,25 @@ impl MediaSession {
 
     /// The video frames a client gets when it starts (`resume_from` None) or
     /// resumes after a pause before sequence number `resume_from`: the
-    /// cached frames from there on. Empty when the cache cannot serve it.
-    pub fn start_frames_from(&self, resume_from: Option<u16>) -> &[FrameRef] {
+    /// cached frames from there on. Empty when the cache cannot serve it, or
+    /// when they are more than `room` bytes (the client's queue would be cut
+    /// back at once, mid-GOP, a gap nobody told it of: it waits for the next
+    /// keyframe instead, which RTP-Info then says).
+    pub fn start_frames_from(&self, resume_from: Option<u16>, room: usize) -> &[FrameRef] {
         let frames = self.start_frames();
-        match resume_from {
+        let frames = match resume_from {
             None => frames,
             // Sequence numbers wrap: "at or after" is a signed 16-bit distance (RFC 3550 A.1).
             Some(seq) => match frames.iter().position(|f| f.first_seq.wrapping_sub(seq) as i16 >= 0) {
                 Some(i) => &frames[i..],
                 None => &[],
             },
+        };
+        let bytes: usize = frames.iter().map(|f| f.packets.data.len()).sum();
+        if bytes > room {
+            &[]
+        } else {
+            frames
         }
     }
 
@@ -588,10 +597,10 @@ impl MediaSession {
     /// client waits for the next keyframe, which brings along the parameter
     /// sets already sent for its access unit. Audio: the first cached chunk
     /// for a new player, else the next one.
-    pub fn start_point(&self, track: usize, resume_from: Option<u16>, now_us: u64) -> (u16, u32) {
+    pub fn start_point(&self, track: usize, resume_from: Option<u16>, room: usize, now_us: u64) -> (u16, u32) {
         let first = if track == TRACK_VIDEO {
             let pending_au = if self.au.after_vcl { None } else { self.au.frames.first() };
-            self.start_frames_from(resume_from).first().or(pending_au)
+            self.start_frames_from(resume_from, room).first().or(pending_au)
         } else if resume_from.is_none() {
             self.start_audio().next()
         } else {

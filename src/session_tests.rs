@@ -343,21 +343,21 @@ fn the_gop_cache_is_bounded_in_bytes() {
 fn start_point_is_the_first_packet_a_new_client_gets() {
     let mut f = Feed::new();
     // Nothing pushed: a lower bound for what comes.
-    let (seq, ts) = f.m.start_point(TRACK_VIDEO, None, 0);
+    let (seq, ts) = f.m.start_point(TRACK_VIDEO, None, usize::MAX, 0);
     let first = f.push(&[&p_slice(0, 300)]);
     assert_eq!(seq, first.first_seq);
     assert!(first.rtp_time.wrapping_sub(ts) < 1 << 31);
     // After P slices only: the next packet, not before the last timestamp.
-    let (seq, ts) = f.m.start_point(TRACK_VIDEO, None, 0);
+    let (seq, ts) = f.m.start_point(TRACK_VIDEO, None, usize::MAX, 0);
     assert_eq!(seq, f.m.streams[TRACK_VIDEO].seq);
     assert!(ts.wrapping_sub(first.rtp_time) < 1 << 31 && f.m.start_frames().is_empty());
     // Parameter sets pending for an IDR: a waiting client gets them first.
     let params = f.push(&[SPS, PPS]);
-    assert_eq!(f.m.start_point(TRACK_VIDEO, None, 0), (params.first_seq, params.rtp_time));
+    assert_eq!(f.m.start_point(TRACK_VIDEO, None, usize::MAX, 0), (params.first_seq, params.rtp_time));
     f.push_same_time(&[&idr(1, 3000)]);
-    assert_eq!(f.m.start_point(TRACK_VIDEO, None, 0), (params.first_seq, params.rtp_time));
+    assert_eq!(f.m.start_point(TRACK_VIDEO, None, usize::MAX, 0), (params.first_seq, params.rtp_time));
     f.push(&[&p_slice(2, 300)]);
-    assert_eq!(f.m.start_point(TRACK_VIDEO, None, 0), (params.first_seq, params.rtp_time), "mid-GOP: the GOP's start");
+    assert_eq!(f.m.start_point(TRACK_VIDEO, None, usize::MAX, 0), (params.first_seq, params.rtp_time), "mid-GOP: the GOP's start");
 }
 
 // ------------------------------------------------------------------- clock

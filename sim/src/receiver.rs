@@ -113,6 +113,11 @@ impl PushWorld {
         self.pusher.stats().reconnects
     }
 
+    /// For a report: the pusher's stats and the world's view of it.
+    pub fn describe(&self) -> String {
+        format!("{:?} opened {} opening {} mode {:?} conn {}", self.pusher.stats(), self.opened, self.opening, self.mode, self.conn.is_some())
+    }
+
     fn fail(&mut self, why: String) {
         if self.failure.is_none() {
             self.failure = Some(format!("pusher: {why}"));
@@ -123,6 +128,10 @@ impl PushWorld {
     /// script opens again after a failed open. Returns when it acts next.
     pub fn event(&mut self, now: u64, rng: &mut Rng) -> u64 {
         if !self.opened && !self.opening {
+            // The script tries again (the receiver may have changed its mind meanwhile).
+            if rng.chance(0.5) {
+                self.mode = Mode::Accept;
+            }
             self.opening = true;
             self.pusher.open(self.peer, now);
             return now + rng.exp(60 * SECOND);

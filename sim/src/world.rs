@@ -260,6 +260,9 @@ impl World {
         }
         self.summary.virtual_us = self.now;
         if let Some(push) = &self.push {
+            if std::env::var("SIM_DEBUG").is_ok() {
+                eprintln!("pusher: {}", push.describe());
+            }
             self.summary.pushed_frames = push.frames_received();
             self.summary.pusher_reconnects = push.reconnects();
         }
