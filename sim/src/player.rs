@@ -32,6 +32,9 @@ pub struct Behaviour {
     pub keepalive: Keepalive,
     /// Reads a little at a time: may be cut back to keyframes, may be dropped when stuck.
     pub slow: bool,
+    /// Stops reading for a while now and then (a TCP window at zero), then
+    /// reads again: cut back, or dropped when stuck for the stuck timeout.
+    pub stalls: bool,
     /// Requests delivered one byte per read.
     pub byte_by_byte: bool,
     /// OPTIONS and DESCRIBE sent together.
@@ -122,6 +125,10 @@ pub struct Player {
     pub tracks: [TrackCheck; 2],
     /// Last request or RTCP report that reached the server (µs).
     pub last_alive: u64,
+    /// The session timeout the server gave in SETUP's `Session` header.
+    timeout_us: u64,
+    /// When the world ticks it next (it ticks it earlier when a keepalive falls due before).
+    pub scheduled_tick: u64,
     pub next_keepalive: u64,
     pub leave_at: u64,
     /// Set when the server closed it or told it the session is gone (it must not be served past that).
@@ -134,6 +141,8 @@ pub struct Player {
     pub failure: Option<String>,
     /// Packets it had at the last timeout check.
     pub checked_packets: u64,
+    /// A stalling reader reads nothing until then.
+    pub stalled_until: u64,
     /// It sent fuzz-corpus bytes: whatever comes back is not checked.
     hostile: bool,
     /// Its last requests and replies, for a failure's report.
@@ -180,6 +189,8 @@ impl Player {
             text_scanned: 0,
             tracks: Default::default(),
             last_alive: now,
+            timeout_us: 60_000_000,
+            scheduled_tick: 0,
             next_keepalive: u64::MAX,
             leave_at,
             told_to_go: false,
@@ -187,6 +198,7 @@ impl Player {
             rtcp_out: Vec::new(),
             failure: None,
             checked_packets: 0,
+            stalled_until: 0,
             hostile: false,
             recent: VecDeque::new(),
         }
@@ -201,6 +213,12 @@ impl Player {
             let recent: Vec<&str> = self.recent.iter().map(String::as_str).collect();
             self.failure = Some(format!("player {} ({:?}): {why}; its last exchanges: {}", self.id, self.b, recent.join(" | ")));
         }
+    }
+
+    /// Its behaviour and last exchanges, for a failure's report.
+    pub fn describe(&self) -> String {
+        let recent: Vec<&str> = self.recent.iter().map(String::as_str).collect();
+        format!("{:?}; its last exchanges: {}", self.b, recent.join(" | "))
     }
 
     fn remember(&mut self, what: String) {
@@ -271,16 +289,21 @@ impl Player {
     }
 
     /// A keepalive, a PAUSE/PLAY, or leaving, as its time comes (the world calls it at `next_keepalive`).
-    pub fn tick(&mut self, now: u64, timeout_us: u64, wants_pause: bool) {
+    pub fn tick(&mut self, now: u64, wants_pause: bool) {
         if !matches!(self.phase, Phase::Playing | Phase::Paused) {
             return;
         }
         // A keepalive at half the session timeout, as ffmpeg sends them.
-        if self.next_keepalive != u64::MAX && now < self.next_keepalive {
+        if now < self.next_keepalive {
             return;
         }
-        self.next_keepalive = now + timeout_us / 2;
+        self.next_keepalive = now + self.timeout_us / 2;
         if self.phase == Phase::Paused {
+            // After the PAUSE's reply only: over TCP, what was sent before
+            // the pause comes ahead of that reply.
+            if !self.pending.is_empty() {
+                return;
+            }
             self.phase = Phase::Playing;
             return self.play();
         }
@@ -300,6 +323,7 @@ impl Player {
                 for t in 0..self.tracks_in_sdp {
                     self.rtcp_out.push(t);
                 }
+                self.remember(format!("RTCP at {now}"));
             }
             Keepalive::Nothing => {}
         }
@@ -408,7 +432,7 @@ impl Player {
         }
     }
 
-    fn on_response(&mut self, resp: canmv_rtsp::rtsp::response::ResponseHead, _now: u64) {
+    fn on_response(&mut self, resp: canmv_rtsp::rtsp::response::ResponseHead, now: u64) {
         // Hostile, or done (its session went: the name may already be a new
         // session it knows nothing of): nothing more is checked or asked.
         if self.hostile || self.phase == Phase::Done {
@@ -458,7 +482,11 @@ impl Player {
             (Step::Setup(t), 200) => {
                 if self.rtsp_session.is_none() {
                     match resp.header("Session").and_then(parse_session_header) {
-                        Some((id, _)) => self.rtsp_session = Some(id),
+                        Some((id, timeout)) => {
+                            self.rtsp_session = Some(id);
+                            // What the server says, as players read it (RFC 2326: 60 s if not).
+                            self.timeout_us = u64::from(timeout.unwrap_or(60)) * 1_000_000;
+                        }
                         None => return self.fail("SETUP without a Session".into()),
                     }
                 }
@@ -490,6 +518,8 @@ impl Player {
                 if self.phase == Phase::Handshake {
                     self.phase = Phase::Playing;
                 }
+                // The first keepalive half a session timeout after PLAY (the world ticks it then).
+                self.next_keepalive = now + self.timeout_us / 2;
             }
             (Step::Pause, 200) | (Step::Keepalive, 200) | (Step::Teardown, 200) => {}
             // The session went (destroysession, or the client timed out): told.
@@ -524,7 +554,7 @@ impl Player {
         let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
         let marker = packet[1] & 0x80 != 0;
         let starts_key = track == 0 && starts_keyframe(self.codec, &packet[12..]);
-        let slow = self.b.slow;
+        let slow = self.b.slow || self.b.stalls;
         let check = &mut self.tracks[track];
         let mut why = None;
         match check.next_seq {

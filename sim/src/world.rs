@@ -370,6 +370,7 @@ impl World {
                 Keepalive::Nothing,
             ]),
             slow: r.chance(0.05),
+            stalls: r.chance(0.05),
             byte_by_byte: r.chance(0.05),
             pipelined: r.chance(0.2),
             pause_play: r.chance(0.2),
@@ -417,7 +418,6 @@ impl World {
 
     /// The player's next action: keepalive, PAUSE/PLAY, leaving; then its next tick.
     fn player_tick(&mut self, id: u64) {
-        let timeout_us = u64::from(self.config.session_timeout_s) * SECOND;
         let wants_pause = self.rng.chance(0.05);
         let Some(p) = self.players.get_mut(&id) else { return };
         if p.phase == Phase::Done || self.now >= p.leave_at {
@@ -429,9 +429,10 @@ impl World {
                 return self.player_leave(id);
             }
         } else {
-            p.tick(self.now, timeout_us, wants_pause);
+            p.tick(self.now, wants_pause);
         }
         let next = p.next_keepalive.min(p.leave_at).min(self.now + 5 * SECOND).max(self.now + 1);
+        p.scheduled_tick = next;
         self.deliver_requests(id);
         self.schedule(next, Ev::Player(id));
     }
@@ -521,8 +522,19 @@ impl World {
         conns.clear();
         conns.extend(self.conns.iter().filter(|(c, _)| self.server.interest(**c).write).map(|(c, p)| (*c, *p)));
         for &(conn, id) in &conns {
-            let mut budget = match self.players.get(&id) {
+            let mut budget = match self.players.get_mut(&id) {
                 Some(p) if p.b.slow => self.rng.range(0, 8 * 1024) as usize,
+                Some(p) if p.b.stalls => {
+                    // Now and then a stall of up to twice the stuck timeout.
+                    if p.stalled_until <= self.now && self.rng.chance(0.001) {
+                        p.stalled_until = self.now + self.rng.range(SECOND, 2 * self.config.stuck_timeout_us);
+                    }
+                    if p.stalled_until > self.now {
+                        0
+                    } else {
+                        usize::MAX
+                    }
+                }
                 Some(_) => usize::MAX,
                 None => continue,
             };
@@ -584,12 +596,17 @@ impl World {
                     p.conn = None;
                     let live = p.phase == Phase::Playing
                         && !p.b.slow
+                        && !p.b.stalls
                         && !p.told_to_go
                         && p.b.keepalive != Keepalive::Nothing
                         && p.b.tcp
                         && alive_for + 2 * SECOND < timeout_us;
                     if live {
-                        return Err(self.failure(format!("player {id}, alive {alive_for} µs ago, was closed by the server")));
+                        let why = format!(
+                            "player {id}, alive {alive_for} µs ago (session timeout {timeout_us} µs), was closed by the server; {}",
+                            p.describe()
+                        );
+                        return Err(self.failure(why));
                     }
                 }
                 self.note(format!("server closed player {id}'s connection"));
@@ -617,6 +634,12 @@ impl World {
             }
         }
         p.checked_packets = p.tracks[0].packets + p.tracks[1].packets;
+        // A keepalive that fell due before its next tick (PLAY was just answered): tick it then.
+        if p.next_keepalive < p.scheduled_tick {
+            let at = p.next_keepalive.max(self.now + 1);
+            p.scheduled_tick = at;
+            self.schedule(at, Ev::Player(id));
+        }
         self.deliver_requests(id);
         Ok(())
     }
