@@ -90,6 +90,10 @@ pub struct World {
     timeouts_this_second: (u64, u64),
     /// Reused by `pump`: the connections with output.
     scratch: Vec<(ConnId, u64)>,
+    /// Every connection may have output (media, timers, a session change).
+    dirty_all: bool,
+    /// Connections that may have output: a request reached them, or output was left unread.
+    dirty: Vec<ConnId>,
 }
 
 const TRACE_LINES: usize = 60;
@@ -141,6 +145,8 @@ impl World {
             corpus,
             timeouts_this_second: (0, 0),
             scratch: Vec::new(),
+            dirty_all: true,
+            dirty: Vec::new(),
             p,
         };
         let n = w.rng.range(1, 4);
@@ -232,6 +238,7 @@ impl World {
             self.server.set_wall_clock(self.now, self.wall());
             if next_core.is_some_and(|t| t <= self.now) {
                 self.server.handle_timeout(self.now);
+                self.dirty_all = true;
                 self.count_timeout()?;
                 if let Some(t) = self.server.poll_timeout() {
                     if t <= self.now {
@@ -288,6 +295,10 @@ impl World {
     }
 
     fn dispatch(&mut self, ev: Ev) {
+        // Media, a session made or destroyed, the wall clock: any connection may have output.
+        if !matches!(ev, Ev::Player(_) | Ev::Spawn | Ev::Pusher) {
+            self.dirty_all = true;
+        }
         match ev {
             Ev::Frame => self.produce(),
             Ev::Spawn => self.spawn(),
@@ -474,6 +485,10 @@ impl World {
     fn deliver_requests(&mut self, id: u64) {
         let Some(p) = self.players.get_mut(&id) else { return };
         let Some(conn) = p.conn else { return };
+        if p.outbox.is_empty() && p.rtcp_out.is_empty() {
+            return;
+        }
+        self.dirty.push(conn);
         let mut bytes = std::mem::take(&mut p.outbox);
         let rtcp: Vec<usize> = std::mem::take(&mut p.rtcp_out);
         let mut datagrams = Vec::new();
@@ -518,25 +533,40 @@ impl World {
     /// pace (short writes, slow readers), datagrams through the lossy network;
     /// closes what the server is done with.
     fn pump(&mut self) -> Result<(), Failure> {
+        // Only connections that may have output: all after media, timers or a
+        // session change; else those a request reached and those left unread.
         let mut conns = std::mem::take(&mut self.scratch);
         conns.clear();
-        conns.extend(self.conns.iter().filter(|(c, _)| self.server.interest(**c).write).map(|(c, p)| (*c, *p)));
+        if std::mem::take(&mut self.dirty_all) {
+            conns.extend(self.conns.iter().map(|(c, p)| (*c, *p)));
+        } else {
+            self.dirty.sort();
+            self.dirty.dedup();
+            conns.extend(self.dirty.iter().filter_map(|c| self.conns.get(c).map(|p| (*c, *p))));
+        }
+        self.dirty.clear();
+        conns.retain(|(c, _)| self.server.interest(*c).write);
+        let epoch = self.epoch();
+        let (now, stuck_us) = (self.now, self.config.stuck_timeout_us);
+        let timeout_us = u64::from(self.config.session_timeout_s) * SECOND;
         for &(conn, id) in &conns {
-            let mut budget = match self.players.get_mut(&id) {
-                Some(p) if p.b.slow => self.rng.range(0, 8 * 1024) as usize,
-                Some(p) if p.b.stalls => {
-                    // Now and then a stall of up to twice the stuck timeout.
-                    if p.stalled_until <= self.now && self.rng.chance(0.001) {
-                        p.stalled_until = self.now + self.rng.range(SECOND, 2 * self.config.stuck_timeout_us);
-                    }
-                    if p.stalled_until > self.now {
-                        0
-                    } else {
-                        usize::MAX
-                    }
+            // One lookup for the whole turn: the player's reads go straight to it.
+            let Some(p) = self.players.get_mut(&id) else { continue };
+            let rng = &mut self.rng;
+            let mut budget = if p.b.slow {
+                rng.range(0, 8 * 1024) as usize
+            } else if p.b.stalls {
+                // Now and then a stall of up to twice the stuck timeout.
+                if p.stalled_until <= now && rng.chance(0.001) {
+                    p.stalled_until = now + rng.range(SECOND, 2 * stuck_us);
                 }
-                Some(_) => usize::MAX,
-                None => continue,
+                if p.stalled_until > now {
+                    0
+                } else {
+                    usize::MAX
+                }
+            } else {
+                usize::MAX
             };
             while budget > 0 && self.server.interest(conn).write {
                 let mut parts = Vec::with_capacity(64);
@@ -544,27 +574,37 @@ impl World {
                 let total: usize = parts.iter().map(|p| p.len()).sum();
                 // A short write now and then, as a full socket buffer gives.
                 let mut n = total.min(budget);
-                if self.rng.chance(0.01) {
-                    n = self.rng.range(1, n as u64 + 1) as usize;
+                if rng.chance(0.01) {
+                    n = rng.range(1, n as u64 + 1) as usize;
                 }
-                let epoch = self.epoch();
-                let p = self.players.get_mut(&id).expect("player of a connection");
                 let mut left = n;
                 for part in parts {
                     let k = part.len().min(left);
-                    p.receive(&part[..k], self.now, epoch);
+                    p.receive(&part[..k], now, epoch);
                     left -= k;
                     if left == 0 {
                         break;
                     }
                 }
-                self.server.handle_input(Input::Written { conn, bytes: n }, self.now);
+                self.server.handle_input(Input::Written { conn, bytes: n }, now);
                 budget -= n;
                 if n < total {
                     break;
                 }
             }
-            self.check_player(id)?;
+            let (verdict, tick_at, requests) = player_checks(p, id, now, timeout_us, stuck_us);
+            if self.server.interest(conn).write {
+                self.dirty.push(conn);
+            }
+            if let Some(why) = verdict {
+                return Err(self.failure(why));
+            }
+            if let Some(at) = tick_at {
+                self.schedule(at, Ev::Player(id));
+            }
+            if requests {
+                self.deliver_requests(id);
+            }
         }
         self.scratch = conns;
         loop {
@@ -619,28 +659,19 @@ impl World {
     /// After a player received something: its own checks, and the timeout rule.
     fn check_player(&mut self, id: u64) -> Result<(), Failure> {
         let timeout_us = u64::from(self.config.session_timeout_s) * SECOND;
+        let stuck_us = self.config.stuck_timeout_us;
+        let now = self.now;
         let Some(p) = self.players.get_mut(&id) else { return Ok(()) };
-        if let Some(why) = p.failure.take() {
+        let (verdict, tick_at, requests) = player_checks(p, id, now, timeout_us, stuck_us);
+        if let Some(why) = verdict {
             return Err(self.failure(why));
         }
-        // A client past its timeout is gone: no media for it (TCP: allow what was queued, a stuck timeout's worth).
-        let slack = if p.b.tcp { self.config.stuck_timeout_us + 2 * SECOND } else { 2 * SECOND };
-        let silent = self.now.saturating_sub(p.last_alive);
-        if p.phase == Phase::Playing && silent > timeout_us + slack && p.tracks[0].packets + p.tracks[1].packets > 0 {
-            let packets = p.tracks[0].packets + p.tracks[1].packets;
-            if packets > p.checked_packets {
-                let why = format!("player {id} silent for {silent} µs (timeout {timeout_us}) is still served");
-                return Err(self.failure(why));
-            }
-        }
-        p.checked_packets = p.tracks[0].packets + p.tracks[1].packets;
-        // A keepalive that fell due before its next tick (PLAY was just answered): tick it then.
-        if p.next_keepalive < p.scheduled_tick {
-            let at = p.next_keepalive.max(self.now + 1);
-            p.scheduled_tick = at;
+        if let Some(at) = tick_at {
             self.schedule(at, Ev::Player(id));
         }
-        self.deliver_requests(id);
+        if requests {
+            self.deliver_requests(id);
+        }
         Ok(())
     }
 
@@ -674,4 +705,29 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// After a player received something: its own checks' verdict, and the
+/// timeout rule (a client past its timeout is gone: no media for it; over TCP
+/// what was queued may still come, a stuck timeout's worth). Returns the
+/// failure, when to tick it early (a keepalive fell due before its next
+/// tick, as when PLAY was just answered), and whether it has requests to send.
+fn player_checks(p: &mut Player, id: u64, now: u64, timeout_us: u64, stuck_us: u64) -> (Option<String>, Option<u64>, bool) {
+    if let Some(why) = p.failure.take() {
+        return (Some(why), None, false);
+    }
+    let slack = if p.b.tcp { stuck_us + 2 * SECOND } else { 2 * SECOND };
+    let silent = now.saturating_sub(p.last_alive);
+    let packets = p.tracks[0].packets + p.tracks[1].packets;
+    if p.phase == Phase::Playing && silent > timeout_us + slack && packets > p.checked_packets {
+        return (Some(format!("player {id} silent for {silent} µs (timeout {timeout_us}) is still served")), None, false);
+    }
+    p.checked_packets = packets;
+    let mut tick_at = None;
+    if p.next_keepalive < p.scheduled_tick {
+        let at = p.next_keepalive.max(now + 1);
+        p.scheduled_tick = at;
+        tick_at = Some(at);
+    }
+    (None, tick_at, !p.outbox.is_empty() || !p.rtcp_out.is_empty())
 }
