@@ -592,19 +592,11 @@ impl World {
                     break;
                 }
             }
-            let (verdict, tick_at, requests) = player_checks(p, id, now, timeout_us, stuck_us);
+            let checks = player_checks(p, id, now, timeout_us, stuck_us);
             if self.server.interest(conn).write {
                 self.dirty.push(conn);
             }
-            if let Some(why) = verdict {
-                return Err(self.failure(why));
-            }
-            if let Some(at) = tick_at {
-                self.schedule(at, Ev::Player(id));
-            }
-            if requests {
-                self.deliver_requests(id);
-            }
+            self.act_on(id, checks)?;
         }
         self.scratch = conns;
         loop {
@@ -662,7 +654,12 @@ impl World {
         let stuck_us = self.config.stuck_timeout_us;
         let now = self.now;
         let Some(p) = self.players.get_mut(&id) else { return Ok(()) };
-        let (verdict, tick_at, requests) = player_checks(p, id, now, timeout_us, stuck_us);
+        let checks = player_checks(p, id, now, timeout_us, stuck_us);
+        self.act_on(id, checks)
+    }
+
+    /// What `player_checks` found: a failure, an early tick, requests to send.
+    fn act_on(&mut self, id: u64, (verdict, tick_at, requests): (Option<String>, Option<u64>, bool)) -> Result<(), Failure> {
         if let Some(why) = verdict {
             return Err(self.failure(why));
         }
