@@ -1178,10 +1178,17 @@ static mp_obj_t mm_pusher_pushaudiodata(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mm_pusher_pushaudiodata_obj, 4, 4, mm_pusher_pushaudiodata);
 
+// One pusher push, for mm_with_phys (as mm_server_send_t is for the server):
+// a struct, as a function pointer may not travel as a void pointer.
+typedef struct {
+    canmv_rtsp_pusher *pusher;
+    mm_push_fn push;
+} mm_pusher_send_t;
+
 #if defined(CANMV_K230)
 static int32_t mm_pusher_push_phys(void *target, const uint8_t *data, size_t size, uint64_t timestamp) {
-    void **t = target;
-    return ((mm_push_fn)t[1])((canmv_rtsp_pusher *)t[0], data, size, timestamp);
+    mm_pusher_send_t *s = target;
+    return s->push(s->pusher, data, size, timestamp);
 }
 #endif
 
@@ -1193,9 +1200,9 @@ static mp_obj_t mm_pusher_push_byphyaddr(mp_obj_t self_in, mp_obj_t phy_in, mp_o
     uint64_t timestamp = mm_get_u64(ts_in, "timestamp");
     #if defined(CANMV_K230)
     canmv_rtsp_pusher *pusher = mm_pusher_enter(self);
-    void *target[2] = { pusher, (void *)push };
+    mm_pusher_send_t target = { pusher, push };
     MM_RELEASE_GIL();
-    int32_t rc = mm_with_phys(target, phy_addr, size, timestamp, mm_pusher_push_phys);
+    int32_t rc = mm_with_phys(&target, phy_addr, size, timestamp, mm_pusher_push_phys);
     MM_ACQUIRE_GIL();
     mm_pusher_leave(self);
     return mp_obj_new_int(rc);

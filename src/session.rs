@@ -380,15 +380,7 @@ impl MediaSession {
         // The marker goes on the last slice: nothing after it in this call belongs to its picture.
         let last_slice = nals.iter().rposition(|n| syntax.is_vcl(n));
         for (i, nal) in nals.iter().enumerate() {
-            let slot = match syntax.param_set(nal) {
-                Some(ParamSet::Vps) => Some(&mut self.vps),
-                Some(ParamSet::Sps) => Some(&mut self.sps),
-                Some(ParamSet::Pps) => Some(&mut self.pps),
-                None => None,
-            };
-            if let Some(slot) = slot {
-                self.sdp_version += u64::from(replace_if_changed(slot, nal));
-            }
+            self.keep_parameter_set(syntax, nal);
             gop_start |= syntax.is_keyframe(nal);
             let marker = Some(i) == last_slice;
             syntax.packetize(&mut self.streams[TRACK_VIDEO], nal, self.au.rtp_time, marker, &mut packets);
@@ -490,16 +482,21 @@ impl MediaSession {
         let Some(syntax) = self.codec.nal_syntax() else { return false };
         let mut found = false;
         for nal in annexb::nal_units(data) {
-            let slot = match syntax.param_set(nal) {
-                Some(ParamSet::Vps) => &mut self.vps,
-                Some(ParamSet::Sps) => &mut self.sps,
-                Some(ParamSet::Pps) => &mut self.pps,
-                None => continue,
-            };
-            self.sdp_version += u64::from(replace_if_changed(slot, nal));
-            found = true;
+            found |= self.keep_parameter_set(syntax, nal);
         }
         found
+    }
+
+    /// Keeps `nal` if it is a parameter set (a change bumps the SDP version). Whether it was one.
+    fn keep_parameter_set(&mut self, syntax: NalSyntax, nal: &[u8]) -> bool {
+        let slot = match syntax.param_set(nal) {
+            Some(ParamSet::Vps) => &mut self.vps,
+            Some(ParamSet::Sps) => &mut self.sps,
+            Some(ParamSet::Pps) => &mut self.pps,
+            None => return false,
+        };
+        self.sdp_version += u64::from(replace_if_changed(slot, nal));
+        true
     }
 
     /// `data` with the known parameter sets (VPS, SPS, PPS, Annex-B) in front

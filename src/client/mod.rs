@@ -41,7 +41,7 @@ use crate::rtsp::session_header::parse_session_header;
 use crate::rtsp::{Limits, Lower, Method, Request};
 use crate::sdp::{build_sdp, SdpSession};
 use crate::session::{
-    default_channel, validate, AudioCodec, Frame, FrameRef, MediaSession, PushError, SentCount, Track, VideoCodec,
+    default_channel, AudioCodec, Frame, FrameRef, MediaSession, PushError, SentCount, Track, VideoCodec,
     TRACK_VIDEO,
 };
 use crate::timer::{TimerKind, TimerTable};
@@ -659,10 +659,10 @@ impl Pusher {
         self.waiting_keyframe = true;
     }
 
-    /// One producer call, on the loop thread. Data the call's checks let
-    /// through; an error only for data the packetizers refuse.
+    /// One producer call, on the loop thread (the runtime checked it with
+    /// `session::validate` when it was made). An error for data the
+    /// packetizers refuse: the same rules, not checked twice per frame.
     pub fn handle_media(&mut self, track: Track, data: &[u8], script_ts: u64, now_us: u64) -> Result<(), PushError> {
-        validate(self.config.codec, self.config.audio.is_some(), track, data)?;
         match track {
             Track::Video => {
                 // Starting at a keyframe: make sure its parameter sets go with it.

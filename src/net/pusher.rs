@@ -265,34 +265,35 @@ impl PusherRuntime {
     }
 
     /// One producer call: checked and queued without the core's lock. A full
-    /// queue drops the call (the core then waits for the next keyframe).
+    /// queue drops the call (the core then waits for the next keyframe). Not
+    /// open: nothing is copied or queued, but the parameter sets the data
+    /// carries are kept, for the SDP of a later `open`.
     pub fn push(&self, track: Track, data: &[u8], script_ts: u64) -> Result<(), PushRefusal> {
         let now_us = os::now_us();
-        let open = {
+        {
             let mut q = self.shared.queue.lock();
             let (codec, audio) = q.codec.ok_or(PushRefusal::NotInitialised)?;
             validate(codec, audio, track, data).map_err(PushRefusal::Push)?;
-            if q.open && q.bytes + data.len() > q.limit && !q.calls.is_empty() {
-                if track == Track::Video {
-                    q.overflowed += 1;
+            if q.open {
+                if q.bytes + data.len() > q.limit && !q.calls.is_empty() {
+                    if track == Track::Video {
+                        q.overflowed += 1;
+                    }
+                    return Ok(());
                 }
+                q.bytes += data.len();
+                q.calls.push_back(Call { track, data: data.to_vec(), script_ts, now_us });
+                drop(q);
+                self.wake();
                 return Ok(());
             }
-            q.bytes += data.len();
-            q.calls.push_back(Call { track, data: data.to_vec(), script_ts, now_us });
-            q.open
-        };
-        if open {
-            self.wake();
-            Ok(())
-        } else {
-            // Not open: handed over at once, for the parameter sets it may carry.
-            let mut st = self.shared.state.lock();
-            if let Some(core) = st.core.as_mut() {
-                drain_queue(&self.shared.queue, core);
-            }
-            Err(PushRefusal::NotOpen)
         }
+        if track == Track::Video {
+            if let Some(core) = self.shared.state.lock().core.as_mut() {
+                core.learn_parameter_sets(data);
+            }
+        }
+        Err(PushRefusal::NotOpen)
     }
 
     pub fn need_keyframe(&self) -> bool {

@@ -269,14 +269,14 @@ impl Server {
             client.waiting_keyframe = false;
             return;
         };
-        if media.start_frames_from(resume_from, room).is_empty() {
+        let start = media.start_frames_from(resume_from, room);
+        if start.is_empty() {
             client.waiting_keyframe = true;
             media.counters.keyframe_waits += 1;
             return;
         }
         client.waiting_keyframe = false;
         let mut sent = Sent::default();
-        let start = media.start_frames_from(resume_from, room);
         for f in start {
             sent += self.wire.enqueue(client.conn, video, f);
         }

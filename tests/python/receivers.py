@@ -101,6 +101,25 @@ class _Deadline:
         self._timer.cancel()
 
 
+class _Receiver(helpers.Background):
+    """A receiving server process, stopped at its deadline in any case; a
+    context manager: leaving it stops the process if it still runs."""
+
+    def __init__(self, cmd, name, deadline):
+        super().__init__(cmd, name)
+        self._deadline = _Deadline(self, deadline)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._deadline.cancel()
+        self.stop()
+
+
 # --- ffmpeg as the receiving server ---------------------------------------------------
 
 def ffmpeg_receiver_command(port, video_out=None, codec="h264", audio_out=None, audio="pcmu",
@@ -116,7 +135,7 @@ def ffmpeg_receiver_command(port, video_out=None, codec="h264", audio_out=None, 
     return cmd
 
 
-class FfmpegReceiver(helpers.Background):
+class FfmpegReceiver(_Receiver):
     """ffmpeg listening for one pusher on 127.0.0.1:port; ready when constructed.
     A context manager: leaving it stops ffmpeg if it still runs."""
 
@@ -132,23 +151,12 @@ class FfmpegReceiver(helpers.Background):
         self.audio_out = tmp_path / f"recv{tag}.{AUDIO_FORMATS[audio]}" if audio else None
         cmd = ffmpeg_receiver_command(port, self.video_out, codec, self.audio_out, audio or "pcmu",
                                       path, listen_timeout)
-        super().__init__(cmd, name or f"ffmpeg-receiver-{codec}")
-        self._deadline = _Deadline(self, deadline)
+        super().__init__(cmd, name or f"ffmpeg-receiver-{codec}", deadline)
         wait_listening(port, 10, self, self.name)
 
     @property
     def url(self):
         return url(self.port, self.path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self._deadline.cancel()
-        self.stop()
 
     def finish(self, timeout=15):
         """Waits for ffmpeg to end (the pusher tore down or went away); its exit code."""
@@ -267,7 +275,7 @@ def need_system_gi():
                     f"{r.stderr.strip()[-300:]}")
 
 
-class GstRecordServer(helpers.Background):
+class GstRecordServer(_Receiver):
     """record_server.py on 127.0.0.1:port; ready when constructed."""
 
     def __init__(self, port, codec="h264", audio=None, protocols="tcp,udp", user=None,
@@ -290,24 +298,13 @@ class GstRecordServer(helpers.Background):
             cmd += ["--user", user[0], user[1]]
         if audio_out:
             cmd += ["--audio-out", str(audio_out)]
-        super().__init__(cmd, name or f"record-server-{codec}")
-        self._deadline = _Deadline(self, deadline + 5)
+        super().__init__(cmd, name or f"record-server-{codec}", deadline + 5)
         self.wait_line('{"event":"ready"', 20)
 
     def url(self, userinfo=None):
         if userinfo is None and self.user:
             userinfo = f"{self.user[0]}:{self.user[1]}"
         return url(self.port, self.path, userinfo)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self._deadline.cancel()
-        self.stop()
 
     def events(self, kind=None):
         out = []

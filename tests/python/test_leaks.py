@@ -47,6 +47,15 @@ with open(CLIP, "rb") as f:
 def fds():
     return len(os.listdir("/proc/self/fd"))
 
+# The GC is conservative: a stale copy of an object's address on the C stack
+# keeps it alive, so the stack is scrubbed before collecting.
+def scrub_stack(n):
+    return 0 if n == 0 else scrub_stack(n - 1) + 1
+
+def collect():
+    scrub_stack(50)
+    gc.collect()
+
 def addr(port):
     return socket.getaddrinfo("127.0.0.1", port)[0][-1]
 
@@ -223,13 +232,6 @@ def running_server_with_player():
     send_frames(s, "cam")
     p.wait_frames(len(AUS))
     return p, 0
-
-def scrub_stack(n):
-    return 0 if n == 0 else scrub_stack(n - 1) + 1
-
-def collect():
-    scrub_stack(50)
-    gc.collect()
 
 start_fds = fds()
 print("FDS-START", start_fds)
@@ -555,13 +557,6 @@ def open_pusher():
     ret = p.rtsppusher_open()
     assert ret == 0, ("open", ret)
     push_frames(p)
-
-def scrub_stack(n):
-    return 0 if n == 0 else scrub_stack(n - 1) + 1
-
-def collect():
-    scrub_stack(50)
-    gc.collect()
 
 start_fds = fds()
 print("FDS-START", start_fds)
