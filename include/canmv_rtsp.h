@@ -138,6 +138,10 @@ typedef struct canmv_rtsp_client_stats {
    * RTP over the RTSP connection (else UDP).
    */
   bool tcp;
+  /**
+   * RTSP over HTTP: the tunnel's GET carries its RTP (`tcp` is true too).
+   */
+  bool tunnelled;
   bool playing;
   bool waiting_keyframe;
   /**

@@ -619,7 +619,7 @@ static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_peer), mp_obj_new_str(c->peer, peer_len));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_port), MP_OBJ_NEW_SMALL_INT(c->peer_port));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_transport),
-        MP_OBJ_NEW_QSTR(c->tcp ? MP_QSTR_tcp : MP_QSTR_udp));
+        MP_OBJ_NEW_QSTR(c->tunnelled ? MP_QSTR_http : c->tcp ? MP_QSTR_tcp : MP_QSTR_udp));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_bool(c->playing));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_waiting_keyframe), mp_obj_new_bool(c->waiting_keyframe));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(c->frames_dropped));

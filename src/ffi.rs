@@ -107,6 +107,8 @@ pub struct CanmvRtspClientStats {
     pub peer_port: u16,
     /// RTP over the RTSP connection (else UDP).
     pub tcp: bool,
+    /// RTSP over HTTP: the tunnel's GET carries its RTP (`tcp` is true too).
+    pub tunnelled: bool,
     pub playing: bool,
     pub waiting_keyframe: bool,
     /// Video frames it lost to cut-backs (it could not keep up).
@@ -510,6 +512,7 @@ fn client_to_c(c: &ClientStats) -> CanmvRtspClientStats {
         peer: text.map(|b| b as c_char),
         peer_port: c.peer.port(),
         tcp: c.tcp,
+        tunnelled: c.tunnelled,
         playing: c.playing,
         waiting_keyframe: c.waiting_keyframe,
         frames_dropped: c.frames_dropped,

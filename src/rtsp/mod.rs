@@ -11,6 +11,6 @@ pub mod session_header;
 pub mod transport;
 pub mod url;
 
-pub use request::{parse_input, Input, Limits, Method, ParseError, Request};
+pub use request::{parse_http_head, parse_input, Input, Limits, Method, ParseError, Request};
 pub use response::Response;
 pub use transport::Lower;

@@ -123,6 +123,14 @@ fn method_from(name: &str) -> Method {
     }
 }
 
+/// `HTTP/1.<digits>`.
+fn is_http1_version(v: &[u8]) -> bool {
+    match v.strip_prefix(b"HTTP/1.") {
+        Some(minor) => !minor.is_empty() && minor.iter().all(u8::is_ascii_digit),
+        None => false,
+    }
+}
+
 /// `RTSP/1.<digits>`.
 pub(super) fn is_rtsp1_version(v: &[u8]) -> bool {
     match v.strip_prefix(b"RTSP/1.") {
@@ -141,7 +149,7 @@ fn check_partial_request_line(line: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(Method, String), ParseError> {
+fn parse_request_line(line: &[u8], http: bool) -> Result<(Method, String), ParseError> {
     let first_sp = line.iter().position(|&b| b == b' ').ok_or(ParseError::Malformed("no URI"))?;
     let last_sp = line.iter().rposition(|&b| b == b' ').unwrap_or(first_sp);
     let method = &line[..first_sp];
@@ -151,7 +159,12 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, String), ParseError> {
     if last_sp == first_sp {
         return Err(ParseError::Malformed("no version"));
     }
-    if !is_rtsp1_version(&line[last_sp + 1..]) {
+    let version = &line[last_sp + 1..];
+    if http {
+        if !is_http1_version(version) {
+            return Err(ParseError::Malformed("not HTTP/1.x"));
+        }
+    } else if !is_rtsp1_version(version) {
         return Err(ParseError::Malformed("not RTSP/1.x"));
     }
     let uri = trim_bytes(&line[first_sp + 1..last_sp]);
@@ -202,6 +215,8 @@ fn parse_content_length(value: &str, limits: &Limits) -> Result<usize, ParseErro
 pub(super) enum Expect {
     Requests,
     ServerInput,
+    /// An HTTP/1.x request head (the tunnel's GET and POST).
+    Http,
 }
 
 /// A message's first line.
@@ -225,7 +240,7 @@ impl Expect {
         if self == Expect::ServerInput && line.starts_with(b"RTSP/") {
             return super::response::parse_status_line(line);
         }
-        let (method, uri) = parse_request_line(line)?;
+        let (method, uri) = parse_request_line(line, self == Expect::Http)?;
         Ok(StartLine::Request { method, uri })
     }
 
@@ -233,7 +248,7 @@ impl Expect {
     /// (RFC 2326 7.1.1).
     fn too_long(self) -> ParseError {
         match self {
-            Expect::Requests => ParseError::UriTooLong,
+            Expect::Requests | Expect::Http => ParseError::UriTooLong,
             Expect::ServerInput => ParseError::TooLarge,
         }
     }
@@ -386,6 +401,21 @@ pub fn parse_input(buf: &[u8], limits: &Limits) -> Result<Option<(Input, usize)>
         Message::Head { start: StartLine::Status { .. }, .. } => return Err(ParseError::Malformed("not a request")),
     };
     Ok(Some((input, consumed)))
+}
+
+/// An HTTP/1.x request head at the front of `buf` (the tunnel's GET or
+/// POST, RFC 2326 has no such thing): the request (method `Other("GET")` or
+/// `Other("POST")`, no body: what follows the head is the caller's) and the
+/// bytes of the head. `Ok(None)` while its blank line has not arrived; over
+/// `limits.max_head`: `TooLarge` (or `UriTooLong` in the request line).
+pub fn parse_http_head(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, ParseError> {
+    let Some(head) = parse_head(buf, limits, Expect::Http)? else { return Ok(None) };
+    match head.start {
+        StartLine::Request { method, uri } => {
+            Ok(Some((Request { method, uri, headers: head.headers, body: Vec::new() }, head.len)))
+        }
+        StartLine::Status { .. } => Err(ParseError::Malformed("not a request")),
+    }
 }
 
 /// A request as a client sends it: `METHOD uri RTSP/1.0`, `CSeq`, the given

@@ -118,6 +118,8 @@ impl Server {
         let ssrc = media.streams[track].ssrc;
         let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let peer = conn.peer;
+        // A tunnel's media goes down its GET: interleaved only.
+        let udp_ok = !self.config.tcp_only && !self.is_tunnel(id);
         let specs = req
             .header("Transport")
             .and_then(|t| transport::parse_transport(t).ok())
@@ -128,7 +130,7 @@ impl Server {
                 s.unicast
                     && !s.record
                     && acceptable_destination(s.destination.as_deref(), peer.ip())
-                    && (s.lower == Lower::Tcp || (s.client_port.is_some() && !self.config.tcp_only))
+                    && (s.lower == Lower::Tcp || (s.client_port.is_some() && udp_ok))
             })
             .ok_or_else(|| Response::new(461))?;
         let (tt, reply) = match chosen.lower {

@@ -21,6 +21,7 @@
 //! - `methods.rs`: the RTSP methods;
 //! - `output.rs`: per-connection output queues and the datagram queue;
 //! - `reports.rs`: RTCP sender reports and BYE;
+//! - `tunnel.rs`: RTSP over HTTP (the QuickTime tunnel's GET and POST halves);
 //! - `slab.rs`: stable ids; `timers.rs`: the timer table.
 
 mod methods;
@@ -28,6 +29,7 @@ mod output;
 mod reports;
 mod slab;
 mod timers;
+mod tunnel;
 
 use output::{drop_queued_packets, push_bytes, Conn, Sent, Wire};
 use slab::{Key, Slab};
@@ -270,6 +272,8 @@ pub struct ClientStats {
     pub peer: SocketAddr,
     /// RTP over the RTSP connection (else UDP).
     pub tcp: bool,
+    /// RTSP over HTTP (the tunnel's GET carries its RTP; `tcp` is true too).
+    pub tunnelled: bool,
     pub playing: bool,
     pub waiting_keyframe: bool,
     /// Times its queue was cut back to the next keyframe.
@@ -468,6 +472,7 @@ impl Server {
                 Some(ClientStats {
                     peer: self.wire.conns.get(c.conn.0)?.peer,
                     tcp: c.uses_tcp(),
+                    tunnelled: self.is_tunnel(c.conn),
                     playing: c.playing,
                     // Set up but not yet playing is not waiting for anything.
                     waiting_keyframe: c.playing && c.waiting_keyframe,
@@ -572,7 +577,10 @@ impl Server {
                 .wire
                 .conns
                 .iter()
-                .filter(|(k, c)| !c.closing && !self.clients.values().any(|cl| cl.conn.0 == *k))
+                .filter(|(k, c)| {
+                    let owner = self.owner(ConnId(*k));
+                    !c.closing && !self.clients.values().any(|cl| cl.conn == owner)
+                })
                 .min_by_key(|(_, c)| c.last_request_us)
                 .map(|(k, _)| k);
             match idle {
@@ -613,6 +621,7 @@ impl Server {
     fn forget_conn(&mut self, conn: ConnId) {
         self.wire.conns.remove(conn.0);
         self.clients.retain(|_, c| c.conn != conn);
+        self.close_posts_of(conn);
     }
 
     fn received(&mut self, id: ConnId, data: &[u8], now_us: u64) {
@@ -620,6 +629,10 @@ impl Server {
         if conn.closing {
             return;
         }
+        if self.tunnel_received(id, data, now_us) {
+            return;
+        }
+        let Some(conn) = self.wire.conns.get_mut(id.0) else { return };
         conn.input.extend_from_slice(data);
         self.process_input(id, now_us);
     }
@@ -712,7 +725,7 @@ impl Server {
     pub fn interest(&self, id: ConnId) -> Interest {
         match self.wire.conns.get(id.0) {
             Some(c) => Interest {
-                read: !c.closing && c.reply_bytes < output::MAX_QUEUED_REPLY_BYTES,
+                read: !c.closing && c.reply_bytes < output::MAX_QUEUED_REPLY_BYTES && self.post_may_read(id),
                 write: !c.out.is_empty(),
             },
             None => Interest::default(),
@@ -775,8 +788,16 @@ impl Server {
     fn conn_timers(&mut self, now_us: u64) {
         let mut dead = Vec::new();
         for (id, conn) in self.wire.conns.iter_mut() {
+            // A tunnel's POST lives as long as its GET's clients.
+            let owner = match conn.role {
+                tunnel::Role::Post { get: Some(g), .. } => g.0,
+                _ => id,
+            };
             if conn.timers.fire(ConnTimer::Idle, now_us) {
-                if self.clients.values().any(|c| c.conn.0 == id) {
+                if matches!(conn.role, tunnel::Role::Post { get: None, .. }) {
+                    // A POST that waited in vain for its GET.
+                    tunnel::refuse(conn, 404);
+                } else if self.clients.values().any(|c| c.conn.0 == owner) {
                     // Its clients keep it (they time out on their own); look again a timeout later.
                     conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
                     // The bug of issue 9, put back for the simulator's regression

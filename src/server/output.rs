@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::slab::{Key, Slab};
 use super::timers::{ConnTimer, ConnTimers};
+use super::tunnel::Role;
 use super::{ConnId, Server, TrackTransport};
 use crate::rtp::packet::INTERLEAVED_HEADER_LEN;
 use crate::session::Frame;
@@ -79,6 +80,8 @@ pub(super) struct Conn {
     pub(super) timers: ConnTimers,
     /// Closing, and the grace period for its peer to read the rest has begun.
     pub(super) close_grace_started: bool,
+    /// Plain RTSP or a half of an HTTP tunnel (told by its first bytes).
+    pub(super) role: Role,
 }
 
 impl Conn {
@@ -123,6 +126,7 @@ impl Conn {
             nonce: None,
             timers,
             close_grace_started: false,
+            role: Role::default(),
         }
     }
 }

@@ -316,6 +316,12 @@ impl Rig {
 
     /// Everything the connection has to write, written in full.
     fn read(&mut self, id: Tid) -> Vec<Out> {
+        let bytes = self.read_bytes(id);
+        parse_outputs(&bytes)
+    }
+
+    /// Everything the connection has to write, written in full, as bytes.
+    fn read_bytes(&mut self, id: Tid) -> Vec<u8> {
         let mut bytes = Vec::new();
         for _ in 0..100_000 {
             let mut parts = Vec::new();
@@ -330,7 +336,7 @@ impl Rig {
             self.output_written(id, n);
         }
         assert!(!self.has_output(id), "output left after writing everything");
-        parse_outputs(&bytes)
+        bytes
     }
 
     fn send_raw(&mut self, id: Tid, bytes: &[u8]) -> Vec<Out> {
@@ -2609,4 +2615,269 @@ fn a_cached_gop_larger_than_the_queue_is_not_sent_to_a_late_joiner() {
     let want = rig.sent_nals(GOP_LEN..2 * GOP_LEN + 1);
     assert!(nals == want, "{} NAL units, not the {} from the next keyframe on: part of the cached GOP?", nals.len(), want.len());
     assert_eq!(rig.stats().frames_dropped, 0, "never cut back");
+}
+
+// ---- RTSP over HTTP (the QuickTime tunnel, `tunnel.rs`) ----
+
+const COOKIE: &str = "awkqgcrtkriijycxcqthwac";
+
+/// GStreamer's GET (HTTP/1.0; ffmpeg's is HTTP/1.1 with a few more headers).
+fn tunnel_get(cookie: &str) -> String {
+    format!(
+        "GET /test HTTP/1.0\r\nx-sessioncookie: {cookie}\r\nAccept: application/x-rtsp-tunnelled\r\n\
+         Cache-Control: no-cache\r\nPragma: no-cache\r\nHost: 127.0.0.1:8554\r\n\r\n"
+    )
+}
+
+fn tunnel_post(cookie: &str) -> String {
+    format!(
+        "POST /test HTTP/1.0\r\nx-sessioncookie: {cookie}\r\nContent-Type: application/x-rtsp-tunnelled\r\n\
+         Content-Length: 32767\r\nExpires: Sun, 9 Jan 1972 00:00:00 GMT\r\n\r\n"
+    )
+}
+
+/// The HTTP status line and head of what a connection was sent, and what follows the head.
+fn http_reply(bytes: &[u8]) -> (String, Vec<u8>) {
+    let end = find(bytes, b"\r\n\r\n").unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(bytes)));
+    (String::from_utf8_lossy(&bytes[..end]).into_owned(), bytes[end + 4..].to_vec())
+}
+
+impl Rig {
+    /// Opens a tunnel: GET on `get`, checks its 200, then the POST head on `post`.
+    fn open_tunnel(&mut self, get: Tid, post: Tid) {
+        self.open(get);
+        let bytes = self.send_raw_bytes(get, tunnel_get(COOKIE).as_bytes());
+        let (head, rest) = http_reply(&bytes);
+        assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+        for h in ["Content-Type: application/x-rtsp-tunnelled", "Cache-Control: no-cache", "Pragma: no-cache", "Connection: close"] {
+            assert!(head.contains(h), "{h} in {head}");
+        }
+        assert!(rest.is_empty());
+        self.open(post);
+        self.conn_data(post, tunnel_post(COOKIE).as_bytes(), self.now);
+        assert!(!self.has_output(post), "a POST gets no reply");
+    }
+
+    fn send_raw_bytes(&mut self, id: Tid, bytes: &[u8]) -> Vec<u8> {
+        self.conn_data(id, bytes, self.now);
+        self.read_bytes(id)
+    }
+
+    /// One request through a tunnel, its base64 written in pieces of `split`
+    /// characters on `post`; its reply read from `get`.
+    fn tunnel_request(&mut self, get: Tid, post: Tid, split: usize, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        self.cseq += 1;
+        let mut text = format!("{method} {uri} RTSP/1.0\r\nCSeq: {}\r\n", self.cseq);
+        for (k, v) in headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        let encoded = crate::sdp::base64(text.as_bytes());
+        for piece in encoded.as_bytes().chunks(split) {
+            self.conn_data(post, piece, self.now);
+        }
+        assert!(!self.has_output(post), "a POST gets no reply");
+        let mut reply = None;
+        for out in self.read(get) {
+            match out {
+                Out::Reply(r) => reply = Some(r),
+                Out::Frame { channel, data } => self.keep_frame(get, channel, data),
+            }
+        }
+        let reply = reply.unwrap_or_else(|| panic!("no reply to {method} through the tunnel"));
+        assert_eq!(reply.header("CSeq"), Some(self.cseq.to_string().as_str()));
+        reply
+    }
+}
+
+#[test]
+fn a_tunnelled_client_plays_like_a_plain_one_with_its_media_down_the_get() {
+    let mut rig = Rig::new();
+    rig.push_video("test", &annexb(&test_au(0)), 0, rig.now).unwrap();
+    rig.open_tunnel(1, 2);
+    assert_eq!(rig.tunnel_request(1, 2, 7, "OPTIONS", URL, &[]).status, 200);
+    assert_eq!(rig.tunnel_request(1, 2, 1000, "DESCRIBE", URL, &[("Accept", "application/sdp")]).status, 200);
+    // A tunnel's RTP goes down its GET: UDP is refused.
+    let udp = rig.tunnel_request(1, 2, 5, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", "RTP/AVP;unicast;client_port=5000-5001")]);
+    assert_eq!(udp.status, 461);
+    // The POST may close after a request; the next one comes on a new POST.
+    rig.conn_closed(2);
+    rig.open(3);
+    rig.conn_data(3, tunnel_post(COOKIE).as_bytes(), rig.now);
+    let r = rig.tunnel_request(1, 3, 3, "SETUP", &format!("{URL}/trackID=0"), &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let sid = r.session();
+    assert_eq!(rig.tunnel_request(1, 3, 64, "PLAY", URL, &[("Session", &sid)]).status, 200);
+    // The cached GOP, then live frames, down the GET.
+    rig.push_video("test", &annexb(&test_au(1)), FRAME_US, rig.now).unwrap();
+    rig.flush();
+    assert!(rig.frames.get(&1).is_some_and(|f| f.len() >= 2), "{:?}", rig.frames.keys());
+    assert!(!rig.frames.contains_key(&3));
+    let stats = rig.client_stats(None, 0).unwrap();
+    assert!(stats.tunnelled && stats.tcp && stats.playing);
+    // The GET gone: its client and POSTs with it.
+    rig.conn_closed(1);
+    assert_eq!(rig.stats().clients, 0);
+    assert_eq!(rig.take_finished(), vec![3]);
+}
+
+#[test]
+fn a_tunnelled_client_answers_digest_authentication() {
+    let mut rig = auth_rig(false);
+    rig.open_tunnel(1, 2);
+    let r = rig.tunnel_request(1, 2, 9, "DESCRIBE", URL, &[]);
+    assert_eq!(r.status, 401);
+    let nonce = nonce_of(&r);
+    let answer = digest_answer("viewer", "s3cret", "DESCRIBE", URL, &nonce);
+    assert_eq!(rig.tunnel_request(1, 2, 11, "DESCRIBE", URL, &[("Authorization", &answer)]).status, 200);
+}
+
+#[test]
+fn a_post_read_before_its_get_waits_for_it_and_one_without_a_get_gets_404() {
+    let mut rig = Rig::new();
+    // GStreamer sends both at once: the POST may be read first.
+    rig.open(2);
+    let options = format!("{}{}", tunnel_post(COOKIE), crate::sdp::base64(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+    rig.conn_data(2, options.as_bytes(), rig.now);
+    assert!(!rig.has_output(2));
+    rig.open(1);
+    let bytes = rig.send_raw_bytes(1, tunnel_get(COOKIE).as_bytes());
+    let (head, rest) = http_reply(&bytes);
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    match parse_outputs(&rest).as_slice() {
+        [Out::Reply(r)] => assert_eq!(r.status, 200),
+        other => panic!("{other:?}"),
+    }
+    // A POST whose cookie no GET has: 404 once it has waited.
+    rig.open(3);
+    rig.conn_data(3, tunnel_post("nobody").as_bytes(), rig.now);
+    rig.now += tunnel::POST_WAIT_US + 1;
+    rig.s.handle_timeout(rig.now);
+    let (head, _) = http_reply(&rig.read_bytes(3));
+    assert!(head.starts_with("HTTP/1.0 404"), "{head}");
+    assert_eq!(rig.take_finished(), vec![3]);
+    assert_eq!(rig.tunnel_request(1, 2, 4, "OPTIONS", URL, &[]).status, 200, "the other tunnel goes on");
+}
+
+#[test]
+fn a_second_get_with_a_live_cookie_gets_409_and_the_first_goes_on() {
+    let mut rig = Rig::new();
+    rig.open_tunnel(1, 2);
+    rig.open(3);
+    let (head, _) = http_reply(&rig.send_raw_bytes(3, tunnel_get(COOKIE).as_bytes()));
+    assert!(head.starts_with("HTTP/1.0 409"), "{head}");
+    assert_eq!(rig.take_finished(), vec![3]);
+    assert_eq!(rig.tunnel_request(1, 2, 4, "OPTIONS", URL, &[]).status, 200);
+}
+
+#[test]
+fn long_cookies_and_heads_that_are_no_tunnel_are_refused() {
+    let mut rig = Rig::new();
+    let cases: [(String, &str); 5] = [
+        (tunnel_get(&"c".repeat(10 * 1024)), "HTTP/1.0 431"),
+        (tunnel_get(&"c".repeat(tunnel::MAX_COOKIE + 1)), "HTTP/1.0 400"),
+        ("GET /test HTTP/1.1\r\nx-sessioncookie: abc\r\n\r\n".into(), "HTTP/1.0 400"),
+        ("GET /test HTTP/1.1\r\nAccept: application/x-rtsp-tunnelled\r\n\r\n".into(), "HTTP/1.0 400"),
+        ("PUT /test HTTP/1.1\r\n\r\n".into(), "RTSP/1.0 400"),
+    ];
+    for (i, (text, status)) in cases.iter().enumerate() {
+        let id = 10 + i as Tid;
+        rig.open(id);
+        let bytes = rig.send_raw_bytes(id, text.as_bytes());
+        assert!(bytes.starts_with(status.as_bytes()), "{status}: {:?}", String::from_utf8_lossy(&bytes));
+        assert_eq!(rig.take_finished(), vec![id]);
+    }
+    // `GET_PARAMETER` is RTSP, not HTTP.
+    rig.open(1);
+    assert_eq!(rig.request(1, "GET_PARAMETER", URL, &[]).status, 200);
+}
+
+#[test]
+fn invalid_base64_closes_the_post_with_400_and_the_tunnel_goes_on() {
+    let mut rig = Rig::new();
+    rig.open_tunnel(1, 2);
+    rig.conn_data(2, b"T1BUSU9O*", rig.now);
+    let (head, _) = http_reply(&rig.read_bytes(2));
+    assert!(head.starts_with("HTTP/1.0 400"), "{head}");
+    assert_eq!(rig.take_finished(), vec![2]);
+    // Padding in the middle of a group is invalid too.
+    rig.open(3);
+    rig.conn_data(3, format!("{}QQ=A", tunnel_post(COOKIE)).as_bytes(), rig.now);
+    assert!(rig.read_bytes(3).starts_with(b"HTTP/1.0 400"));
+    assert_eq!(rig.take_finished(), vec![3]);
+    // What decoded before stays: the GET's input starts afresh only with what is whole.
+    rig.open(4);
+    rig.conn_data(4, tunnel_post(COOKIE).as_bytes(), rig.now);
+    let bytes = rig.read_bytes(1);
+    assert!(bytes.is_empty() || bytes.starts_with(b"RTSP/1.0 400"), "{:?}", String::from_utf8_lossy(&bytes));
+}
+
+#[test]
+fn half_a_request_waits_for_its_rest_on_the_next_post() {
+    let mut rig = Rig::new();
+    rig.open_tunnel(1, 2);
+    let text = b"OPTIONS rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 7\r\n\r\n";
+    let (a, b) = text.split_at(20);
+    rig.conn_data(2, crate::sdp::base64(a).as_bytes(), rig.now);
+    assert!(rig.read_bytes(1).is_empty(), "no reply to half a request");
+    rig.conn_closed(2);
+    rig.open(3);
+    rig.conn_data(3, format!("{}{}", tunnel_post(COOKIE), crate::sdp::base64(b)).as_bytes(), rig.now);
+    match rig.read(1).as_slice() {
+        [Out::Reply(r)] => assert_eq!((r.status, r.header("CSeq")), (200, Some("7"))),
+        other => panic!("{other:?}"),
+    }
+    // Half a request and then nothing: the tunnel times out like an idle connection.
+    rig.conn_data(3, crate::sdp::base64(a).as_bytes(), rig.now);
+    rig.now += u64::from(Config::default().session_timeout_s) * 1_000_000 + 2;
+    rig.s.handle_timeout(rig.now);
+    assert_eq!(rig.take_finished(), vec![1, 3]);
+}
+
+#[test]
+fn a_post_of_endless_headers_gets_413_down_the_get_and_others_go_on() {
+    let mut rig = Rig::new();
+    let plain = rig.tcp_player(9);
+    rig.open_tunnel(1, 2);
+    let mut text = String::from("OPTIONS rtsp://127.0.0.1:8554/test RTSP/1.0\r\nCSeq: 1\r\n");
+    while text.len() < 64 * 1024 {
+        text.push_str("X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    let encoded = crate::sdp::base64(text.as_bytes());
+    for piece in encoded.as_bytes().chunks(1000) {
+        if !rig.wants_input(2) {
+            break;
+        }
+        rig.conn_data(2, piece, rig.now);
+    }
+    match rig.read(1).as_slice() {
+        [Out::Reply(r)] => assert_eq!(r.status, 413),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.take_finished(), vec![1, 2]);
+    assert_eq!(rig.request(9, "GET_PARAMETER", URL, &[("Session", &plain)]).status, 200);
+}
+
+#[test]
+fn gets_that_never_post_count_against_max_connections_and_time_out() {
+    let config = Config { max_connections: 3, ..Config::default() };
+    let mut rig = Rig::with(config, test_random);
+    let plain = rig.tcp_player(9);
+    for (i, id) in [1, 2].into_iter().enumerate() {
+        rig.open(id);
+        let cookie = format!("cookie{i}");
+        let (head, _) = http_reply(&rig.send_raw_bytes(id, tunnel_get(&cookie).as_bytes()));
+        assert!(head.starts_with("HTTP/1.0 200"));
+        rig.now += 1;
+    }
+    // A fourth connection: the GET that waited longest without a client makes room.
+    rig.open(3);
+    assert_eq!(rig.take_finished(), vec![1]);
+    assert!(!rig.has_output(3));
+    // The other GET times out like any connection without a client.
+    rig.now += u64::from(Config::default().session_timeout_s) * 1_000_000 + 2;
+    rig.s.handle_timeout(rig.now);
+    // (The player, without a keepalive, with them.)
+    assert_eq!(rig.take_finished(), vec![2, 3, 9]);
+    let _ = plain;
 }
