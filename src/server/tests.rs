@@ -2881,3 +2881,34 @@ fn gets_that_never_post_count_against_max_connections_and_time_out() {
     assert_eq!(rig.take_finished(), vec![2, 3, 9]);
     let _ = plain;
 }
+
+#[test]
+fn a_tunnel_whose_get_is_not_read_stops_reading_its_post_and_resumes() {
+    let mut rig = Rig::new();
+    rig.open_tunnel(1, 2);
+    let text = format!("OPTIONS {URL} RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    let one = crate::sdp::base64(text.as_bytes());
+    // Pipelined requests whose replies nobody reads: the GET stops parsing,
+    // and once its input holds a backlog the POST is not read either.
+    let mut sent = 0;
+    while rig.wants_input(2) && sent < 100_000 {
+        rig.conn_data(2, one.as_bytes(), rig.now);
+        sent += 1;
+    }
+    assert!(!rig.wants_input(2), "the POST is still read after {sent} requests");
+    let limits = Config::default().limits;
+    // (Past the backlog by less than one read: the replies held what came first.)
+    let backlog = limits.max_head + limits.max_body;
+    assert!(sent * text.len() >= backlog && sent * text.len() < backlog + 64 * 1024 + text.len(), "{sent}");
+    // Reading the GET answers what was held back, and the POST is read again.
+    let mut replies = 0;
+    for _ in 0..10_000 {
+        let outs = rig.read(1);
+        if outs.is_empty() {
+            break;
+        }
+        replies += outs.iter().filter(|o| matches!(o, Out::Reply(r) if r.status == 200)).count();
+    }
+    assert_eq!(replies, sent);
+    assert!(rig.wants_input(2));
+}
