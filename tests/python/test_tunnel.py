@@ -1,5 +1,9 @@
 """RTSP over HTTP (issue 13, part 1): the QuickTime tunnel on the RTSP port.
 
+The hostile cases (a POST without its GET, a reused cookie, a 10 KB cookie,
+invalid base64, 64 KB of headers, 100 GETs that never POST) run beside a
+tunnelled ffprobe, which still decodes every frame.
+
 ffprobe with `-rtsp_transport http` and GStreamer's `rtspsrc
 location=rtsph://...` reach the unix port's server through a GET (replies and
 media) and a POST (base64 requests) joined by `x-sessioncookie`, and decode
@@ -19,6 +23,9 @@ What each client sends (ffmpeg 5.1, GStreamer 1.22, captured on loopback):
 """
 
 import ast
+import base64
+import socket
+import time
 
 import pytest
 
@@ -88,3 +95,116 @@ def test_gstreamer_rtsph_decodes_every_frame(port, tmp_path, auth):
         f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
     stats = stats_line(streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
+
+
+# --- hostile tunnels beside a tunnelled player ------------------------------------------------
+
+def http_get(cookie):
+    return (f"GET /test HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+            "Accept: application/x-rtsp-tunnelled\r\n\r\n").encode()
+
+
+def http_post(cookie):
+    return (f"POST /test HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+            "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n").encode()
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.settimeout(5)
+    return s
+
+
+def read_until_closed(s, limit=1 << 20, timeout=5):
+    """Everything the server sends until it closes (bounded in time and size); (bytes, closed)."""
+    data, deadline = b"", time.monotonic() + timeout
+    while len(data) < limit and time.monotonic() < deadline:
+        try:
+            more = s.recv(65536)
+        except socket.timeout:
+            return data, False
+        except OSError:
+            return data, True
+        if not more:
+            return data, True
+        data += more
+    return data, False
+
+
+def read_head(s, timeout=5):
+    data, deadline = b"", time.monotonic() + timeout
+    while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+        more = s.recv(4096)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def test_hostile_tunnels_get_a_status_or_a_close_and_the_player_decodes_every_frame(port):
+    streamer = Streamer(port, [("test", CLIP, 1)])
+    client = None
+    results = {}
+    socks = []
+    try:
+        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
+        # A POST without its GET: 404 once it has waited (2 s), then closed.
+        s = connect(port)
+        s.sendall(http_post("nobody") + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
+        data, closed = read_until_closed(s)
+        results["post without get"] = (data.split(b"\r\n")[0], closed)
+        s.close()
+        # A live cookie reused by a second GET: 409; the first goes on.
+        first = connect(port)
+        first.sendall(http_get("reused"))
+        assert read_head(first).startswith(b"HTTP/1.0 200 OK"), "first GET"
+        s = connect(port)
+        s.sendall(http_get("reused"))
+        data, closed = read_until_closed(s)
+        results["cookie reused"] = (data.split(b"\r\n")[0], closed)
+        s.close()
+        # A 10 KB cookie: 431.
+        s = connect(port)
+        s.sendall(http_get("c" * 10240))
+        data, closed = read_until_closed(s)
+        results["10 KB cookie"] = (data.split(b"\r\n")[0], closed)
+        s.close()
+        # Invalid base64 on a POST for the live GET: 400 on the POST.
+        s = connect(port)
+        s.sendall(http_post("reused") + b"T1BUSU9O*")
+        data, closed = read_until_closed(s)
+        results["invalid base64"] = (data.split(b"\r\n")[0], closed)
+        s.close()
+        # 64 KB of headers through the tunnel: RTSP 413 down the GET, which closes.
+        s = connect(port)
+        text = b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n" + (b"X-Pad: " + b"a" * 100 + b"\r\n") * 640
+        try:
+            s.sendall(http_post("reused") + base64.b64encode(text))
+        except OSError:
+            pass  # the server may close the POST before it has read it all
+        data, closed = read_until_closed(first)
+        results["64 KB of headers"] = (data.split(b"\r\n")[0], closed)
+        s.close()
+        first.close()
+        # 100 GETs that never POST: they make room for each other, the player stays.
+        for i in range(100):
+            g = connect(port)
+            g.sendall(http_get(f"idle{i}"))
+            socks.append(g)
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        for g in socks:
+            g.close()
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    print(results)
+    assert results == {
+        "post without get": (b"HTTP/1.0 404 Not Found", True),
+        "cookie reused": (b"HTTP/1.0 409 Conflict", True),
+        "10 KB cookie": (b"HTTP/1.0 431 Request Header Fields Too Large", True),
+        "invalid base64": (b"HTTP/1.0 400 Bad Request", True),
+        "64 KB of headers": (b"RTSP/1.0 413 Request Entity Too Large", True),
+    }, results
+    assert_every_frame(client)
