@@ -1,9 +1,5 @@
 """RTSP over HTTP (issue 13, part 1): the QuickTime tunnel on the RTSP port.
 
-The hostile cases (a POST without its GET, a reused cookie, a 10 KB cookie,
-invalid base64, 64 KB of headers, 100 GETs that never POST) run beside a
-tunnelled ffprobe, which still decodes every frame.
-
 ffprobe with `-rtsp_transport http` and GStreamer's `rtspsrc
 location=rtsph://...` reach the unix port's server through a GET (replies and
 media) and a POST (base64 requests) joined by `x-sessioncookie`, and decode
@@ -19,7 +15,12 @@ What each client sends (ffmpeg 5.1, GStreamer 1.22, captured on loopback):
   and first request may share a segment;
 - GStreamer: `GET /test HTTP/1.0` and `POST /test HTTP/1.0` (cookie of 23
   letters) sent at once, without waiting for the GET's reply, then each
-  request base64-encoded on its own on that POST.
+  request base64-encoded on its own on that POST, and its RTCP receiver
+  reports too (`$` frames on channel 1, base64 like the requests).
+
+The hostile cases (a POST without its GET, a reused cookie, a 10 KB cookie,
+invalid base64, 64 KB of headers, 100 GETs that never POST) run beside a
+tunnelled ffprobe, which still decodes every frame.
 """
 
 import ast
