@@ -4,7 +4,10 @@ ffprobe with `-rtsp_transport http` and GStreamer's `rtspsrc
 location=rtsph://...` reach the unix port's server through a GET (replies and
 media) and a POST (base64 requests) joined by `x-sessioncookie`, and decode
 every frame of the H.264 clip, with and without authentication; the client
-stats call them "http".
+stats call them "http". The same through the tunnel for the H.265 and MJPEG
+clips (every frame decoded by both) and with G.711 audio beside the video
+(ffmpeg records the u-law and A-law payload byte for byte, GStreamer decodes
+every sample and every frame).
 
 What each client sends (ffmpeg 5.1, GStreamer 1.22, captured on loopback):
 - ffmpeg: `GET /test HTTP/1.1` with `x-sessioncookie` (16 hex digits),
@@ -31,7 +34,9 @@ import time
 import pytest
 
 import helpers
-from helpers import CLIP, CLIP_SIZE, Streamer
+import test_av_timing
+from helpers import (CLIP, CLIP_H265, CLIP_H265_SIZE, CLIP_MJPEG, CLIP_MJPEG_SIZE, CLIP_SIZE,
+                     TONE_ULAW, Streamer)
 
 CLIP_FRAMES = len(helpers.clip_access_units(CLIP))
 USER, PASSWORD = "viewer", "s3cret"
@@ -96,6 +101,108 @@ def test_gstreamer_rtsph_decodes_every_frame(port, tmp_path, auth):
         f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
     stats = stats_line(streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
+
+
+# --- H.265, MJPEG and G.711 audio through the tunnel ----------------------------------------
+
+OTHER_CODECS = {
+    # name: (clip, size, GStreamer depayloader and decoder)
+    "h265": (CLIP_H265, CLIP_H265_SIZE, ["rtph265depay", "!", "h265parse", "!", "avdec_h265"]),
+    "mjpeg": (CLIP_MJPEG, CLIP_MJPEG_SIZE, ["rtpjpegdepay", "!", "jpegdec"]),
+}
+
+
+@pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
+def test_ffprobe_over_http_decodes_every_frame_of_other_codecs(port, codec):
+    clip, size, _ = OTHER_CODECS[codec]
+    streamer = Streamer(port, [("test", clip, 1)])
+    client = None
+    try:
+        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    frames = helpers.parse_frames(client)
+    count = len(helpers.clip_access_units(clip))
+    assert len(frames) == count, (
+        f"{codec}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
+    assert {(w, h) for w, h, _ in frames} == {size}
+    assert not any("error" in line.lower() for line in client._err), client.stderr
+    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+
+
+@pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
+def test_gstreamer_rtsph_decodes_every_frame_of_other_codecs(port, tmp_path, codec):
+    clip, (w, h), chain = OTHER_CODECS[codec]
+    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    out = tmp_path / "out.yuv"
+    streamer = Streamer(port, [("test", clip, 1)])
+    client = None
+    try:
+        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
+        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
+                                     "videoconvert", "!", "video/x-raw,format=I420", "!",
+                                     "filesink", f"location={out}"], f"gst-rtsph-{codec}")
+        streamer.finish()
+        helpers.finish_gst(client)
+    finally:
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    count = len(helpers.clip_access_units(clip))
+    size = out.stat().st_size if out.exists() else 0
+    assert size == count * w * h * 3 // 2, (
+        f"GStreamer wrote {size} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
+
+
+@pytest.mark.parametrize("codec,tone,fmt", [("pcmu", TONE_ULAW, "mulaw"),
+                                            ("pcma", helpers.TONE_ALAW, "alaw")])
+def test_ffmpeg_over_http_records_the_audio_byte_for_byte_beside_every_frame(port, tmp_path, codec, tone, fmt):
+    """test_av_timing's recording with -rtsp_transport http: both tracks
+    interleaved on the GET, the audio payload identical to the tone sent."""
+    mkv, raw, _, client = test_av_timing.record(port, tmp_path, codec, tone, fmt, transport="http")
+    assert raw.exists() and mkv.exists(), client.stderr
+    test_av_timing.assert_same_audio(raw.read_bytes(), helpers.clip_bytes(tone), f"{codec} payload")
+    video_packets = helpers.probe_file(mkv, "packet=pts_time", select="v")
+    assert len(video_packets) == test_av_timing.AV_FRAMES, f"{len(video_packets)} video frames recorded"
+
+
+def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
+    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "rtppcmudepay", "mulawdec",
+                              "audioconvert", "wavenc", "videoconvert", "filesink")
+    wav, yuv = tmp_path / "out.wav", tmp_path / "out.yuv"
+    frames = test_av_timing.AV_FRAMES
+    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, audio=[("test", TONE_ULAW, "pcmu")])
+    client = None
+    try:
+        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
+        client = helpers.gst_client(
+            ["rtspsrc", "name=s", f"location={url}", "latency=0",
+             "s.", "!", "rtph264depay", "!", "avdec_h264", "!", "videoconvert", "!",
+             "video/x-raw,format=I420", "!", "filesink", f"location={yuv}",
+             "s.", "!", "rtppcmudepay", "!", "mulawdec", "!", "audioconvert", "!",
+             "audio/x-raw,format=S16LE,channels=1,rate=8000", "!", "wavenc", "!",
+             "filesink", f"location={wav}"], "gst-rtsph-audio")
+        streamer.finish()
+        helpers.finish_gst(client)
+    finally:
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    w, h = CLIP_SIZE
+    size = yuv.stat().st_size if yuv.exists() else 0
+    assert size == frames * w * h * 3 // 2, (
+        f"GStreamer wrote {size} bytes of video, {frames} frames of {w}x{h} were sent\n{client.stderr}")
+    data = wav.read_bytes() if wav.exists() else b""
+    pos = data.find(b"data")
+    assert data[:4] == b"RIFF" and pos > 0, f"no WAV file written\n{client.stderr}"
+    samples = int.from_bytes(data[pos + 4:pos + 8], "little") // 2
+    # every sample sent, give or take one 20 ms packet at the edges
+    assert abs(samples - test_av_timing.TONE_BYTES) <= 160, (
+        f"GStreamer decoded {samples} samples, {test_av_timing.TONE_BYTES} were sent\n{client.stderr}")
 
 
 # --- hostile tunnels beside a tunnelled player ------------------------------------------------
