@@ -95,6 +95,12 @@ typedef struct canmv_rtsp_options {
    * RTP over the RTSP connection only: UDP SETUP gets 461.
    */
   bool tcp_only;
+  /**
+   * A second TCP port served exactly like the RTSP port (RTSP, and RTSP
+   * over HTTP for networks that let only HTTP through); 0: none. It must
+   * differ from the RTSP port.
+   */
+  uint16_t http_port;
 } canmv_rtsp_options;
 
 /**
@@ -222,7 +228,8 @@ void canmv_rtsp_server_free(struct canmv_rtsp_server *server);
 struct canmv_rtsp_options canmv_rtsp_default_options(void);
 
 /**
- * Binds the RTSP listener (all interfaces, IPv4) on `port`, then applies
+ * Binds the RTSP listener (all interfaces, IPv4) on `port`, and the second
+ * one on `options->http_port` when not 0, then applies
  * `options` (NULL: `canmv_rtsp_default_options()`) and `users`: NULL (with
  * `user_count` 0) for no authentication, else at least one user, each with a
  * UTF-8 name that is not empty and has no `:` or control character and a
@@ -231,7 +238,8 @@ struct canmv_rtsp_options canmv_rtsp_default_options(void);
  * The arguments are checked before anything happens, and the settings are
  * installed only once the port is bound: on failure nothing has changed.
  * They hold until `canmv_rtsp_deinit`, which restores the defaults.
- * 0; -EINVAL for a bad argument (port 0, a count of 0, a bad user list);
+ * 0; -EINVAL for a bad argument (port 0, a count of 0, `http_port` equal to
+ * `port`, a bad user list);
  * -EALREADY if already initialised; -EADDRINUSE / -EACCES / other -errno from binding.
  */
 int32_t canmv_rtsp_init(struct canmv_rtsp_server *server,

@@ -354,12 +354,12 @@ static mp_obj_t mm_destroy(mm_rtsp_server_obj_t *self) {
 }
 
 // init(port, *, max_clients, max_clients_per_session, max_sessions,
-// max_connections, session_timeout, tcp_only, users, auth_basic): the
+// max_connections, session_timeout, tcp_only, users, auth_basic, http_port): the
 // keywords' values in `kw` (MP_OBJ_NULL: not given, keep the library's
 // default). One library call checks every value and binds; a refused or
 // failed init changes nothing, and deinit restores the defaults.
 // The five counts come first, in the order of canmv_rtsp_options' fields.
-enum { MM_INIT_TCP_ONLY = 5, MM_INIT_USERS, MM_INIT_AUTH_BASIC, MM_INIT_COUNT };
+enum { MM_INIT_TCP_ONLY = 5, MM_INIT_USERS, MM_INIT_AUTH_BASIC, MM_INIT_HTTP_PORT, MM_INIT_COUNT };
 static const mp_arg_t mm_init_args[MM_INIT_COUNT] = {
     { MP_QSTR_max_clients, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
     { MP_QSTR_max_clients_per_session, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
@@ -369,6 +369,7 @@ static const mp_arg_t mm_init_args[MM_INIT_COUNT] = {
     { MP_QSTR_tcp_only, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
     { MP_QSTR_users, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
     { MP_QSTR_auth_basic, MP_ARG_KW_ONLY | MP_ARG_BOOL, { .u_bool = false } },
+    { MP_QSTR_http_port, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
 };
 
 static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_arg_val_t *kw) {
@@ -386,6 +387,14 @@ static mp_obj_t mm_init(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const 
     mp_obj_t tcp_only = kw[MM_INIT_TCP_ONLY].u_obj;
     if (tcp_only != MP_OBJ_NULL) {
         options.tcp_only = mp_obj_is_true(tcp_only);
+    }
+    // http_port: None (the default) for none, else a port other than `port`.
+    mp_obj_t http_port = kw[MM_INIT_HTTP_PORT].u_obj;
+    if (http_port != MP_OBJ_NULL && http_port != mp_const_none) {
+        options.http_port = (uint16_t)mm_get_int_in_range(http_port, 1, 65535, "http_port");
+        if (options.http_port == port) {
+            mp_raise_ValueError(MP_ERROR_TEXT("http_port must differ from port"));
+        }
     }
     canmv_rtsp_user *users = NULL;
     size_t user_count = 0;

@@ -131,6 +131,10 @@ pub struct CanmvRtspOptions {
     pub session_timeout_s: u32,
     /// RTP over the RTSP connection only: UDP SETUP gets 461.
     pub tcp_only: bool,
+    /// A second TCP port served exactly like the RTSP port (RTSP, and RTSP
+    /// over HTTP for networks that let only HTTP through); 0: none. It must
+    /// differ from the RTSP port.
+    pub http_port: u16,
 }
 
 /// One user for `canmv_rtsp_init`.
@@ -247,6 +251,7 @@ pub extern "C" fn canmv_rtsp_default_options() -> CanmvRtspOptions {
         max_connections: count(c.max_connections),
         session_timeout_s: c.session_timeout_s,
         tcp_only: c.tcp_only,
+        http_port: 0,
     }
 }
 
@@ -270,7 +275,8 @@ unsafe fn users_arg(users: *const CanmvRtspUser, count: usize, allow_basic: bool
     Authenticator::for_users("canmv-rtsp", &pairs, allow_basic).map(Some).ok_or(())
 }
 
-/// Binds the RTSP listener (all interfaces, IPv4) on `port`, then applies
+/// Binds the RTSP listener (all interfaces, IPv4) on `port`, and the second
+/// one on `options->http_port` when not 0, then applies
 /// `options` (NULL: `canmv_rtsp_default_options()`) and `users`: NULL (with
 /// `user_count` 0) for no authentication, else at least one user, each with a
 /// UTF-8 name that is not empty and has no `:` or control character and a
@@ -279,7 +285,8 @@ unsafe fn users_arg(users: *const CanmvRtspUser, count: usize, allow_basic: bool
 /// The arguments are checked before anything happens, and the settings are
 /// installed only once the port is bound: on failure nothing has changed.
 /// They hold until `canmv_rtsp_deinit`, which restores the defaults.
-/// 0; -EINVAL for a bad argument (port 0, a count of 0, a bad user list);
+/// 0; -EINVAL for a bad argument (port 0, a count of 0, `http_port` equal to
+/// `port`, a bad user list);
 /// -EALREADY if already initialised; -EADDRINUSE / -EACCES / other -errno from binding.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_init(
@@ -294,14 +301,14 @@ pub unsafe extern "C" fn canmv_rtsp_init(
     let Some(rt) = (unsafe { server_ref(server) }) else { return -libc::EINVAL };
     // SAFETY: `options` is NULL or points at one initialised struct of the caller's for
     // the whole call (the shim's local variable).
-    let config = match unsafe { options.as_ref() } {
-        None => Some(Config::default()),
-        Some(o) => config_from(o),
+    let (config, http_port) = match unsafe { options.as_ref() } {
+        None => (Some(Config::default()), 0),
+        Some(o) => (config_from(o), o.http_port),
     };
     // SAFETY: `users`/`user_count` follow the module pointer contract (the shim's array).
     let auth = unsafe { users_arg(users, user_count, allow_basic) };
     match (port, config, auth) {
-        (1.., Some(config), Ok(auth)) => rt.init(port, config, auth),
+        (1.., Some(config), Ok(auth)) if http_port != port => rt.init(port, http_port, config, auth),
         _ => -libc::EINVAL,
     }
 }
@@ -660,6 +667,30 @@ mod tests {
             assert_eq!(canmv_rtsp_init(server, 0, none, core::ptr::null(), 0, false), -libc::EINVAL);
             assert_eq!(canmv_rtsp_init(server, port, none, core::ptr::null(), 0, false), 0);
             assert_eq!(canmv_rtsp_init(server, port, none, core::ptr::null(), 0, false), -libc::EALREADY);
+            canmv_rtsp_server_free(server);
+        }
+    }
+
+    #[test]
+    fn http_port_is_a_second_listener_and_a_failure_to_bind_it_binds_nothing() {
+        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = canmv_rtsp_server_new();
+        let (port, http_port) = (free_port(), free_port());
+        let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let same = CanmvRtspOptions { http_port: port, ..canmv_rtsp_default_options() };
+        let busy = CanmvRtspOptions { http_port: taken.local_addr().unwrap().port(), ..canmv_rtsp_default_options() };
+        let good = CanmvRtspOptions { http_port, ..canmv_rtsp_default_options() };
+        let connects = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+        // SAFETY: `server` is live until the free below; the options outlive each call.
+        unsafe {
+            assert_eq!(canmv_rtsp_init(server, port, &same, core::ptr::null(), 0, false), -libc::EINVAL);
+            assert_eq!(canmv_rtsp_init(server, port, &busy, core::ptr::null(), 0, false), -libc::EADDRINUSE);
+            // nothing stayed bound: the RTSP port is free
+            drop(std::net::TcpListener::bind(("0.0.0.0", port)).expect("the refused init left the port bound"));
+            assert_eq!(canmv_rtsp_init(server, port, &good, core::ptr::null(), 0, false), 0);
+            assert!(connects(port) && connects(http_port));
+            assert_eq!(canmv_rtsp_deinit(server), 0);
+            assert!(!connects(http_port), "deinit closes the second listener");
             canmv_rtsp_server_free(server);
         }
     }

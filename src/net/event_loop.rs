@@ -27,6 +27,8 @@ pub struct State {
 /// The descriptors of an initialised server.
 struct Sockets {
     listener: Fd,
+    /// The second listener (`http_port`), served exactly like the first; -1 without one.
+    http_listener: Fd,
     rtp: Fd,
     rtcp: Fd,
     /// The RTP socket takes segmented sends (Linux's UDP GSO).
@@ -37,7 +39,7 @@ struct Sockets {
 
 impl Sockets {
     fn none() -> Self {
-        Sockets { listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: SmallMap::new() }
+        Sockets { listener: -1, http_listener: -1, rtp: -1, rtcp: -1, rtp_segments: false, port: 0, conns: SmallMap::new() }
     }
 
     fn close_all(&mut self) {
@@ -46,6 +48,7 @@ impl Sockets {
         }
         self.conns.clear();
         os::close(self.listener);
+        os::close(self.http_listener);
         os::close(self.rtp);
         os::close(self.rtcp);
         *self = Sockets::none();
@@ -176,10 +179,11 @@ impl Runtime {
         (st.sockets.listener >= 0).then_some(st.sockets.port)
     }
 
-    /// Binds the listener and the UDP pair, then installs `config` and `auth`
-    /// (None: no authentication). 0 or a negative errno; on failure nothing
-    /// changed. `deinit` restores the defaults.
-    pub fn init(&self, port: u16, config: Config, auth: Option<Authenticator>) -> i32 {
+    /// Binds the listener, the second one on `http_port` (0: none; its
+    /// connections are served exactly like the first's) and the UDP pair, then
+    /// installs `config` and `auth` (None: no authentication). 0 or a negative
+    /// errno; on failure nothing changed. `deinit` restores the defaults.
+    pub fn init(&self, port: u16, http_port: u16, config: Config, auth: Option<Authenticator>) -> i32 {
         let mut st = self.shared.state.lock();
         if st.sockets.listener >= 0 {
             return -libc::EALREADY;
@@ -188,14 +192,26 @@ impl Runtime {
             Ok(fd) => fd,
             Err(e) => return e,
         };
+        let http_listener = match http_port {
+            0 => -1,
+            _ => match os::tcp_listen(http_port) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    os::close(listener);
+                    return e;
+                }
+            },
+        };
         let (rtp, rtcp, rtp_port) = match os::udp_pair() {
             Ok(p) => p,
             Err(e) => {
                 os::close(listener);
+                os::close(http_listener);
                 return e;
             }
         };
         st.sockets.listener = listener;
+        st.sockets.http_listener = http_listener;
         st.sockets.rtp = rtp;
         st.sockets.rtp_segments = os::udp_segmentation(rtp);
         st.sockets.rtcp = rtcp;
@@ -288,6 +304,7 @@ fn run(shared: &Shared) {
             };
             watch(shared.wake_read, os::POLLIN, Source::Wake);
             watch(st.sockets.listener, os::POLLIN, Source::Listener);
+            watch(st.sockets.http_listener, os::POLLIN, Source::Listener);
             watch(st.sockets.rtp, os::POLLIN, Source::Rtp);
             watch(st.sockets.rtcp, os::POLLIN, Source::Rtcp);
             for (id, fd) in st.sockets.conns.iter() {
@@ -329,7 +346,7 @@ fn run(shared: &Shared) {
                     // Under the lock: whatever was pushed before this is flushed below.
                     shared.wake_pending.store(false, Ordering::Release);
                 }
-                Source::Listener => accept_all(&mut st, now),
+                Source::Listener => accept_all(&mut st, pfd.fd, now),
                 Source::Rtp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
                 Source::Rtcp => {
                     while let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) {
@@ -348,8 +365,8 @@ fn run(shared: &Shared) {
     }
 }
 
-fn accept_all(st: &mut State, now: u64) {
-    while let Some((fd, peer, local)) = os::accept(st.sockets.listener) {
+fn accept_all(st: &mut State, listener: Fd, now: u64) {
+    while let Some((fd, peer, local)) = os::accept(listener) {
         let id = st.core.handle_accept(peer, local, now);
         st.sockets.conns.insert(id, fd);
     }
@@ -460,7 +477,7 @@ mod tests {
         let rt = Runtime::new().unwrap();
         for _ in 0..20 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            if rt.init(port, Config::default(), None) == 0 {
+            if rt.init(port, 0, Config::default(), None) == 0 {
                 return (rt, port);
             }
         }

@@ -10,6 +10,7 @@ there keep getting every frame.
 
 import ast
 import errno
+import socket
 import time
 
 
@@ -41,7 +42,9 @@ def test_init_option_values_are_checked(port):
     """Counts: an int >= 1 (ValueError otherwise, TypeError for another type, bool
     included); users: a (name, password) tuple, a list or tuple of them, or a
     dict, str only, names non-empty without ':'; unknown keywords and extra
-    positional arguments: TypeError. A refused call binds nothing."""
+    positional arguments: TypeError; http_port: None or a port other than
+    port (ValueError otherwise, TypeError for another type), one in use gives
+    its errno. A refused call binds nothing."""
     rows = []
     for opt in COUNT_OPTIONS:
         for label, value in (("zero", "0"), ("negative", "-1"), ("huge", "2**40")):
@@ -58,6 +61,11 @@ def test_init_option_values_are_checked(port):
             ("colon", "('a:b', 'pass')", "ValueError"), ("newline", "[('a\\nb', 'pass')]", "ValueError"),
             ("dict_password_none", "{'user': None}", "TypeError")):
         rows.append((f"users_{label}", f"users={value}", exc))
+    for label, value, exc in (("zero", "0", "ValueError"), ("huge", "70000", "ValueError"),
+                              ("negative", "-1", "ValueError"), ("same_as_port", str(port), "ValueError"),
+                              ("str", "'8080'", "TypeError"), ("float", "80.0", "TypeError"),
+                              ("bool", "True", "TypeError")):
+        rows.append((f"http_port_{label}", f"http_port={value}", exc))
     rows.append(("unknown_keyword", "max_client=3", "TypeError"))
     rows.append(("audio_codec_here", "audio_codec='pcmu'", "TypeError"))
     body = "s = mm.rtsp_server()\n"
@@ -65,15 +73,24 @@ def test_init_option_values_are_checked(port):
         body += f"attempt({label!r}, lambda: s.rtspserver_init({port}, {kw}))\n"
     body += f"attempt('two_positional', lambda: s.rtspserver_init({port}, 5))\n"
     body += f"attempt('port_as_keyword_bad', lambda: mm.rtspserver_init(port={port}))\n"
+    # http_port on a port in use: the errno, and the RTSP port is not kept bound
+    taken = socket.socket()
+    taken.bind(("", 0))
+    taken.listen()
+    body += f"attempt('http_port_in_use', lambda: s.rtspserver_init({port}, http_port={taken.getsockname()[1]}))\n"
     # after all the refusals the port is still free and the server not initialised
     body += f"attempt('then_ok', lambda: s.rtspserver_init({port}))\n"
     body += f"attempt('again', lambda: s.rtspserver_init({port}))\n"
     body += "s.rtspserver_destroy()\n"
-    r = run_api(body)
+    try:
+        r = run_api(body)
+    finally:
+        taken.close()
     for label, _, exc in rows:
         r.raises(label, exc)
     r.raises("two_positional", "TypeError")
     r.raises("port_as_keyword_bad", "TypeError")  # positional as in CanMV
+    r.negative_errno("http_port_in_use", errno.EADDRINUSE)
     r.returns("then_ok", 0)
     r.negative_errno("again", errno.EALREADY)
 
@@ -86,6 +103,7 @@ def test_init_option_values_accepted(port):
         "session_timeout=1", "max_clients=4294967295", "tcp_only=True", "tcp_only=0", "users=None",
         "users=('user', 'pass')", "users=[('a', 'b'), ('c', 'd')]", "users=(('a', 'b'), ['c', ''])",
         "users={'a': 'b', 'c': 'd'}", "users=('u', 'p'), auth_basic=True", "auth_basic=True",
+        "http_port=None", f"http_port={helpers.free_port()}",
         "max_clients=8, max_clients_per_session=2, max_sessions=3, max_connections=9, "
         "session_timeout=30, tcp_only=True, users={'ü': 'päss'}, auth_basic=False",
     ]

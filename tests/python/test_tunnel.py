@@ -205,6 +205,61 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
         f"GStreamer decoded {samples} samples, {test_av_timing.TONE_BYTES} were sent\n{client.stderr}")
 
 
+# --- the http_port= listener ---------------------------------------------------------------
+
+def on_port(url, port):
+    """url on another port of the same host."""
+    head, rest = url.split("://", 1)
+    host, path = rest.split("/", 1)
+    return f"{head}://{host.rsplit(':', 1)[0]}:{port}/{path}"
+
+
+@pytest.mark.parametrize("transport", ["http", "tcp"])
+def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
+    """rtspserver_init(port, http_port=...): the second listener serves the
+    tunnel and plain RTSP exactly like the RTSP port."""
+    http_port = helpers.free_port()
+    streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
+    client = None
+    try:
+        client = helpers.ffprobe_frames(on_port(streamer.urls["test"], http_port), transport,
+                                        f"ffprobe-{transport}-http-port")
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    assert_every_frame(client)
+    want = "http" if transport == "http" else "tcp"
+    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == [want]
+
+
+def test_gstreamer_rtsph_through_http_port_decodes_every_frame(port, tmp_path):
+    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
+    http_port = helpers.free_port()
+    out = tmp_path / "out.yuv"
+    streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
+    client = None
+    try:
+        url = on_port(helpers.loopback_url(streamer.urls["test"]), http_port)
+        url = "rtsph://" + url[len("rtsp://"):]
+        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", "rtph264depay", "!",
+                                     "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
+                                     "filesink", f"location={out}"], "gst-rtsph-http-port")
+        streamer.finish()
+        helpers.finish_gst(client)
+    finally:
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    w, h = CLIP_SIZE
+    size = out.stat().st_size if out.exists() else 0
+    assert size == CLIP_FRAMES * w * h * 3 // 2, (
+        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+
+
 # --- hostile tunnels beside a tunnelled player ------------------------------------------------
 
 def http_get(cookie):
