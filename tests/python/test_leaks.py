@@ -16,6 +16,10 @@ cycle a TCP-interleaved player (also on the audio track every third cycle) and
 a UDP player SETUP and PLAY, and each gets packets before the server is torn
 down under them, in one of four ways (stop+deinit, deinit, destroysession+stop+
 deinit, destroy).
+
+RTSP over HTTP: 100 cycles of init with http_port, two tunnelled players (one
+on each port) and three half-made tunnels, torn down the same ways (one player
+also leaves by itself while the server runs), natively and under valgrind.
 """
 
 import re
@@ -331,6 +335,103 @@ print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
 '''
 
 
+# RTSP over HTTP (issue 13): each cycle init with http_port, tunnelled players
+# (a GET for replies and media, a POST for base64 requests, joined by a
+# cookie) on the RTSP port and on http_port, plus the half-made tunnels a
+# network leaves (a GET that never POSTs, a POST whose GET never came, a POST
+# cut mid-request); one player leaves by itself (POST, then GET closed) while
+# the server runs, the rest are torn down under the server as CYCLE_SCRIPT does.
+TUNNEL_SCRIPT = PRELUDE + r"""
+import binascii
+gc.disable()
+
+class TunnelPlayer(Player):
+    def __init__(self, port, cookie):
+        Player.__init__(self, port)
+        self.sock.send(("GET /cam HTTP/1.0\r\nx-sessioncookie: %s\r\n"
+                        "Accept: application/x-rtsp-tunnelled\r\n\r\n" % cookie).encode())
+        while self.buf.find(b"\r\n\r\n") < 0:
+            self.fill()
+        assert self.buf.startswith(b"HTTP/1.0 200 OK"), self.buf[:40]
+        self.buf = self.buf[self.buf.find(b"\r\n\r\n") + 4:]
+        self.post = socket.socket()
+        self.post.connect(addr(port))
+        self.post.send(("POST /cam HTTP/1.0\r\nx-sessioncookie: %s\r\n"
+                        "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n"
+                        % cookie).encode())
+        self.get = self.sock
+        self.sock = self        # Player's requests go up the POST, replies and media come down the GET
+
+    def send(self, data):
+        self.post.send(binascii.b2a_base64(data)[:-1])
+
+    def recv(self, n):
+        return self.get.recv(n)
+
+    def close(self):
+        self.post.close()
+        self.get.close()
+
+start_fds = fds()
+print("FDS-START", start_fds)
+s = mm.rtsp_server()
+peak = start_fds
+t0 = time.ticks_ms()
+for cycle in range(CYCLES):
+    ret = s.rtspserver_init(PORT, http_port=HTTP_PORT)
+    assert ret == 0, ("init", cycle, ret)
+    assert s.rtspserver_createsession("cam", 0, False) == 0
+    s.rtspserver_start()
+    a = TunnelPlayer(PORT, "a%d" % cycle)
+    a.play("cam", "RTP/AVP/TCP;unicast;interleaved=0-1")
+    b = TunnelPlayer(HTTP_PORT, "b%d" % cycle)
+    b.play("cam", "RTP/AVP/TCP;unicast;interleaved=0-1")
+    # half-made tunnels the teardown must free
+    idle_get = socket.socket()
+    idle_get.connect(addr(HTTP_PORT))
+    idle_get.send(b"GET /cam HTTP/1.0\r\nx-sessioncookie: idle%d\r\n\r\n" % cycle)
+    lone_post = socket.socket()
+    lone_post.connect(addr(PORT))
+    lone_post.send(b"POST /cam HTTP/1.0\r\nx-sessioncookie: none%d\r\nContent-Length: 32767\r\n\r\nT1BU" % cycle)
+    cut = socket.socket()
+    cut.connect(addr(PORT))
+    cut.send(b"POST /cam HTTP/1.0\r\nx-sessioncookie: a%d\r\nContent-Length: 32767\r\n\r\n" % cycle
+             + binascii.b2a_base64(b"OPTIONS * RTSP/1.0\r\nCSeq: 9\r\n")[:-1])
+    send_frames(s, "cam")
+    a.wait_frames(len(AUS))
+    b.wait_frames(len(AUS))
+    peak = max(peak, fds())
+    if cycle == 0:
+        print("FIRST-CYCLE tunnel rtp", a.rtp, b.rtp, "frames", a.markers, b.markers)
+    if cycle % 2 == 0:
+        # b leaves by itself, POST first, while the server runs: its client goes
+        b.close()
+        t1 = time.ticks_ms()
+        while s.rtspserver_getstats("cam")["clients"] != 1:
+            assert time.ticks_diff(time.ticks_ms(), t1) < 5000, ("tunnel client stayed", cycle)
+            time.sleep_ms(1)
+    end = cycle % 3
+    if end == 0:
+        s.rtspserver_stop()
+        s.rtspserver_deinit()
+    elif end == 1:
+        s.rtspserver_deinit()
+    else:
+        assert s.rtspserver_destroy() == 0
+        s = mm.rtsp_server()
+    for sock in (a, idle_get, lone_post, cut):
+        sock.close()
+    if cycle % 2:
+        b.close()
+    if cycle % 25 == 24:
+        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+assert s.rtspserver_destroy() == 0
+print("FDS-PEAK", peak)
+print("FDS-END", fds())
+print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+"""
+TUNNEL_CYCLES = 100
+
 def free_udp_pair():
     import attack
     rtp, rtcp = attack.udp_pair()
@@ -344,7 +445,8 @@ def run_script(tmp_path, body, cycles, valgrind, timeout, undef_checks=True):
     script = tmp_path / "cycles.py"
     script.write_text(f"HOST = {str(helpers.HOST_EXAMPLES)!r}\nCLIP = {str(helpers.CLIP)!r}\n"
                       f"TONE = {str(helpers.TONE_ULAW)!r}\n"
-                      f"PORT = {helpers.free_port()}\nUDP_PORT = {free_udp_pair()}\n"
+                      f"PORT = {helpers.free_port()}\nHTTP_PORT = {helpers.free_port()}\n"
+                      f"UDP_PORT = {free_udp_pair()}\n"
                       f"CYCLES = {cycles}\n" + body)
     cmd = [helpers.micropython(), "-X", f"heapsize={HEAP}", str(script)]
     log_path = tmp_path / "valgrind.log"
@@ -440,6 +542,19 @@ def test_destroy_while_streaming_under_valgrind(tmp_path):
     proc, took, log = run_script(tmp_path, DESTROY_SCRIPT, DESTROY_CYCLES, True, VALGRIND_BUDGET_S)
     check_run("destroy while streaming", proc, took, log, DESTROY_CYCLES)
 
+
+
+def test_tunnel_cycles_fd_count(tmp_path):
+    """100 x init(http_port=...)/start/two tunnelled players (RTSP port and
+    http_port) and three half-made tunnels/teardown, natively: every fd back."""
+    proc, took, _ = run_script(tmp_path, TUNNEL_SCRIPT, TUNNEL_CYCLES, False, 120)
+    check_run("tunnel set-up and teardown", proc, took, "", TUNNEL_CYCLES)
+
+
+def test_tunnel_cycles_under_valgrind(tmp_path):
+    """The same 100 tunnel cycles under memcheck: no leak, no invalid access, no error."""
+    proc, took, log = run_script(tmp_path, TUNNEL_SCRIPT, TUNNEL_CYCLES, True, VALGRIND_BUDGET_S)
+    check_run("tunnel set-up and teardown", proc, took, log, TUNNEL_CYCLES)
 
 # --- the pusher (mm.rtsp_pusher) ---------------------------------------------------------
 #
