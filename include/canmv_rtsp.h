@@ -129,6 +129,15 @@ typedef struct canmv_rtsp_stats {
   uint64_t bytes_sent;
   uint64_t frames_dropped;
   uint64_t keyframe_waits;
+  /**
+   * Back-channel audio taken from the talking client, bytes.
+   */
+  uint64_t backchannel_bytes;
+  /**
+   * Back-channel audio dropped, bytes: the oldest when the script read too
+   * slowly, and packets not taken (another client's, oversized, late, not G.711).
+   */
+  uint64_t backchannel_dropped;
 } canmv_rtsp_stats;
 
 /**
@@ -154,6 +163,10 @@ typedef struct canmv_rtsp_client_stats {
    * Video frames it lost to cut-backs (it could not keep up).
    */
   uint64_t frames_dropped;
+  /**
+   * It holds its session's back channel (its audio is the one taken).
+   */
+  bool talking;
 } canmv_rtsp_client_stats;
 
 /**
@@ -270,16 +283,20 @@ int32_t canmv_rtsp_stop(struct canmv_rtsp_server *server);
  * `..` segments, no track control (`trackID=1`) as a segment.
  * `audio_codec`: a `canmv_rtsp_audio_codec` (`CANMV_RTSP_AUDIO_NONE`: no audio track).
  * `gop_cache`: late joiners get the cached GOP (else they wait for the next keyframe).
+ * `backchannel_codec`: a `canmv_rtsp_audio_codec` for an ONVIF audio back
+ * channel that clients may talk into (read with `canmv_rtsp_recv_audio`);
+ * `CANMV_RTSP_AUDIO_NONE`: none.
  * 0, also when the name exists: that session is left unchanged, `gop_cache`
- * included (as CanMV does); -EINVAL for a bad name, video type or audio
- * codec; -ENOSPC when the server has its maximum of sessions.
+ * and back channel included (as CanMV does); -EINVAL for a bad name, video
+ * type or audio codec; -ENOSPC when the server has its maximum of sessions.
  */
 int32_t canmv_rtsp_create_session(struct canmv_rtsp_server *server,
                                   const char *name,
                                   uintptr_t name_len,
                                   int32_t video_type,
                                   int32_t audio_codec,
-                                  bool gop_cache);
+                                  bool gop_cache,
+                                  int32_t backchannel_codec);
 
 /**
  * Removes a session; its clients' connections are closed. 0 or -ENOENT.
@@ -324,6 +341,19 @@ int32_t canmv_rtsp_send_audio(struct canmv_rtsp_server *server,
                               const uint8_t *data,
                               uintptr_t size,
                               uint64_t timestamp_us);
+
+/**
+ * Moves the oldest back-channel audio of a session into `buf` (at most
+ * `cap` bytes): the talking client's G.711 payload in arrival order, in the
+ * session's `backchannel_codec`, with losses filled with silence. Returns
+ * the bytes copied (0 when none waits), -ENOENT (no session), -EINVAL (a
+ * session without a back channel, or NULL `buf` with `cap` > 0). Never waits.
+ */
+int32_t canmv_rtsp_recv_audio(struct canmv_rtsp_server *server,
+                              const char *name,
+                              uintptr_t name_len,
+                              uint8_t *buf,
+                              uintptr_t cap);
 
 /**
  * Fills `out` for one session (`name` NULL: the whole server) and

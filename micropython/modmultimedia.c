@@ -219,15 +219,15 @@ static int32_t mm_get_video_type(mp_obj_t o) {
         "video_type (0, 1 or 2)");
 }
 
-// The keyword-only audio_codec of createsession: "pcmu" (the default, as
-// CanMV sends) or "pcma", case-sensitive like the video type names.
-// MP_OBJ_NULL: not given.
-static int32_t mm_get_audio_codec(mp_obj_t o) {
+// A keyword-only G.711 codec (audio_codec, backchannel_codec): "pcmu" (the
+// default, as CanMV sends) or "pcma", case-sensitive like the video type
+// names. MP_OBJ_NULL: not given. `what`: the keyword, for the errors.
+static int32_t mm_get_g711(mp_obj_t o, const char *what) {
     if (o == MP_OBJ_NULL) {
         return CANMV_RTSP_AUDIO_PCMU;
     }
     if (!mp_obj_is_str(o)) {
-        mm_raise_type("audio_codec must be a str");
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be a str"), what);
     }
     size_t len;
     const char *s = mp_obj_str_get_data(o, &len);
@@ -237,7 +237,7 @@ static int32_t mm_get_audio_codec(mp_obj_t o) {
     if (len == 4 && memcmp(s, "pcma", 4) == 0) {
         return CANMV_RTSP_AUDIO_PCMA;
     }
-    mp_raise_ValueError(MP_ERROR_TEXT("audio_codec must be \"pcmu\" or \"pcma\""));
+    mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s must be \"pcmu\" or \"pcma\""), what);
 }
 
 // A count option: any int that fits in the uint32_t it travels as (the
@@ -436,21 +436,28 @@ static mp_obj_t mm_state_call(mm_rtsp_server_obj_t *self, int32_t (*call)(canmv_
 }
 
 // createsession(name, video_type, enable_audio, *, audio_codec="pcmu",
-// gop_cache=True). The codec is checked even when audio is off (a typo is a
-// mistake either way) but only used when it is on. An existing session is
-// left unchanged, gop_cache included, as CanMV leaves it.
+// gop_cache=True, backchannel=False, backchannel_codec="pcmu"). The codecs
+// are checked even when their track is off (a typo is a mistake either way)
+// but only used when it is on. An existing session is left unchanged,
+// gop_cache and back channel included, as CanMV leaves it.
 static const mp_arg_t mm_createsession_args[] = {
     { MP_QSTR_audio_codec, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
     { MP_QSTR_gop_cache, MP_ARG_KW_ONLY | MP_ARG_BOOL, { .u_bool = true } },
+    { MP_QSTR_backchannel, MP_ARG_KW_ONLY | MP_ARG_BOOL, { .u_bool = false } },
+    { MP_QSTR_backchannel_codec, MP_ARG_KW_ONLY | MP_ARG_OBJ, { .u_obj = MP_OBJ_NULL } },
 };
 
 static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *args, const mp_arg_val_t *kw) {
     size_t name_len;
     const char *name = mm_get_name(args[0], &name_len);
     int32_t video_type = mm_get_video_type(args[1]);
-    int32_t audio_codec = mm_get_audio_codec(kw[0].u_obj);
+    int32_t audio_codec = mm_get_g711(kw[0].u_obj, "audio_codec");
     if (!mp_obj_is_true(args[2])) {
         audio_codec = CANMV_RTSP_AUDIO_NONE;
+    }
+    int32_t backchannel_codec = mm_get_g711(kw[3].u_obj, "backchannel_codec");
+    if (!kw[2].u_bool) {
+        backchannel_codec = CANMV_RTSP_AUDIO_NONE;
     }
     int err;
     canmv_rtsp_server *server = mm_server_enter(self, &err);
@@ -458,7 +465,8 @@ static mp_obj_t mm_createsession(mm_rtsp_server_obj_t *self, const mp_obj_t *arg
         return mp_obj_new_int(-err);
     }
     MM_RELEASE_GIL();
-    int32_t rc = canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec, kw[1].u_bool);
+    int32_t rc =
+        canmv_rtsp_create_session(server, name, name_len, video_type, audio_codec, kw[1].u_bool, backchannel_codec);
     MM_ACQUIRE_GIL();
     mm_server_leave(self);
     return mp_obj_new_int(rc);
@@ -519,6 +527,26 @@ static mp_obj_t mm_send(mm_rtsp_server_obj_t *self, const mp_obj_t *args, mm_sen
     MM_RELEASE_GIL();
     int32_t rc = send(server, name, name_len, (const uint8_t *)data.buf, size, timestamp);
     MM_ACQUIRE_GIL();
+    mm_server_leave(self);
+    return mp_obj_new_int(rc);
+}
+
+// recvaudiodata(name, buf): the back channel's audio into a writable buffer;
+// the bytes copied (0: none waiting), or a negative errno as the send calls
+// give (-ENOENT: no session, -EINVAL: a session without a back channel).
+// The GIL stays held: the copy is short, and no other thread may resize the
+// buffer while the library writes into it.
+static mp_obj_t mm_recvaudiodata(mm_rtsp_server_obj_t *self, const mp_obj_t *args) {
+    size_t name_len;
+    const char *name = mm_get_name(args[0], &name_len);
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(args[1], &buf, MP_BUFFER_WRITE);
+    int err;
+    canmv_rtsp_server *server = mm_server_enter(self, &err);
+    if (server == NULL) {
+        return mp_obj_new_int(-err);
+    }
+    int32_t rc = canmv_rtsp_recv_audio(server, name, name_len, (uint8_t *)buf.buf, buf.len);
     mm_server_leave(self);
     return mp_obj_new_int(rc);
 }
@@ -623,7 +651,7 @@ static mp_obj_t mm_needkeyframe(mm_rtsp_server_obj_t *self, size_t n_args, const
 }
 
 static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
-    mp_obj_t dict = mp_obj_new_dict(6);
+    mp_obj_t dict = mp_obj_new_dict(7);
     size_t peer_len = strnlen(c->peer, sizeof(c->peer));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_peer), mp_obj_new_str(c->peer, peer_len));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_port), MP_OBJ_NEW_SMALL_INT(c->peer_port));
@@ -632,6 +660,7 @@ static mp_obj_t mm_client_dict(const canmv_rtsp_client_stats *c) {
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_bool(c->playing));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_waiting_keyframe), mp_obj_new_bool(c->waiting_keyframe));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(c->frames_dropped));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_talking), mp_obj_new_bool(c->talking));
     return dict;
 }
 
@@ -670,18 +699,30 @@ static mp_obj_t mm_getstats(mm_rtsp_server_obj_t *self, size_t n_args, const mp_
         }
         mp_raise_OSError(-rc);
     }
-    mp_obj_t dict = mp_obj_new_dict(7);
+    mp_obj_t dict = mp_obj_new_dict(10);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_clients), mp_obj_new_int_from_uint(stats.clients));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_playing), mp_obj_new_int_from_uint(stats.playing));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_packets_sent), mp_obj_new_int_from_ull(stats.packets_sent));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_bytes_sent), mp_obj_new_int_from_ull(stats.bytes_sent));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_frames_dropped), mp_obj_new_int_from_ull(stats.frames_dropped));
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_keyframe_waits), mp_obj_new_int_from_ull(stats.keyframe_waits));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_backchannel_bytes), mp_obj_new_int_from_ull(stats.backchannel_bytes));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_backchannel_dropped),
+        mp_obj_new_int_from_ull(stats.backchannel_dropped));
+    // The talking client as per_client names it ({"peer", "port"}), or None.
+    mp_obj_t talker = mp_const_none;
     mp_obj_t per_client = mp_obj_new_list(0, NULL);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_per_client), per_client);
     for (int32_t i = 0; i < rc; i++) {
-        mp_obj_list_append(per_client, mm_client_dict(&clients[i]));
+        mp_obj_t client = mm_client_dict(&clients[i]);
+        mp_obj_list_append(per_client, client);
+        if (clients[i].talking && talker == mp_const_none) {
+            talker = mp_obj_new_dict(2);
+            mp_obj_dict_store(talker, MP_OBJ_NEW_QSTR(MP_QSTR_peer), mp_obj_dict_get(client, MP_OBJ_NEW_QSTR(MP_QSTR_peer)));
+            mp_obj_dict_store(talker, MP_OBJ_NEW_QSTR(MP_QSTR_port), mp_obj_dict_get(client, MP_OBJ_NEW_QSTR(MP_QSTR_port)));
+        }
     }
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_backchannel_client), talker);
     m_del(canmv_rtsp_client_stats, clients, cap);
     return dict;
 }
@@ -710,6 +751,8 @@ static mp_obj_t mm_call(mm_rtsp_server_obj_t *self, qstr op, size_t n_args, cons
             return mm_send_byphyaddr(self, args, canmv_rtsp_send_audio);
         case MP_QSTR_rtspserver_getstats:
             return mm_getstats(self, n_args, args);
+        case MP_QSTR_rtspserver_recvaudiodata:
+            return mm_recvaudiodata(self, args);
         case MP_QSTR_rtspserver_needkeyframe:
             return mm_needkeyframe(self, n_args, args);
         default:
@@ -794,6 +837,7 @@ MM_DEFINE_CALL(sendaudiodata, 4, 4);
 MM_DEFINE_CALL(sendvideodata_byphyaddr, 4, 4);
 MM_DEFINE_CALL(sendaudiodata_byphyaddr, 4, 4);
 MM_DEFINE_CALL(getstats, 0, 1);
+MM_DEFINE_CALL(recvaudiodata, 2, 2);
 MM_DEFINE_CALL(needkeyframe, 0, 1);
 
 // Calls with keyword-only extensions: N positional arguments as in CanMV,
@@ -883,6 +927,7 @@ static const mp_rom_map_elem_t mm_rtsp_server_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_method_sendvideodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata_byphyaddr), MP_ROM_PTR(&mm_method_sendaudiodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_method_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_recvaudiodata), MP_ROM_PTR(&mm_method_recvaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_method_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_method_test_obj) },
 };
@@ -1101,7 +1146,7 @@ static mp_obj_t mm_pusher_init(size_t n_args, const mp_obj_t *args, mp_map_t *kw
     if (kw[MM_PUSH_VIDEO_TYPE].u_obj != MP_OBJ_NULL) {
         o.video_type = mm_get_video_type(kw[MM_PUSH_VIDEO_TYPE].u_obj);
     }
-    int32_t audio_codec = mm_get_audio_codec(kw[MM_PUSH_AUDIO_CODEC].u_obj);
+    int32_t audio_codec = mm_get_g711(kw[MM_PUSH_AUDIO_CODEC].u_obj, "audio_codec");
     o.audio_codec = kw[MM_PUSH_ENABLE_AUDIO].u_bool ? audio_codec : CANMV_RTSP_AUDIO_NONE;
     if (kw[MM_PUSH_TIMEOUT].u_obj != MP_OBJ_NULL) {
         o.timeout_ms = mm_get_timeout_ms(kw[MM_PUSH_TIMEOUT].u_obj);
@@ -1344,6 +1389,7 @@ static const mp_rom_map_elem_t mm_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendvideodata_byphyaddr), MP_ROM_PTR(&mm_module_sendvideodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_sendaudiodata_byphyaddr), MP_ROM_PTR(&mm_module_sendaudiodata_byphyaddr_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_getstats), MP_ROM_PTR(&mm_module_getstats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rtspserver_recvaudiodata), MP_ROM_PTR(&mm_module_recvaudiodata_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_needkeyframe), MP_ROM_PTR(&mm_module_needkeyframe_obj) },
     { MP_ROM_QSTR(MP_QSTR_rtspserver_test), MP_ROM_PTR(&mm_test_obj) },
 };

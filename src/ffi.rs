@@ -31,7 +31,7 @@ use core::fmt::Write;
 use crate::net::inbox::Refusal;
 use crate::net::{os, Runtime};
 use crate::rtsp::auth::Authenticator;
-use crate::server::{ClientStats, Config, CreateError};
+use crate::server::{ClientStats, Config, CreateError, RecvError};
 use crate::session::{AudioCodec, PushError, SessionOptions, Track, VideoCodec};
 
 /// Opaque server handle: a boxed [`Runtime`].
@@ -96,6 +96,11 @@ pub struct CanmvRtspStats {
     pub bytes_sent: u64,
     pub frames_dropped: u64,
     pub keyframe_waits: u64,
+    /// Back-channel audio taken from the talking client, bytes.
+    pub backchannel_bytes: u64,
+    /// Back-channel audio dropped, bytes: the oldest when the script read too
+    /// slowly, and packets not taken (another client's, oversized, late, not G.711).
+    pub backchannel_dropped: u64,
 }
 
 /// One client, for the per-client part of `getstats`.
@@ -113,6 +118,8 @@ pub struct CanmvRtspClientStats {
     pub waiting_keyframe: bool,
     /// Video frames it lost to cut-backs (it could not keep up).
     pub frames_dropped: u64,
+    /// It holds its session's back channel (its audio is the one taken).
+    pub talking: bool,
 }
 
 /// Server settings (keyword-only options of `rtspserver_init`). Counts must be at least 1.
@@ -344,9 +351,12 @@ pub unsafe extern "C" fn canmv_rtsp_stop(server: *mut CanmvRtspServer) -> i32 {
 /// `..` segments, no track control (`trackID=1`) as a segment.
 /// `audio_codec`: a `canmv_rtsp_audio_codec` (`CANMV_RTSP_AUDIO_NONE`: no audio track).
 /// `gop_cache`: late joiners get the cached GOP (else they wait for the next keyframe).
+/// `backchannel_codec`: a `canmv_rtsp_audio_codec` for an ONVIF audio back
+/// channel that clients may talk into (read with `canmv_rtsp_recv_audio`);
+/// `CANMV_RTSP_AUDIO_NONE`: none.
 /// 0, also when the name exists: that session is left unchanged, `gop_cache`
-/// included (as CanMV does); -EINVAL for a bad name, video type or audio
-/// codec; -ENOSPC when the server has its maximum of sessions.
+/// and back channel included (as CanMV does); -EINVAL for a bad name, video
+/// type or audio codec; -ENOSPC when the server has its maximum of sessions.
 #[no_mangle]
 pub unsafe extern "C" fn canmv_rtsp_create_session(
     server: *mut CanmvRtspServer,
@@ -355,16 +365,20 @@ pub unsafe extern "C" fn canmv_rtsp_create_session(
     video_type: i32,
     audio_codec: i32,
     gop_cache: bool,
+    backchannel_codec: i32,
 ) -> i32 {
     // SAFETY: `server` is NULL or a live handle, `name`/`name_len` NULL or readable
     // bytes for the call (module pointer contract).
     let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { text_arg(name, name_len) }) else {
         return -libc::EINVAL;
     };
-    let (Some(codec), Some(audio)) = (video_codec(video_type), self::audio_codec(audio_codec)) else {
+    let (Some(codec), Some(audio), Some(backchannel)) =
+        (video_codec(video_type), self::audio_codec(audio_codec), self::audio_codec(backchannel_codec))
+    else {
         return -libc::EINVAL;
     };
-    match rt.with_core(|core| core.create_session(name, codec, audio, SessionOptions { gop_cache })) {
+    let options = SessionOptions { gop_cache, backchannel };
+    match rt.with_core(|core| core.create_session(name, codec, audio, options)) {
         Ok(_) => 0,
         Err(CreateError::BadName) => -libc::EINVAL,
         Err(CreateError::TooMany) => -libc::ENOSPC,
@@ -510,6 +524,43 @@ pub unsafe extern "C" fn canmv_rtsp_send_audio(
     unsafe { push_media(server, name, name_len, data, size, timestamp_us, Track::Audio) }
 }
 
+/// Moves the oldest back-channel audio of a session into `buf` (at most
+/// `cap` bytes): the talking client's G.711 payload in arrival order, in the
+/// session's `backchannel_codec`, with losses filled with silence. Returns
+/// the bytes copied (0 when none waits), -ENOENT (no session), -EINVAL (a
+/// session without a back channel, or NULL `buf` with `cap` > 0). Never waits.
+#[no_mangle]
+pub unsafe extern "C" fn canmv_rtsp_recv_audio(
+    server: *mut CanmvRtspServer,
+    name: *const c_char,
+    name_len: usize,
+    buf: *mut u8,
+    cap: usize,
+) -> i32 {
+    // SAFETY: `server` is NULL or a live handle, `name`/`name_len` NULL or readable
+    // bytes for the call (module pointer contract).
+    let (Some(rt), Some(name)) = (unsafe { server_ref(server) }, unsafe { text_arg(name, name_len) }) else {
+        return -libc::EINVAL;
+    };
+    if buf.is_null() && cap > 0 {
+        return -libc::EINVAL;
+    }
+    let out: &mut [u8] = if cap == 0 {
+        &mut []
+    } else {
+        // SAFETY: `buf` is non-null and, by the module pointer contract, `cap`
+        // writable bytes only this call uses (the script's buffer, held by the shim).
+        unsafe { core::slice::from_raw_parts_mut(buf, cap) }
+    };
+    // At most an i32's worth per call, so the count always fits the answer.
+    let out = &mut out[..cap.min(i32::MAX as usize)];
+    match rt.take_from_core(|core| core.recv_backchannel(name, out)) {
+        Ok(n) => i32::try_from(n).unwrap_or(i32::MAX),
+        Err(RecvError::NoSession) => -libc::ENOENT,
+        Err(RecvError::NoBackchannel) => -libc::EINVAL,
+    }
+}
+
 /// A client's figures for C, the address as NUL-terminated text.
 fn client_to_c(c: &ClientStats) -> CanmvRtspClientStats {
     let mut text = [0u8; 48];
@@ -523,6 +574,7 @@ fn client_to_c(c: &ClientStats) -> CanmvRtspClientStats {
         playing: c.playing,
         waiting_keyframe: c.waiting_keyframe,
         frames_dropped: c.frames_dropped,
+        talking: c.talking,
     }
 }
 
@@ -558,6 +610,8 @@ pub unsafe extern "C" fn canmv_rtsp_get_stats(
         bytes_sent: st.bytes_sent,
         frames_dropped: st.frames_dropped,
         keyframe_waits: st.keyframe_waits,
+        backchannel_bytes: st.backchannel_bytes,
+        backchannel_dropped: st.backchannel_dropped,
     };
     if cap > 0 {
         // SAFETY: `clients` is non-null (checked above) and, by the module pointer

@@ -9,7 +9,8 @@
 //! - [`server`]: the sans-IO RTSP server (events in; transmits, closes and
 //!   one deadline out);
 //! - [`session`]: a media session (tracks, GOP cache, clocks) and the
-//!   media-input check;
+//!   media-input check; [`backchannel`]: the receive buffer of the ONVIF
+//!   audio back channel;
 //! - [`rtp`] (Annex-B; H.264, H.265, JPEG and G.711 packetizers; RTCP),
 //!   [`rtsp`] (requests, responses, Transport, URLs, auth), [`sdp`],
 //!   [`clock`], [`access_unit`].
@@ -35,7 +36,7 @@ macro_rules! core_modules {
     )*};
 }
 
-core_modules!(access_unit, clock, client, net, rtp, rtsp, sdp, server, session, small_map, timer);
+core_modules!(access_unit, backchannel, clock, client, net, rtp, rtsp, sdp, server, session, small_map, timer);
 
 // With `std` (the fuzz targets) the host std provides allocator and panic handler.
 #[cfg(not(any(test, feature = "std")))]

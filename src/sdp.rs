@@ -20,6 +20,10 @@ pub enum TrackFormat {
     Pcma,
 }
 
+/// The back channel's `trackID`, whether or not the session has an audio
+/// track: its control never names the camera's own audio.
+pub const BACKCHANNEL_TRACK: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct SdpSession<'a> {
     /// `s=` line.
@@ -30,6 +34,11 @@ pub struct SdpSession<'a> {
     /// The server address as the client reached it, for `o=` (`IN IP4 a.b.c.d` or `IN IP6 ..`).
     pub origin_addr: &'a str,
     pub tracks: &'a [TrackFormat],
+    /// An ONVIF audio back channel (the client sends, the camera receives):
+    /// `a=control:trackID=2` and `a=sendonly` (ONVIF Streaming Specification
+    /// 5.3: the direction as the client sees it). Only for a client whose
+    /// DESCRIBE asked for it.
+    pub backchannel: Option<TrackFormat>,
 }
 
 /// Builds the SDP text: v=, o=, s=, c=IN IP4 0.0.0.0 (or IP6 ::), t=0 0,
@@ -49,7 +58,8 @@ pub fn build_sdp(s: &SdpSession<'_>) -> String {
     let _ = write!(out, "v=0\r\no=- {} {} IN {addr_type} {addr}\r\ns={name}\r\n", s.id, s.version);
     let _ = write!(out, "c=IN {addr_type} {any_addr}\r\nt=0 0\r\n");
     out.push_str("a=tool:canmv-rtsp\r\na=type:broadcast\r\na=control:*\r\na=range:npt=now-\r\n");
-    for (index, track) in s.tracks.iter().enumerate() {
+    let backchannel = s.backchannel.iter().map(|t| (BACKCHANNEL_TRACK, t));
+    for (index, track) in s.tracks.iter().enumerate().chain(backchannel) {
         match track {
             TrackFormat::H264 { pt, sps, pps } => {
                 let _ = write!(out, "m=video 0 RTP/AVP {pt}\r\na=rtpmap:{pt} H264/90000\r\n");
@@ -77,6 +87,9 @@ pub fn build_sdp(s: &SdpSession<'_>) -> String {
             TrackFormat::Pcma => out.push_str("m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"),
         }
         let _ = write!(out, "a=control:trackID={index}\r\n");
+        if index == BACKCHANNEL_TRACK {
+            out.push_str("a=sendonly\r\n");
+        }
     }
     out
 }
@@ -117,7 +130,7 @@ mod tests {
     ];
 
     fn session<'a>(tracks: &'a [TrackFormat], addr: &'a str) -> SdpSession<'a> {
-        SdpSession { name: "test", id: 1234567890, version: 1, origin_addr: addr, tracks }
+        SdpSession { name: "test", id: 1234567890, version: 1, origin_addr: addr, tracks, backchannel: None }
     }
 
     fn parse(text: &str) -> Session {
@@ -286,5 +299,20 @@ mod tests {
         assert!(text.contains("\r\ns= \r\n"), "RFC 4566: a single space for no name");
         s.origin_addr = "";
         assert!(build_sdp(&s).contains("o=- 1234567890 1 IN IP4 0.0.0.0\r\n"));
+    }
+
+    #[test]
+    fn the_back_channel_is_track_2_and_sendonly() {
+        let tracks = [TrackFormat::Jpeg];
+        let sdp = build_sdp(&SdpSession { backchannel: Some(TrackFormat::Pcma), ..session(&tracks, "10.0.0.1") });
+        let parsed = parse(&sdp);
+        assert_eq!(parsed.medias.len(), 2);
+        let back = &parsed.medias[1];
+        assert_eq!((back.media.as_str(), back.fmt.as_str()), ("audio", "8"));
+        assert_eq!(back.get_first_attribute_value("control"), Some(Some("trackID=2")));
+        assert_eq!(back.get_first_attribute_value("rtpmap"), Some(Some("8 PCMA/8000")));
+        assert!(back.has_attribute("sendonly"));
+        // The camera's own tracks say nothing of direction.
+        assert!(!parsed.medias[0].has_attribute("sendonly"));
     }
 }

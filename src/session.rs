@@ -10,6 +10,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::access_unit::{NalSyntax, ParamSet};
+use crate::backchannel::Backchannel;
 use crate::clock::{MediaClock, TimeBase};
 use crate::rtp::{annexb, g711, jpeg, PacketBuf, Packets, RtpStream};
 use crate::sdp::TrackFormat;
@@ -38,7 +39,7 @@ pub enum AudioCodec {
 }
 
 impl AudioCodec {
-    fn payload_type(self) -> u8 {
+    pub fn payload_type(self) -> u8 {
         match self {
             AudioCodec::Pcmu => g711::PT_PCMU,
             AudioCodec::Pcma => g711::PT_PCMA,
@@ -51,11 +52,14 @@ impl AudioCodec {
 pub struct SessionOptions {
     /// Late joiners get the cached GOP (else they wait for the next keyframe).
     pub gop_cache: bool,
+    /// An ONVIF audio back channel in this codec: clients that ask for it
+    /// may send the camera audio (the script reads it).
+    pub backchannel: Option<AudioCodec>,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { gop_cache: true }
+        SessionOptions { gop_cache: true, backchannel: None }
     }
 }
 
@@ -98,6 +102,8 @@ impl From<jpeg::JpegError> for PushError {
 
 pub const TRACK_VIDEO: usize = 0;
 pub const TRACK_AUDIO: usize = 1;
+/// The ONVIF back channel's control (`trackID=2`): audio a client sends the camera.
+pub const TRACK_BACKCHANNEL: usize = crate::sdp::BACKCHANNEL_TRACK;
 
 /// Which track a producer call feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +252,8 @@ pub struct MediaSession {
     au: AuState,
     /// RTP time the next audio sample gets (audio advances by samples sent).
     audio_next: Option<(u32, u64)>,
+    /// What a client says to the camera, when the session offers a back channel.
+    pub backchannel: Option<Backchannel>,
 }
 
 impl MediaSession {
@@ -282,6 +290,7 @@ impl MediaSession {
             audio_cache: VecDeque::new(),
             au: AuState::default(),
             audio_next: None,
+            backchannel: None,
         }
     }
 
@@ -301,6 +310,14 @@ impl MediaSession {
             None => {}
         }
         tracks
+    }
+
+    /// The back channel's format for the SDP, when the session has one.
+    pub fn backchannel_format(&self) -> Option<TrackFormat> {
+        match self.backchannel.as_ref()?.payload_type {
+            g711::PT_PCMA => Some(TrackFormat::Pcma),
+            _ => Some(TrackFormat::Pcmu),
+        }
     }
 
     pub fn track_count(&self) -> usize {

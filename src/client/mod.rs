@@ -574,6 +574,7 @@ impl Pusher {
             version: self.media.sdp_version,
             origin_addr: &host,
             tracks: &tracks,
+            backchannel: None,
         });
         let uri = self.config.url.request_uri();
         self.send_request(Step::Announce, Method::Announce, uri, Vec::new(), Some(("application/sdp", sdp.into_bytes())));

@@ -96,6 +96,8 @@ pub struct Runtime {
 /// How long the loop sleeps at most with nothing to do (timeouts are coarse).
 const IDLE_POLL_MS: i32 = 500;
 const RECV_BUF: usize = 64 * 1024;
+/// Datagrams read from each UDP socket per turn of the loop (the rest wait for the next).
+const MAX_DATAGRAMS_PER_TURN: usize = 64;
 
 impl Runtime {
     pub fn new() -> Result<Runtime, i32> {
@@ -144,6 +146,13 @@ impl Runtime {
             self.wake();
         }
         r
+    }
+
+    /// Runs `f` on the core for something the script takes out of it (the
+    /// back channel's audio): nothing for the loop to act on, so it is not
+    /// woken and the producer's queue is left to it. Cheap to call every frame.
+    pub fn take_from_core<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        f(&mut self.shared.state.lock().core)
     }
 
     fn wake(&self) {
@@ -347,10 +356,16 @@ fn run(shared: &Shared) {
                     shared.wake_pending.store(false, Ordering::Release);
                 }
                 Source::Listener => accept_all(&mut st, pfd.fd, now),
-                Source::Rtp => while os::recv_from(pfd.fd, &mut buf).is_some() {},
-                Source::Rtcp => {
-                    while let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) {
-                        st.core.handle_input(Input::Rtcp { from, data: &buf[..n] }, now);
+                // A bounded number per turn: a flood of datagrams cannot hold the loop.
+                Source::Rtp | Source::Rtcp => {
+                    for _ in 0..MAX_DATAGRAMS_PER_TURN {
+                        let Some((n, from)) = os::recv_from(pfd.fd, &mut buf) else { break };
+                        let data = &buf[..n];
+                        let input = match *src {
+                            Source::Rtp => Input::Rtp { from, data },
+                            _ => Input::Rtcp { from, data },
+                        };
+                        st.core.handle_input(input, now);
                     }
                 }
                 Source::Conn(id) => {

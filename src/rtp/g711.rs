@@ -5,6 +5,15 @@ pub const PT_PCMU: u8 = 0;
 pub const PT_PCMA: u8 = 8;
 pub const CLOCK_RATE: u32 = 8000;
 
+/// The code of a zero sample in the law of payload type `pt` (µ-law unless A-law).
+pub fn silence(pt: u8) -> u8 {
+    if pt == PT_PCMA {
+        0xd5
+    } else {
+        0xff
+    }
+}
+
 /// Appends `samples` as packets of at most `stream.max_payload` bytes (split
 /// evenly, never a packet over the MTU); the first gets timestamp `ts`, each
 /// next one `ts` plus the samples before it. No marker (continuous audio).

@@ -166,10 +166,88 @@ impl RtpStream {
 pub const RTP_HEADER_LEN: usize = 12;
 const RTP_VERSION: u8 = 2;
 
+/// An RTP packet a client sent (the back channel), as far as a receiver needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpIn<'a> {
+    pub payload_type: u8,
+    pub marker: bool,
+    pub seq: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    /// Past the CSRCs and the header extension, without padding.
+    pub payload: &'a [u8],
+}
+
+/// Reads an RTP packet (RFC 3550 section 5.1): version 2, CSRCs, a header
+/// extension and padding that fit inside it. `None` for anything else, RTCP
+/// included (payload types 72..=76 with the marker: RFC 5761 section 4).
+pub fn parse_rtp(data: &[u8]) -> Option<RtpIn<'_>> {
+    let header: [u8; RTP_HEADER_LEN] = data.get(..RTP_HEADER_LEN)?.try_into().ok()?;
+    if header[0] >> 6 != RTP_VERSION || (64..=95).contains(&(header[1] & 0x7f)) {
+        return None;
+    }
+    let csrcs = usize::from(header[0] & 0x0f);
+    let mut start = RTP_HEADER_LEN + 4 * csrcs;
+    if header[0] & 0x10 != 0 {
+        let ext = data.get(start..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+    }
+    let mut end = data.len();
+    if header[0] & 0x20 != 0 {
+        let padding = usize::from(*data.last()?);
+        end = end.checked_sub(padding).filter(|_| padding > 0)?;
+    }
+    Some(RtpIn {
+        payload_type: header[1] & 0x7f,
+        marker: header[1] & 0x80 != 0,
+        seq: u16::from_be_bytes([header[2], header[3]]),
+        timestamp: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        ssrc: u32::from_be_bytes([header[8], header[9], header[10], header[11]]),
+        payload: data.get(start..end)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rtp_rs::RtpReader;
+
+    #[test]
+    fn parse_rtp_reads_what_write_packet_wrote() {
+        let mut stream = RtpStream::new(0, 0x0102_0304, 65535);
+        let mut out = PacketBuf::new();
+        stream.write_packet(&mut out, 160, true, &[b"abc"]);
+        let p = parse_rtp(out.packet(0)).unwrap();
+        assert_eq!((p.payload_type, p.marker, p.seq, p.timestamp, p.ssrc), (0, true, 65535, 160, 0x0102_0304));
+        assert_eq!(p.payload, b"abc");
+    }
+
+    #[test]
+    fn parse_rtp_skips_csrcs_extension_and_padding() {
+        // V=2, P=1, X=1, CC=1; PT 8.
+        let mut p = std::vec![0xb1, 8, 0, 7, 0, 0, 0, 9, 0, 0, 0, 1];
+        p.extend_from_slice(&[9, 9, 9, 9]); // one CSRC
+        p.extend_from_slice(&[0xbe, 0xde, 0, 1, 5, 5, 5, 5]); // extension of one word
+        p.extend_from_slice(b"xy");
+        p.extend_from_slice(&[0, 0, 3]); // three bytes of padding
+        let r = parse_rtp(&p).unwrap();
+        assert_eq!((r.payload_type, r.seq, r.timestamp), (8, 7, 9));
+        assert_eq!(r.payload, b"xy");
+    }
+
+    #[test]
+    fn parse_rtp_refuses_what_is_not_rtp() {
+        assert_eq!(parse_rtp(&[]), None);
+        assert_eq!(parse_rtp(&[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]), None, "short header");
+        assert_eq!(parse_rtp(&[0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), None, "version 1");
+        // An RTCP receiver report (PT 201: 0xc9, marker and 73).
+        assert_eq!(parse_rtp(&[0x80, 0xc9, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]), None);
+        // CSRCs past the end; an extension past the end; padding larger than the packet, or zero.
+        assert_eq!(parse_rtp(&[0x8f, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(parse_rtp(&[0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]), None);
+        assert_eq!(parse_rtp(&[0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200]), None);
+        assert_eq!(parse_rtp(&[0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), None);
+    }
 
     #[test]
     fn header_fields_parse_as_rfc3550() {

@@ -149,15 +149,23 @@ fn parse_spec(alternative: &str) -> Option<TransportSpec> {
 }
 
 /// Reply for UDP: `RTP/AVP;unicast;client_port=a-b;server_port=c-d;ssrc=XXXXXXXX`
-pub fn format_udp(client_port: (u16, u16), server_port: (u16, u16), ssrc: u32) -> String {
-    alloc::format!(
-        "RTP/AVP;unicast;client_port={}-{};server_port={}-{};ssrc={:08X}",
+pub fn format_udp(client_port: (u16, u16), server_port: (u16, u16), ssrc: Option<u32>) -> String {
+    let mut out = alloc::format!(
+        "RTP/AVP;unicast;client_port={}-{};server_port={}-{}",
         client_port.0,
         client_port.1,
         server_port.0,
-        server_port.1,
-        ssrc
-    )
+        server_port.1
+    );
+    push_ssrc(&mut out, ssrc);
+    out
+}
+
+/// `;ssrc=` for a stream the server sends (none for one it receives).
+fn push_ssrc(out: &mut String, ssrc: Option<u32>) {
+    if let Some(ssrc) = ssrc {
+        out.push_str(&alloc::format!(";ssrc={:08X}", ssrc));
+    }
 }
 
 /// The pusher's SETUP over TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;mode=record`.
@@ -171,8 +179,10 @@ pub fn format_record_udp(client_port: (u16, u16)) -> String {
 }
 
 /// Reply for TCP: `RTP/AVP/TCP;unicast;interleaved=a-b;ssrc=XXXXXXXX`
-pub fn format_tcp(interleaved: (u8, u8), ssrc: u32) -> String {
-    alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X}", interleaved.0, interleaved.1, ssrc)
+pub fn format_tcp(interleaved: (u8, u8), ssrc: Option<u32>) -> String {
+    let mut out = alloc::format!("RTP/AVP/TCP;unicast;interleaved={}-{}", interleaved.0, interleaved.1);
+    push_ssrc(&mut out, ssrc);
+    out
 }
 
 #[cfg(test)]
@@ -321,16 +331,19 @@ mod tests {
     #[test]
     fn replies() {
         assert_eq!(
-            format_udp((5000, 5001), (6970, 6971), 0x1a2b),
+            format_udp((5000, 5001), (6970, 6971), Some(0x1a2b)),
             "RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=00001A2B"
         );
-        assert_eq!(format_tcp((0, 1), 0xDEADBEEF), "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=DEADBEEF");
+        assert_eq!(format_tcp((0, 1), Some(0xDEADBEEF)), "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=DEADBEEF");
         // A client reading our reply gets back what it asked for, and our ports and SSRC.
-        let back = parse_transport(&format_udp((5000, 5001), (6970, 6971), 1)).unwrap();
+        let back = parse_transport(&format_udp((5000, 5001), (6970, 6971), Some(1))).unwrap();
         let want = TransportSpec { server_port: Some((6970, 6971)), ssrc: Some(1), ..udp((5000, 5001)) };
         assert_eq!(back, std::vec![want]);
-        let back = parse_transport(&format_tcp((2, 3), u32::MAX)).unwrap();
+        let back = parse_transport(&format_tcp((2, 3), Some(u32::MAX))).unwrap();
         assert_eq!(back, std::vec![TransportSpec { ssrc: Some(u32::MAX), ..tcp((2, 3)) }]);
+        // A stream the client sends (the back channel): no SSRC of ours.
+        assert_eq!(format_tcp((4, 5), None), "RTP/AVP/TCP;unicast;interleaved=4-5");
+        assert!(format_udp((5000, 5001), (6970, 6971), None).ends_with("server_port=6970-6971"));
     }
 
     #[test]

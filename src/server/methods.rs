@@ -6,10 +6,11 @@ use core::net::{IpAddr, SocketAddr};
 
 use super::output::Sent;
 use super::timers::{ClientTimer, ClientTimers};
+use super::backchannel::REQUIRE_TAG;
 use super::{push_bytes, Client, ClientId, Config, ConnId, Server, TrackTransport, METHODS, SERVER_NAME};
 use crate::rtsp::{auth, transport, url, Lower, Method, Request, Response};
 use crate::sdp;
-use crate::session::{default_channel, TRACK_AUDIO, TRACK_VIDEO};
+use crate::session::{default_channel, TRACK_AUDIO, TRACK_BACKCHANNEL, TRACK_VIDEO};
 
 /// RTSP sessions one connection may hold (a player uses one).
 const MAX_CLIENTS_PER_CONNECTION: usize = 4;
@@ -24,6 +25,9 @@ impl Server {
             if let Some(challenge) = self.unauthorized(id, req) {
                 return self.reply(id, challenge, Some(&cseq));
             }
+        }
+        if let Err(resp) = check_require(req) {
+            return self.reply(id, resp, Some(&cseq));
         }
         // Any request that names its session keeps that session alive (RFC 2326 12.37):
         // players ping with GET_PARAMETER, OPTIONS or SET_PARAMETER.
@@ -94,12 +98,19 @@ impl Server {
         let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let local_ip = conn.local.ip().to_string();
         let tracks = media.track_formats();
+        // The back channel only for those who ask (others see the session as
+        // it always was); asked of a session without one: 551 (ONVIF 5.3.1).
+        let backchannel = match requires(req, REQUIRE_TAG) {
+            false => None,
+            true => Some(media.backchannel_format().ok_or_else(|| unsupported(REQUIRE_TAG))?),
+        };
         let body = sdp::build_sdp(&sdp::SdpSession {
             name: &media.name,
             id: u64::from(media.id) + 0x1000_0000,
             version: media.sdp_version,
             origin_addr: &local_ip,
             tracks: &tracks,
+            backchannel,
         });
         let authority = host_port(&conn.local);
         let base = url::content_base(&req.uri, &authority, &media.name);
@@ -112,10 +123,12 @@ impl Server {
         let media_id = self.session_id(target.path).ok_or_else(|| Response::new(404))?;
         let media = self.sessions.get(media_id.0).ok_or_else(|| Response::new(404))?;
         let track = usize::from(target.track.unwrap_or(0));
-        if track >= media.track_count() {
+        let backchannel = track == TRACK_BACKCHANNEL && media.backchannel.is_some();
+        if track >= media.track_count() && !backchannel {
             return Err(Response::new(404));
         }
-        let ssrc = media.streams[track].ssrc;
+        // The back channel's packets come from the client: no SSRC of ours.
+        let ssrc = (!backchannel).then(|| media.streams[track].ssrc);
         let conn = self.wire.conns.get(id.0).ok_or_else(|| Response::new(500))?;
         let peer = conn.peer;
         // A tunnel's media goes down its GET: interleaved only.
@@ -182,11 +195,16 @@ impl Server {
                     reported: [false; 2],
                     resume_from: None,
                     cut_back: false,
+                    backchannel: None,
+                    talking: false,
                 }))
             }
         };
         let client = self.clients.get_mut(client_id.0).ok_or_else(|| Response::new(500))?;
-        client.tracks[track] = Some(tt);
+        match client.tracks.get_mut(track) {
+            Some(slot) if !backchannel => *slot = Some(tt),
+            _ => client.backchannel = Some(tt),
+        }
         client.seen(now_us, &self.config);
         let transport_reply = match tt {
             TrackTransport::Tcp { .. } => transport::format_tcp((reply.0, reply.1), ssrc),
@@ -240,6 +258,8 @@ impl Server {
         let client = self.clients.get_mut(ci.0).ok_or_else(|| Response::new(454))?;
         let was_playing = client.playing;
         client.playing = true;
+        let media_id = client.media;
+        self.take_backchannel(ci, media_id);
         let resp =
             Response::new(200).header("Range", "npt=0.000-").header("RTP-Info", &rtp_info).header("Session", &session);
         Ok((resp, (!was_playing).then_some(ci)))
@@ -334,6 +354,29 @@ impl Client {
     fn session_header(&self, config: &Config) -> String {
         format!("{};timeout={}", self.id, config.session_timeout_s)
     }
+}
+
+/// The option tags of a request's `Require` headers (RFC 2326 12.32).
+fn required_tags<'a>(req: &'a Request) -> impl Iterator<Item = &'a str> + 'a {
+    req.headers_named("Require").flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty())
+}
+
+fn requires(req: &Request, tag: &str) -> bool {
+    required_tags(req).any(|t| t.eq_ignore_ascii_case(tag))
+}
+
+/// A request that requires an option we do not have gets 551 and the
+/// options in `Unsupported` (RFC 2326 12.32, 12.43); the back channel is
+/// ours (DESCRIBE then checks that the session has one).
+fn check_require(req: &Request) -> Result<(), Response> {
+    match required_tags(req).find(|t| !t.eq_ignore_ascii_case(REQUIRE_TAG)) {
+        Some(tag) => Err(unsupported(tag)),
+        None => Ok(()),
+    }
+}
+
+fn unsupported(tag: &str) -> Response {
+    Response::new(551).header("Unsupported", tag)
 }
 
 /// `Session: 0123ABCD;timeout=60` → `0123ABCD`.

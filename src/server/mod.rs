@@ -22,9 +22,13 @@
 //! - `output.rs`: per-connection output queues and the datagram queue;
 //! - `reports.rs`: RTCP sender reports and BYE;
 //! - `tunnel.rs`: RTSP over HTTP (the QuickTime tunnel's GET and POST halves);
+//! - `backchannel.rs`: the ONVIF audio back channel (who talks, RTP in, the script's reads);
 //! - `slab.rs`: stable ids; `timers.rs`: the timer table.
 
+mod backchannel;
 mod methods;
+
+pub use backchannel::RecvError;
 mod output;
 mod reports;
 mod slab;
@@ -44,6 +48,7 @@ use core::net::SocketAddr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::backchannel::Backchannel;
 use crate::small_map::SmallMap;
 use crate::rtp::rtcp;
 use crate::rtsp::auth::Authenticator;
@@ -154,6 +159,8 @@ pub enum Input<'a> {
     Closed { conn: ConnId },
     /// A datagram on the server's RTCP socket.
     Rtcp { from: SocketAddr, data: &'a [u8] },
+    /// A datagram on the server's RTP socket (a client's back-channel audio).
+    Rtp { from: SocketAddr, data: &'a [u8] },
     /// The run `poll_datagrams` gave was sent (or lost: UDP never waits).
     DatagramsSent { count: usize },
 }
@@ -229,6 +236,10 @@ struct Client {
     /// Paused: the video sequence number it stopped before. A PLAY then
     /// resumes there from the GOP cache (no packet twice), else at the next keyframe.
     resume_from: Option<u16>,
+    /// Where it sends back-channel audio from, once it set that track up.
+    backchannel: Option<TrackTransport>,
+    /// It holds its session's back channel: only its audio is taken.
+    talking: bool,
 }
 
 impl Client {
@@ -252,7 +263,12 @@ impl Client {
     }
 
     fn uses_tcp(&self) -> bool {
-        self.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Tcp { .. }))
+        self.transports().any(|t| matches!(t, TrackTransport::Tcp { .. }))
+    }
+
+    /// Every track it set up, the back channel included.
+    fn transports(&self) -> impl Iterator<Item = &TrackTransport> {
+        self.tracks.iter().chain(core::iter::once(&self.backchannel)).flatten()
     }
 }
 
@@ -264,6 +280,9 @@ pub struct Stats {
     pub bytes_sent: u64,
     pub frames_dropped: u64,
     pub keyframe_waits: u64,
+    /// Back-channel audio taken, and dropped (see `backchannel::Backchannel`).
+    pub backchannel_bytes: u64,
+    pub backchannel_dropped: u64,
 }
 
 /// What `getstats` tells about one client.
@@ -278,6 +297,8 @@ pub struct ClientStats {
     pub waiting_keyframe: bool,
     /// Times its queue was cut back to the next keyframe.
     pub frames_dropped: u64,
+    /// It holds its session's back channel.
+    pub talking: bool,
 }
 
 pub struct Server {
@@ -363,6 +384,7 @@ impl Server {
         let mut next = || rng.next_u32();
         let mut session = MediaSession::new(media_id, name, codec, audio, &mut next);
         session.set_gop_cache(options.gop_cache);
+        session.backchannel = options.backchannel.map(|c| Backchannel::new(c.payload_type()));
         let id = SessionId(self.sessions.insert(session));
         self.session_names.insert(String::from(name), id);
         self.session_generation += 1;
@@ -457,6 +479,10 @@ impl Server {
             st.bytes_sent += c.bytes_sent;
             st.frames_dropped += c.frames_dropped;
             st.keyframe_waits += c.keyframe_waits;
+            if let Some(bc) = &s.backchannel {
+                st.backchannel_bytes += bc.bytes;
+                st.backchannel_dropped += bc.dropped;
+            }
         }
         Some(st)
     }
@@ -477,6 +503,7 @@ impl Server {
                     // Set up but not yet playing is not waiting for anything.
                     waiting_keyframe: c.playing && c.waiting_keyframe,
                     frames_dropped: c.frames_dropped,
+                    talking: c.talking,
                 })
             })
             .collect();
@@ -613,6 +640,7 @@ impl Server {
             }
             Input::Closed { conn } => self.forget_conn(conn),
             Input::Rtcp { from, data } => self.rtcp_in(from, data, now_us),
+            Input::Rtp { from, data } => self.rtp_in(from, data, now_us),
             Input::DatagramsSent { count } => self.wire.datagrams_sent(count),
         }
     }
@@ -680,17 +708,21 @@ impl Server {
         }
     }
 
-    /// RTCP from a client on one of its interleaved RTCP channels: a report keeps it alive.
+    /// A client's interleaved packet: back-channel audio on the back
+    /// channel's RTP channel; else RTCP, where a report keeps it alive.
     fn interleaved_in(&mut self, id: ConnId, channel: u8, data: &[u8], now_us: u64) {
+        let talker = self.clients.iter().find(|(_, c)| {
+            c.conn == id && matches!(c.backchannel, Some(TrackTransport::Tcp { rtp_channel, .. }) if rtp_channel == channel)
+        });
+        if let Some((k, _)) = talker {
+            return self.backchannel_in(ClientId(k), data, now_us);
+        }
         if !rtcp::parse_client_report(data).is_some_and(|r| r.report) {
             return;
         }
         for (_, c) in self.clients.iter_mut().filter(|(_, c)| c.conn == id) {
-            let mine = c
-                .tracks
-                .iter()
-                .flatten()
-                .any(|t| matches!(t, TrackTransport::Tcp { rtcp_channel, .. } if *rtcp_channel == channel));
+            let mine =
+                c.transports().any(|t| matches!(t, TrackTransport::Tcp { rtcp_channel, .. } if *rtcp_channel == channel));
             if mine {
                 c.seen(now_us, &self.config);
             }
@@ -704,7 +736,7 @@ impl Server {
             return;
         }
         for (_, c) in self.clients.iter_mut() {
-            if c.tracks.iter().flatten().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
+            if c.transports().any(|t| matches!(t, TrackTransport::Udp { rtcp, .. } if *rtcp == from)) {
                 c.seen(now_us, &self.config);
             }
         }

@@ -12,6 +12,8 @@ use rtp_rs::RtpReader;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod backchannel;
+
 // ---------------------------------------------------------------- the rig
 
 const LOCAL: &str = "127.0.0.1:8554";
