@@ -12,12 +12,14 @@
 //! every datagram goes to the address of a connected peer and is RTP/RTCP
 //! version 2; client counts stay within the configured limits; with
 //! authentication on and no user, no media, session or body reaches anyone;
-//! after the server handles time `t`, its next deadline is later than `t`.
+//! after the server handles time `t`, its next deadline is later than `t`;
+//! the back channel (when the session has one) never holds more than its bound.
 #![no_main]
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use canmv_rtsp::backchannel;
 use canmv_rtsp::net::inbox::Inbox;
 use canmv_rtsp::rtsp::auth::Authenticator;
 use canmv_rtsp::rtsp::Limits;
@@ -53,6 +55,8 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Cursor::new(data);
     let codec = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Mjpeg][usize::from(input.byte() % 3)];
     let audio = [None, Some(AudioCodec::Pcmu), Some(AudioCodec::Pcma)][usize::from(input.byte() % 3)];
+    let backchannel = [None, Some(AudioCodec::Pcmu), Some(AudioCodec::Pcma)][usize::from(input.byte() % 3)];
+    let options = SessionOptions { backchannel, ..SessionOptions::default() };
     let (config, auth) = small_config(&mut input);
     let (max_clients, per_session) = (config.max_clients, config.max_clients_per_session);
     let mut server = Server::new(config, SEED);
@@ -66,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         Auth::User => server.set_auth(Some(Authenticator::new("canmv", &[("user", "pass")], true))),
     }
     server.set_udp_ports(6970);
-    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
+    let _ = server.create_session(SESSION, codec, audio, options);
 
     let mut peers: BTreeSet<IpAddr> = BTreeSet::new();
     let mut slots: Vec<Slot> = (0..SLOTS)
@@ -145,10 +149,26 @@ fuzz_target!(|data: &[u8]| {
             }
             11 => finish(&mut server, &mut slots),
             12 => {
+                // RTCP to the RTCP socket, or RTP (back-channel audio) to the RTP socket.
                 let n = usize::from(input.byte());
-                let port = 5001 + 2 * u16::from(input.byte() % 4);
-                let from = SocketAddr::new(slots[s].peer.ip(), port);
-                server.handle_input(Input::Rtcp { from, data: input.take(n) }, now);
+                let which = input.byte();
+                let from = SocketAddr::new(slots[s].peer.ip(), 5000 + u16::from(which % 8));
+                let mut data = input.take(n).to_vec();
+                if which & 0x40 != 0 {
+                    // A well-formed G.711 RTP header in front: the back channel's path past the parser.
+                    let (seq, pt) = (input.u16().to_be_bytes(), if which & 0x20 != 0 { 8 } else { 0 });
+                    data.splice(0..0, [0x80, pt, seq[0], seq[1], 0, 0, seq[0], 0, 0, 0, 0, 7]);
+                }
+                let data = &data[..];
+                if which & 0x80 == 0 {
+                    server.handle_input(Input::Rtcp { from, data }, now);
+                } else {
+                    server.handle_input(Input::Rtp { from, data }, now);
+                }
+                let mut heard = vec![0u8; backchannel::CAPACITY + 1];
+                if let Ok(n) = server.recv_backchannel(SESSION, &mut heard[..(backchannel::CAPACITY + 1) * usize::from(which % 4) / 3]) {
+                    assert!(n <= backchannel::CAPACITY, "the back channel gave {n} bytes at once");
+                }
             }
             13 => {
                 let channel = input.byte();
@@ -162,7 +182,7 @@ fuzz_target!(|data: &[u8]| {
                 if input.byte() & 1 == 0 {
                     server.destroy_session(SESSION);
                 } else {
-                    let _ = server.create_session(SESSION, codec, audio, SessionOptions::default());
+                    let _ = server.create_session(SESSION, codec, audio, options);
                 }
             }
         }
@@ -350,7 +370,7 @@ fn check_datagrams(server: &mut Server, peers: &BTreeSet<IpAddr>, locked: bool) 
 fn request(kind: u8, cseq: u32, session: Option<&str>, credentials: bool) -> String {
     let url = "rtsp://127.0.0.1:8554/cam";
     let session_line = session.map(|s| format!("Session: {s}\r\n")).unwrap_or_default();
-    let (line, extra) = match kind % 12 {
+    let (line, extra) = match kind % 15 {
         0 => (format!("OPTIONS {url} RTSP/1.0"), "User-Agent: Lavf60.16.100\r\n".to_string()),
         1 => (format!("DESCRIBE {url} RTSP/1.0"), "Accept: application/sdp\r\n".to_string()),
         2 => (
@@ -378,12 +398,22 @@ fn request(kind: u8, cseq: u32, session: Option<&str>, credentials: bool) -> Str
         8 => (format!("PAUSE {url}/ RTSP/1.0"), session_line),
         9 => (format!("TEARDOWN {url}/ RTSP/1.0"), session_line),
         10 => (format!("GET_PARAMETER {url}/ RTSP/1.0"), session_line),
-        _ => (
+        // ONVIF's back channel: asked for, set up over TCP and over UDP.
+        12 => (format!("DESCRIBE {url} RTSP/1.0"), "Require: www.onvif.org/ver20/backchannel\r\n".to_string()),
+        13 => (
+            format!("SETUP {url}/trackID=2 RTSP/1.0"),
+            format!("Transport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n{session_line}"),
+        ),
+        11 => (
             format!("SET_PARAMETER {url} RTSP/1.0"),
             format!("Content-Type: text/parameters\r\nContent-Length: 10\r\n{session_line}"),
         ),
+        _ => (
+            format!("SETUP {url}/trackID=2 RTSP/1.0"),
+            format!("Transport: RTP/AVP;unicast;client_port=5004-5005\r\n{session_line}"),
+        ),
     };
-    let body = if kind % 12 == 11 { "ping: 1\r\n\r\n" } else { "" };
+    let body = if kind % 15 == 11 { "ping: 1\r\n\r\n" } else { "" };
     let body = &body[..body.len().min(10)];
     // `user:pass`, as ffmpeg sends it for rtsp://user:pass@host/ after a 401 offering Basic.
     let authorization = if credentials { "Authorization: Basic dXNlcjpwYXNz\r\n" } else { "" };

@@ -85,7 +85,8 @@ impl Message {
 /// `Ok(None)` when `buf` is a valid beginning of a message that has not
 /// arrived whole, `Err` when it cannot be the start of one.
 ///
-/// A response is `RTSP/1.0 <3 digits> <reason>` CRLF, header lines
+/// A response is `RTSP/1.0 <3 digits> <reason>` (or `HTTP/1.x`, from the
+/// tunnel) CRLF, header lines
 /// `<token>: <text>` CRLF, an empty line, then `Content-Length` bytes of body.
 /// An interleaved frame is `$`, channel, 16-bit length, data.
 pub fn read_message(buf: &[u8]) -> Result<Option<(Message, usize)>, String> {
@@ -96,8 +97,9 @@ pub fn read_message(buf: &[u8]) -> Result<Option<(Message, usize)>, String> {
         let Some(data) = buf.get(4..4 + len) else { return Ok(None) };
         return Ok(Some((Message::Interleaved { channel, data: data.to_vec() }, 4 + len)));
     }
-    const VERSION: &[u8] = b"RTSP/1.0 ";
-    if !buf.starts_with(&VERSION[..VERSION.len().min(buf.len())]) {
+    // HTTP too: the tunnel's GET reply, and its refusals of what is not a tunnel.
+    const VERSIONS: [&[u8]; 3] = [b"RTSP/1.0 ", b"HTTP/1.0 ", b"HTTP/1.1 "];
+    if !VERSIONS.iter().any(|v| buf.starts_with(&v[..v.len().min(buf.len())])) {
         return Err(format!("output starts with {:?}, neither a response nor '$'", show(buf)));
     }
     let mut lines = Vec::new();
@@ -153,7 +155,11 @@ pub fn read_messages(stream: &[u8]) -> Result<(Vec<Message>, usize), String> {
 
 fn read_status_line(line: &[u8]) -> Result<u16, String> {
     let bad = || format!("status line {:?}", show(line));
-    let rest = line.strip_prefix(b"RTSP/1.0 ").ok_or_else(bad)?;
+    // HTTP too: the tunnel's GET reply, and its refusals of what is not a tunnel.
+    let rest = [&b"RTSP/1.0 "[..], b"HTTP/1.0 ", b"HTTP/1.1 "]
+        .iter()
+        .find_map(|p| line.strip_prefix(*p))
+        .ok_or_else(bad)?;
     let (code, reason) = rest.split_at_checked(3).ok_or_else(bad)?;
     if !code.iter().all(u8::is_ascii_digit) || !reason.starts_with(b" ") || reason.len() < 2 {
         return Err(bad());

@@ -186,7 +186,7 @@ impl World {
         let audio = *self.rng.pick(&[None, Some(AudioCodec::Pcmu), Some(AudioCodec::Pcma)]);
         self.session_gen += 1;
         let name = format!("cam{}", self.rng.range(0, 6));
-        let options = SessionOptions { gop_cache: self.rng.chance(0.7) };
+        let options = SessionOptions { gop_cache: self.rng.chance(0.7), backchannel: None };
         match self.server.create_session(&name, codec, audio, options) {
             Ok(Created::New(_)) => {
                 let encoder = Encoder::new(&mut self.rng, codec, audio, self.p.fps);
