@@ -399,7 +399,7 @@ class Streamer(Background):
     def __init__(self, port, streams, grouping="au", timestamps="pts", wait_timeout=10,
                  end="destroysession", fps=30, frames=None, schedule=None, audio=(),
                  options=None, users=None, users_form=None, auth_basic=False, gop_cache=True,
-                 try_sessions=(), watch=False):
+                 try_sessions=(), watch=False, backchannel=(), linger_ms=0):
         """streams: [(name, clip, clients)]; audio: [(name, file, "pcmu"|"pcma")];
         frames: loop each clip up to this many frames; schedule: a file of
         per-frame µs timestamps. options: init's keyword options {name: int or
@@ -407,7 +407,10 @@ class Streamer(Background):
         "list" or "dict"), with auth_basic; gop_cache False: every session is
         made with gop_cache=False; try_sessions: names createsession is tried
         with once the streams exist ("TRY-SESSION name ret"); watch: "WATCH"
-        lines whenever the server's clients, players or needkeyframe() change."""
+        lines whenever the server's clients, players or needkeyframe() change;
+        backchannel: [(name, "pcmu"|"pcma", file)]: that session gets a back
+        channel whose audio the streamer appends to file (for linger_ms more
+        after the clip), printing "TALKER" and "HEARD" lines."""
         cmd = [micropython(), str(STREAMER), "--port", str(port), "--grouping", grouping,
                "--timestamps", timestamps, "--wait-timeout", str(wait_timeout), "--end", end,
                "--fps", str(fps)]
@@ -433,6 +436,10 @@ class Streamer(Background):
             cmd += ["--stream", name, str(clip), str(clients)]
         for name, path, codec in audio:
             cmd += ["--audio", name, str(path), codec]
+        for name, codec, path in backchannel:
+            cmd += ["--backchannel", name, codec, str(path)]
+        if linger_ms:
+            cmd += ["--linger-ms", str(linger_ms)]
         super().__init__(cmd, "streamer")
         self.urls = {}
         for _ in streams:

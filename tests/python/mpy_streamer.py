@@ -41,6 +41,12 @@
 #                       is tried and "TRY-SESSION NAME RET" printed (repeatable)
 #   --watch             while sending, "WATCH <ms> clients <n> playing <n> needkeyframe <b>"
 #                       each time one of them changes (ms since "START")
+#   --backchannel NAME CODEC FILE
+#                       the session NAME is made with backchannel=True and
+#                       backchannel_codec=CODEC (pcmu or pcma); while sending (and
+#                       for --linger-ms after) its audio is read with recvaudiodata
+#                       into one buffer and appended to FILE; "HEARD NAME <bytes>"
+#                       and "TALKER NAME <backchannel_client>" when it changes
 # "START" is printed when the first frame is about to go out.
 
 import sys
@@ -71,7 +77,8 @@ def parse(argv):
     opts = {"port": None, "grouping": "au", "timestamps": "pts", "wait-timeout": 10.0,
             "end": "destroysession", "fps": 30, "frames": None, "schedule": None,
             "streams": [], "audio": {}, "init": {}, "users": [], "users-form": None,
-            "auth-basic": False, "gop-cache": True, "try": [], "watch": False}
+            "auth-basic": False, "gop-cache": True, "try": [], "watch": False,
+            "backchannel": {}, "linger-ms": 0}
     flags = {"--auth-basic": ("auth-basic", True), "--no-gop-cache": ("gop-cache", False),
              "--watch": ("watch", True)}
     i = 0
@@ -99,13 +106,17 @@ def parse(argv):
             opts["streams"].append((argv[i + 1], argv[i + 2], int(argv[i + 3])))
             i += 4
             continue
+        if a == "--backchannel":
+            opts["backchannel"][argv[i + 1]] = (argv[i + 2], argv[i + 3])
+            i += 4
+            continue
         if a == "--audio":
             opts["audio"][argv[i + 1]] = (argv[i + 2], argv[i + 3])
             i += 4
             continue
         key = a[2:]
         val = argv[i + 1]
-        if key in ("port", "fps", "frames"):
+        if key in ("port", "fps", "frames", "linger-ms"):
             val = int(val)
         elif key == "wait-timeout":
             val = float(val)
@@ -223,6 +234,38 @@ def users_argument(users, form):
     return list(users)
 
 
+class Listener:
+    """Reads the back channels into their files, one preallocated buffer for all."""
+
+    def __init__(self, server, wanted):
+        self.server = server
+        self.buf = bytearray(4096)
+        self.mv = memoryview(self.buf)
+        self.files = {name: open(path, "wb") for name, (_, path) in wanted.items()}
+        self.heard = {name: 0 for name in wanted}
+        self.talkers = {name: None for name in wanted}
+
+    def poll(self):
+        for name, f in self.files.items():
+            while True:
+                n = self.server.rtspserver_recvaudiodata(name, self.buf)
+                if n < 0:
+                    print("RECV-FAILED", name, n)
+                if n <= 0:
+                    break
+                f.write(self.mv[:n])
+                self.heard[name] += n
+            talker = self.server.rtspserver_getstats(name)["backchannel_client"]
+            if talker != self.talkers[name]:
+                self.talkers[name] = talker
+                print("TALKER", name, talker)
+
+    def close(self):
+        for name, f in self.files.items():
+            f.close()
+            print("HEARD", name, self.heard[name])
+
+
 class Watch:
     """Prints the server's client count, players and need for a keyframe when they change."""
 
@@ -263,6 +306,9 @@ def main():
         audio = opts["audio"].get(name)
         # keywords only when asked for, so the plain calls stay as CanMV scripts make them
         session_kw = {} if opts["gop-cache"] else {"gop_cache": False}
+        if name in opts["backchannel"]:
+            session_kw["backchannel"] = True
+            session_kw["backchannel_codec"] = opts["backchannel"][name][0]
         if audio is None:
             ret = server.rtspserver_createsession(name, VIDEO_TYPES[codec], False, **session_kw)
         elif audio[1] == "pcmu":  # the default codec: no keyword, as CanMV scripts call it
@@ -296,11 +342,13 @@ def main():
     audio_bytes = [0] * len(streams)
     t0 = time.ticks_us()
     watch = Watch(server, t0) if opts["watch"] else None
+    listener = Listener(server, opts["backchannel"])
     if ok:
         print("START")
     for media_us, _, s, kind, payload, ts in (events if ok else ()):
         if watch is not None:
             watch.poll()
+        listener.poll()
         wait = time.ticks_diff(time.ticks_add(t0, media_us), time.ticks_us())
         if wait > 0:
             time.sleep_us(wait)
@@ -320,6 +368,12 @@ def main():
             if ret != 0:
                 failures += 1
                 print("SEND-FAILED", name, media_us, ret)
+    linger_end = time.ticks_add(time.ticks_ms(), opts["linger-ms"])
+    while time.ticks_diff(linger_end, time.ticks_ms()) > 0:
+        listener.poll()
+        time.sleep_ms(10)
+    listener.poll()
+    listener.close()
     for s in range(len(streams)):
         name = streams[s][0]
         print("SENT", name, "calls", calls[s], "frames", frame_counts[s] if ok else 0)
