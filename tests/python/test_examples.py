@@ -14,8 +14,8 @@ EXAMPLES = sorted(CANMV_EXAMPLES.glob("*.py")) + sorted(HOST_EXAMPLES.glob("*.py
 
 def test_there_are_examples():
     names = {p.name for p in EXAMPLES}
-    assert {"rtsp_server.py", "rtsp_server_h265.py", "rtsp_server_audio.py", "stream_file.py",
-            "annexb.py"} <= names, names
+    assert {"rtsp_server.py", "rtsp_server_h265.py", "rtsp_server_audio.py", "rtsp_intercom.py",
+            "stream_file.py", "annexb.py"} <= names, names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
