@@ -60,6 +60,50 @@ def assert_every_frame(client, count=CLIP_FRAMES):
     assert frames[0][2] == "I", f"{client.name}: first frame is {frames[0][2]}"
 
 
+def assert_every_frame_of(client, clip, size):
+    """An ffprobe_frames client decoded every frame of clip, at its size, without an error."""
+    frames = helpers.parse_frames(client)
+    count = len(helpers.clip_access_units(clip))
+    assert len(frames) == count, (
+        f"{client.name}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
+    assert {(w, h) for w, h, _ in frames} == {size}
+    assert not any("error" in line.lower() for line in client._err), client.stderr
+
+
+def on_port(url, port):
+    """url on another port of the same host."""
+    head, rest = url.split("://", 1)
+    host, path = rest.split("/", 1)
+    return f"{head}://{host.rsplit(':', 1)[0]}:{port}/{path}"
+
+
+def rtsph_url(url, userinfo=None, port=None):
+    """The streamer's url as GStreamer's rtsph:// on loopback (on another port if given)."""
+    url = helpers.loopback_url(url, userinfo)
+    if port is not None:
+        url = on_port(url, port)
+    return "rtsph://" + url[len("rtsp://"):]
+
+
+H264_CHAIN = ["rtph264depay", "!", "avdec_h264"]
+
+
+def gst_rtsph(url, chain, out, name):
+    """gst-launch playing url through chain (depayloader and decoder) into out, as raw I420."""
+    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    return helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
+                               "videoconvert", "!", "video/x-raw,format=I420", "!",
+                               "filesink", f"location={out}"], name)
+
+
+def assert_gst_wrote(client, out, count, size):
+    """A gst_rtsph client wrote count decoded frames of size."""
+    w, h = size
+    got = out.stat().st_size if out.exists() else 0
+    assert got == count * w * h * 3 // 2, (
+        f"{client.name} wrote {got} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
+
+
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "users"])
 def test_ffprobe_over_http_decodes_every_frame(port, auth):
     users = [(USER, PASSWORD)] if auth else None
@@ -81,27 +125,20 @@ def test_ffprobe_over_http_decodes_every_frame(port, auth):
 
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "users"])
 def test_gstreamer_rtsph_decodes_every_frame(port, tmp_path, auth):
-    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
     users = [(USER, PASSWORD)] if auth else None
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP, 1)], users=users)
     client = None
     try:
-        url = helpers.loopback_url(streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
-        url = "rtsph://" + url[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", "rtph264depay", "!",
-                                     "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], "gst-rtsph")
+        url = rtsph_url(streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
+        client = gst_rtsph(url, H264_CHAIN, out, "gst-rtsph")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    w, h = CLIP_SIZE
-    size = out.stat().st_size if out.exists() else 0
-    assert size == CLIP_FRAMES * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
     stats = stats_line(streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
 
@@ -128,37 +165,25 @@ def test_ffprobe_over_http_decodes_every_frame_of_other_codecs(port, codec):
         if client is not None:
             client.stop()
         streamer.stop()
-    frames = helpers.parse_frames(client)
-    count = len(helpers.clip_access_units(clip))
-    assert len(frames) == count, (
-        f"{codec}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
-    assert {(w, h) for w, h, _ in frames} == {size}
-    assert not any("error" in line.lower() for line in client._err), client.stderr
+    assert_every_frame_of(client, clip, size)
     assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
 
 
 @pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
 def test_gstreamer_rtsph_decodes_every_frame_of_other_codecs(port, tmp_path, codec):
-    clip, (w, h), chain = OTHER_CODECS[codec]
-    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    clip, size, chain = OTHER_CODECS[codec]
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", clip, 1)])
     client = None
     try:
-        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
-                                     "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], f"gst-rtsph-{codec}")
+        client = gst_rtsph(rtsph_url(streamer.urls["test"]), chain, out, f"gst-rtsph-{codec}")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    count = len(helpers.clip_access_units(clip))
-    size = out.stat().st_size if out.exists() else 0
-    assert size == count * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, len(helpers.clip_access_units(clip)), size)
 
 
 @pytest.mark.parametrize("codec,tone,fmt", [("pcmu", TONE_ULAW, "mulaw"),
@@ -181,7 +206,7 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
     streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, audio=[("test", TONE_ULAW, "pcmu")])
     client = None
     try:
-        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
+        url = rtsph_url(streamer.urls["test"])
         client = helpers.gst_client(
             ["rtspsrc", "name=s", f"location={url}", "latency=0",
              "s.", "!", "rtph264depay", "!", "avdec_h264", "!", "videoconvert", "!",
@@ -210,13 +235,6 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
 
 # --- the http_port= listener ---------------------------------------------------------------
 
-def on_port(url, port):
-    """url on another port of the same host."""
-    head, rest = url.split("://", 1)
-    host, path = rest.split("/", 1)
-    return f"{head}://{host.rsplit(':', 1)[0]}:{port}/{path}"
-
-
 @pytest.mark.parametrize("transport", ["http", "tcp"])
 def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
     """rtspserver_init(port, http_port=...): the second listener serves the
@@ -239,28 +257,65 @@ def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
 
 
 def test_gstreamer_rtsph_through_http_port_decodes_every_frame(port, tmp_path):
-    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
     http_port = helpers.free_port()
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
     client = None
     try:
-        url = on_port(helpers.loopback_url(streamer.urls["test"]), http_port)
-        url = "rtsph://" + url[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", "rtph264depay", "!",
-                                     "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], "gst-rtsph-http-port")
+        client = gst_rtsph(rtsph_url(streamer.urls["test"], port=http_port), H264_CHAIN, out, "gst-rtsph-http-port")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    w, h = CLIP_SIZE
-    size = out.stat().st_size if out.exists() else 0
-    assert size == CLIP_FRAMES * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
     assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+
+
+@pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
+def test_users_over_http_on_both_ports_decode_every_frame_of_other_codecs(port, tmp_path, codec):
+    """users= with H.265 and MJPEG: ffprobe -rtsp_transport http and
+    GStreamer rtsph://, user:pass@ in the URL, on the RTSP port and through
+    http_port, all four side by side, decode every frame; a tunnelled
+    DESCRIBE without credentials gets 401 on either port."""
+    clip, size, chain = OTHER_CODECS[codec]
+    http_port = helpers.free_port()
+    userinfo = f"{USER}:{PASSWORD}"
+    streamer = Streamer(port, [("test", clip, 4)], users=[(USER, PASSWORD)], options={"http_port": http_port})
+    players, outs, refused = [], {}, {}
+    try:
+        for p, where in ((port, "port"), (http_port, "http-port")):
+            players.append(helpers.ffprobe_frames(on_port(streamer.urls["test"], p), "http",
+                                                  f"ffprobe-http-{where}", userinfo=userinfo))
+            outs[f"gst-rtsph-{where}"] = tmp_path / f"{where}.yuv"
+            players.append(gst_rtsph(rtsph_url(streamer.urls["test"], userinfo, p), chain,
+                                     outs[f"gst-rtsph-{where}"], f"gst-rtsph-{where}"))
+            get = tunnel_get(p, f"nobody-{where}")
+            post = connect(p)
+            post.sendall(http_post(f"nobody-{where}") + base64.b64encode(
+                f"DESCRIBE rtsp://127.0.0.1:{p}/test RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()))
+            reply = get.read()
+            refused[where] = (reply_cseq(reply), isinstance(reply, Reply) and "www-authenticate" in reply.headers)
+            post.close()
+            get.close()
+        streamer.finish()
+        for client in players:
+            if client.name.startswith("gst"):
+                helpers.finish_gst(client)
+            else:
+                helpers.finish_client(client)
+    finally:
+        for client in players:
+            client.stop()
+        streamer.stop()
+    assert refused == {"port": ((401, "1"), True), "http-port": ((401, "1"), True)}, refused
+    for client in players:
+        if client.name.startswith("gst"):
+            assert_gst_wrote(client, outs[client.name], len(helpers.clip_access_units(clip)), size)
+        else:
+            assert_every_frame_of(client, clip, size)
+    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"] * 4
 
 
 # --- hostile tunnels beside a tunnelled player ------------------------------------------------
