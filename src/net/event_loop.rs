@@ -380,10 +380,41 @@ fn run(shared: &Shared) {
     }
 }
 
+/// Accepts every waiting connection. When the server is full, the
+/// connection that makes room is closed (its socket too) before the next is
+/// accepted, so a burst of connections never holds more sockets than
+/// `max_connections`; past the first, a connection is known to wait (the
+/// listener polled) before one is closed for it.
 fn accept_all(st: &mut State, listener: Fd, now: u64) {
-    while let Some((fd, peer, local)) = os::accept(listener) {
+    let mut waiting = true; // the listener was readable
+    loop {
+        if st.core.is_full() {
+            if !waiting && !readable(listener) {
+                return;
+            }
+            st.core.make_room();
+            close_finished(st);
+        }
+        waiting = false;
+        let Some((fd, peer, local)) = os::accept(listener) else { return };
         let id = st.core.handle_accept(peer, local, now);
         st.sockets.conns.insert(id, fd);
+    }
+}
+
+/// Whether a connection waits on the listener (a poll that does not wait).
+fn readable(listener: Fd) -> bool {
+    let mut fds = [os::pollfd(listener, os::POLLIN)];
+    os::poll(&mut fds, 0);
+    fds[0].revents & os::POLLIN != 0
+}
+
+/// Closes the sockets of the connections the core is finished with.
+fn close_finished(st: &mut State) {
+    while let Some(Event::Close(id)) = st.core.poll_event() {
+        if let Some(fd) = st.sockets.conns.remove(&id) {
+            os::close(fd);
+        }
     }
 }
 
@@ -454,11 +485,7 @@ fn flush(st: &mut State, now: u64) {
         }
     }
     send_datagrams(st);
-    while let Some(Event::Close(id)) = st.core.poll_event() {
-        if let Some(fd) = st.sockets.conns.remove(&id) {
-            os::close(fd);
-        }
-    }
+    close_finished(st);
 }
 
 #[cfg(test)]

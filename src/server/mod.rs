@@ -594,37 +594,50 @@ impl Server {
     // ---- the network's side ----
 
     /// A new TCP connection. Past `max_connections`, the connection that has
-    /// waited longest without a client is closed to make room; when there is
-    /// none, the newcomer gets 503 and is closed.
+    /// waited longest without a client is closed to make room (see
+    /// [`Server::make_room`]); when there is none, the newcomer gets 503 and
+    /// is closed.
     pub fn handle_accept(&mut self, peer: SocketAddr, local: SocketAddr, now_us: u64) -> ConnId {
-        let open = self.wire.conns.values().filter(|c| !c.closing).count();
         let mut conn = Conn::new(peer, local, now_us, self.config.timeout_after(now_us));
-        if open >= self.config.max_connections {
-            let idle = self
-                .wire
-                .conns
-                .iter()
-                .filter(|(k, c)| {
-                    let owner = self.owner(ConnId(*k));
-                    !c.closing && !self.clients.values().any(|cl| cl.conn == owner)
-                })
-                .min_by_key(|(_, c)| c.last_request_us)
-                .map(|(k, _)| k);
-            match idle {
-                Some(victim) => {
-                    if let Some(v) = self.wire.conns.get_mut(victim) {
-                        v.discard_output();
-                        v.close();
-                    }
-                }
-                None => {
-                    let resp = Response::new(503).header("Server", SERVER_NAME).header("Connection", "close");
-                    push_bytes(&mut conn, resp.to_bytes());
-                    conn.close();
-                }
-            }
+        if !self.make_room() {
+            let resp = Response::new(503).header("Server", SERVER_NAME).header("Connection", "close");
+            push_bytes(&mut conn, resp.to_bytes());
+            conn.close();
         }
         ConnId(self.wire.conns.insert(conn))
+    }
+
+    /// Whether the open connections have reached `max_connections`.
+    pub fn is_full(&self) -> bool {
+        self.wire.conns.values().filter(|c| !c.closing).count() >= self.config.max_connections
+    }
+
+    /// Room for one more connection: when full, the connection that has
+    /// waited longest without a client is closed (nothing more is written to
+    /// it, so [`Server::poll_event`] gives its `Close` at once). False when
+    /// full of connections with clients. The I/O layer calls it before it
+    /// accepts, and closes the socket that made room first: the server never
+    /// holds more than `max_connections` sockets for its peers.
+    pub fn make_room(&mut self) -> bool {
+        if !self.is_full() {
+            return true;
+        }
+        let idle = self
+            .wire
+            .conns
+            .iter()
+            .filter(|(k, c)| {
+                let owner = self.owner(ConnId(*k));
+                !c.closing && !self.clients.values().any(|cl| cl.conn == owner)
+            })
+            .min_by_key(|(_, c)| c.last_request_us)
+            .map(|(k, _)| k);
+        let Some(victim) = idle else { return false };
+        if let Some(v) = self.wire.conns.get_mut(victim) {
+            v.discard_output();
+            v.close();
+        }
+        true
     }
 
     /// Bytes read, bytes written, a peer gone, an RTCP datagram, datagrams sent.

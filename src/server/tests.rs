@@ -1978,6 +1978,46 @@ fn past_the_connection_limit_the_oldest_idle_connection_makes_room() {
 }
 
 #[test]
+fn room_is_made_before_a_newcomer_is_accepted() {
+    // The I/O layer asks for room before it accepts: the connection that
+    // makes room is finished at once, so its socket goes before the newcomer's comes.
+    let mut rig = Rig::with(Config { max_connections: 3, ..Config::default() }, test_random);
+    let sid = rig.tcp_player(1);
+    rig.now += 1_000;
+    for (i, id) in [2, 3].into_iter().enumerate() {
+        rig.open(id); // 2 as a tunnel's GET, 3 plain: both idle, 2 the older
+        if i == 0 {
+            let (head, _) = http_reply(&rig.send_raw_bytes(2, tunnel_get("room").as_bytes()));
+            assert!(head.starts_with("HTTP/1.0 200"));
+        }
+        rig.now += 1_000;
+    }
+    assert!(rig.s.is_full());
+    assert!(rig.s.make_room());
+    assert!(!rig.s.is_full());
+    assert_eq!(rig.take_finished(), vec![2]);
+    // Not full: nothing is closed.
+    assert!(rig.s.make_room());
+    assert_eq!(rig.take_finished(), Vec::<Tid>::new());
+    rig.open(4);
+    assert!(!rig.has_output(4));
+    assert!(rig.s.make_room());
+    assert_eq!(rig.take_finished(), vec![3]);
+    rig.open(5);
+    // Full of connections with clients: no room, and a newcomer gets 503.
+    rig.setup_tcp(4, "test");
+    rig.setup_tcp(5, "test");
+    assert!(rig.s.is_full());
+    assert!(!rig.s.make_room());
+    assert_eq!(rig.take_finished(), Vec::<Tid>::new());
+    rig.open(6);
+    let out = rig.read(6);
+    assert!(matches!(&out[..], [Out::Reply(r)] if r.status == 503), "{out:?}");
+    assert_eq!(rig.take_finished(), vec![6]);
+    assert_eq!(rig.request(1, "GET_PARAMETER", URL, &[("Session", &sid)]).status, 200);
+}
+
+#[test]
 fn a_connection_that_never_asks_for_anything_is_closed_after_the_session_timeout() {
     let mut rig = Rig::new();
     rig.open(1);

@@ -28,13 +28,16 @@ tunnelled ffprobe, which still decodes every frame.
 
 import ast
 import base64
+import resource
 import socket
 import time
 
 import pytest
 
+import attack
 import helpers
 import test_av_timing
+from attack import RawConn, Reply
 from helpers import (CLIP, CLIP_H265, CLIP_H265_SIZE, CLIP_MJPEG, CLIP_MJPEG_SIZE, CLIP_SIZE,
                      TONE_ULAW, Streamer)
 
@@ -49,12 +52,56 @@ def stats_line(streamer, name="test"):
     return ast.literal_eval(line[len(prefix):])
 
 
-def assert_every_frame(client):
+def assert_every_frame(client, count=CLIP_FRAMES):
     frames = helpers.parse_frames(client)
-    assert len(frames) == CLIP_FRAMES, (
-        f"{client.name}: decoded {len(frames)} frames, {CLIP_FRAMES} were sent\nstderr:\n{client.stderr}")
+    assert len(frames) == count, (
+        f"{client.name}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
     assert {(w, h) for w, h, _ in frames} == {CLIP_SIZE}
     assert frames[0][2] == "I", f"{client.name}: first frame is {frames[0][2]}"
+
+
+def assert_every_frame_of(client, clip, size):
+    """An ffprobe_frames client decoded every frame of clip, at its size, without an error."""
+    frames = helpers.parse_frames(client)
+    count = len(helpers.clip_access_units(clip))
+    assert len(frames) == count, (
+        f"{client.name}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
+    assert {(w, h) for w, h, _ in frames} == {size}
+    assert not any("error" in line.lower() for line in client._err), client.stderr
+
+
+def on_port(url, port):
+    """url on another port of the same host."""
+    head, rest = url.split("://", 1)
+    host, path = rest.split("/", 1)
+    return f"{head}://{host.rsplit(':', 1)[0]}:{port}/{path}"
+
+
+def rtsph_url(url, userinfo=None, port=None):
+    """The streamer's url as GStreamer's rtsph:// on loopback (on another port if given)."""
+    url = helpers.loopback_url(url, userinfo)
+    if port is not None:
+        url = on_port(url, port)
+    return "rtsph://" + url[len("rtsp://"):]
+
+
+H264_CHAIN = ["rtph264depay", "!", "avdec_h264"]
+
+
+def gst_rtsph(url, chain, out, name):
+    """gst-launch playing url through chain (depayloader and decoder) into out, as raw I420."""
+    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    return helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
+                               "videoconvert", "!", "video/x-raw,format=I420", "!",
+                               "filesink", f"location={out}"], name)
+
+
+def assert_gst_wrote(client, out, count, size):
+    """A gst_rtsph client wrote count decoded frames of size."""
+    w, h = size
+    got = out.stat().st_size if out.exists() else 0
+    assert got == count * w * h * 3 // 2, (
+        f"{client.name} wrote {got} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
 
 
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "users"])
@@ -78,27 +125,20 @@ def test_ffprobe_over_http_decodes_every_frame(port, auth):
 
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "users"])
 def test_gstreamer_rtsph_decodes_every_frame(port, tmp_path, auth):
-    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
     users = [(USER, PASSWORD)] if auth else None
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP, 1)], users=users)
     client = None
     try:
-        url = helpers.loopback_url(streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
-        url = "rtsph://" + url[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", "rtph264depay", "!",
-                                     "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], "gst-rtsph")
+        url = rtsph_url(streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
+        client = gst_rtsph(url, H264_CHAIN, out, "gst-rtsph")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    w, h = CLIP_SIZE
-    size = out.stat().st_size if out.exists() else 0
-    assert size == CLIP_FRAMES * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
     stats = stats_line(streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
 
@@ -125,37 +165,25 @@ def test_ffprobe_over_http_decodes_every_frame_of_other_codecs(port, codec):
         if client is not None:
             client.stop()
         streamer.stop()
-    frames = helpers.parse_frames(client)
-    count = len(helpers.clip_access_units(clip))
-    assert len(frames) == count, (
-        f"{codec}: decoded {len(frames)} frames, {count} were sent\nstderr:\n{client.stderr}")
-    assert {(w, h) for w, h, _ in frames} == {size}
-    assert not any("error" in line.lower() for line in client._err), client.stderr
+    assert_every_frame_of(client, clip, size)
     assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
 
 
 @pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
 def test_gstreamer_rtsph_decodes_every_frame_of_other_codecs(port, tmp_path, codec):
-    clip, (w, h), chain = OTHER_CODECS[codec]
-    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    clip, size, chain = OTHER_CODECS[codec]
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", clip, 1)])
     client = None
     try:
-        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
-                                     "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], f"gst-rtsph-{codec}")
+        client = gst_rtsph(rtsph_url(streamer.urls["test"]), chain, out, f"gst-rtsph-{codec}")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    count = len(helpers.clip_access_units(clip))
-    size = out.stat().st_size if out.exists() else 0
-    assert size == count * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, len(helpers.clip_access_units(clip)), size)
 
 
 @pytest.mark.parametrize("codec,tone,fmt", [("pcmu", TONE_ULAW, "mulaw"),
@@ -178,7 +206,7 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
     streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, audio=[("test", TONE_ULAW, "pcmu")])
     client = None
     try:
-        url = "rtsph://" + helpers.loopback_url(streamer.urls["test"])[len("rtsp://"):]
+        url = rtsph_url(streamer.urls["test"])
         client = helpers.gst_client(
             ["rtspsrc", "name=s", f"location={url}", "latency=0",
              "s.", "!", "rtph264depay", "!", "avdec_h264", "!", "videoconvert", "!",
@@ -207,13 +235,6 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
 
 # --- the http_port= listener ---------------------------------------------------------------
 
-def on_port(url, port):
-    """url on another port of the same host."""
-    head, rest = url.split("://", 1)
-    host, path = rest.split("/", 1)
-    return f"{head}://{host.rsplit(':', 1)[0]}:{port}/{path}"
-
-
 @pytest.mark.parametrize("transport", ["http", "tcp"])
 def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
     """rtspserver_init(port, http_port=...): the second listener serves the
@@ -236,28 +257,65 @@ def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
 
 
 def test_gstreamer_rtsph_through_http_port_decodes_every_frame(port, tmp_path):
-    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
     http_port = helpers.free_port()
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
     client = None
     try:
-        url = on_port(helpers.loopback_url(streamer.urls["test"]), http_port)
-        url = "rtsph://" + url[len("rtsp://"):]
-        client = helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", "rtph264depay", "!",
-                                     "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                                     "filesink", f"location={out}"], "gst-rtsph-http-port")
+        client = gst_rtsph(rtsph_url(streamer.urls["test"], port=http_port), H264_CHAIN, out, "gst-rtsph-http-port")
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    w, h = CLIP_SIZE
-    size = out.stat().st_size if out.exists() else 0
-    assert size == CLIP_FRAMES * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
     assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+
+
+@pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
+def test_users_over_http_on_both_ports_decode_every_frame_of_other_codecs(port, tmp_path, codec):
+    """users= with H.265 and MJPEG: ffprobe -rtsp_transport http and
+    GStreamer rtsph://, user:pass@ in the URL, on the RTSP port and through
+    http_port, all four side by side, decode every frame; a tunnelled
+    DESCRIBE without credentials gets 401 on either port."""
+    clip, size, chain = OTHER_CODECS[codec]
+    http_port = helpers.free_port()
+    userinfo = f"{USER}:{PASSWORD}"
+    streamer = Streamer(port, [("test", clip, 4)], users=[(USER, PASSWORD)], options={"http_port": http_port})
+    players, outs, refused = [], {}, {}
+    try:
+        for p, where in ((port, "port"), (http_port, "http-port")):
+            players.append(helpers.ffprobe_frames(on_port(streamer.urls["test"], p), "http",
+                                                  f"ffprobe-http-{where}", userinfo=userinfo))
+            outs[f"gst-rtsph-{where}"] = tmp_path / f"{where}.yuv"
+            players.append(gst_rtsph(rtsph_url(streamer.urls["test"], userinfo, p), chain,
+                                     outs[f"gst-rtsph-{where}"], f"gst-rtsph-{where}"))
+            get = tunnel_get(p, f"nobody-{where}")
+            post = connect(p)
+            post.sendall(http_post(f"nobody-{where}") + base64.b64encode(
+                f"DESCRIBE rtsp://127.0.0.1:{p}/test RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()))
+            reply = get.read()
+            refused[where] = (reply_cseq(reply), isinstance(reply, Reply) and "www-authenticate" in reply.headers)
+            post.close()
+            get.close()
+        streamer.finish()
+        for client in players:
+            if client.name.startswith("gst"):
+                helpers.finish_gst(client)
+            else:
+                helpers.finish_client(client)
+    finally:
+        for client in players:
+            client.stop()
+        streamer.stop()
+    assert refused == {"port": ((401, "1"), True), "http-port": ((401, "1"), True)}, refused
+    for client in players:
+        if client.name.startswith("gst"):
+            assert_gst_wrote(client, outs[client.name], len(helpers.clip_access_units(clip)), size)
+        else:
+            assert_every_frame_of(client, clip, size)
+    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"] * 4
 
 
 # --- hostile tunnels beside a tunnelled player ------------------------------------------------
@@ -371,3 +429,230 @@ def test_hostile_tunnels_get_a_status_or_a_close_and_the_player_decodes_every_fr
         "64 KB of headers": (b"RTSP/1.0 413 Request Entity Too Large", True),
     }, results
     assert_every_frame(client)
+
+
+# --- tunnels that leave a request half-made, never end their POST, never POST -------------------
+
+def options(cseq):
+    return f"OPTIONS * RTSP/1.0\r\nCSeq: {cseq}\r\n\r\n".encode()
+
+
+def tunnel_get(port, cookie, rcvbuf=None):
+    """A tunnel's GET whose 200 has been read: a RawConn that reads the RTSP replies behind it."""
+    get = RawConn(port, rcvbuf=rcvbuf)
+    get.send(http_get(cookie))
+    head, _, rest = read_head(get.sock).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK"), head
+    get.buf = rest
+    return get
+
+
+def sent_to_the_end(s):
+    """Closes our side of s and waits for the server's close (it has read
+    everything sent before): (what it sent, whether it closed)."""
+    s.shutdown(socket.SHUT_WR)
+    return read_until_closed(s)
+
+
+def playing_streamer(port, frames=None, options=None):
+    """A Streamer of the H.264 clip whose tunnelled ffprobe plays: (streamer, client)."""
+    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, options=options)
+    client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
+    try:
+        streamer.wait_line("START", 15)
+    except BaseException:
+        client.stop()
+        streamer.stop()
+        raise
+    return streamer, client
+
+
+def reply_cseq(reply):
+    return (reply.status, reply.headers.get("cseq")) if isinstance(reply, Reply) else reply
+
+
+def test_half_requests_wait_for_their_rest_and_the_player_decodes_every_frame(port):
+    """base64 that decodes to half a request: the server keeps the half and
+    answers once the rest comes, on the same POST or on the next one after a
+    POST closed mid-request; nothing is answered for a half."""
+    streamer, client = playing_streamer(port)
+    replies = {}
+    try:
+        get = tunnel_get(port, "halves")
+        post = connect(port)
+        # A whole request and half of the next (cut inside a base64 group) in one write.
+        whole, second = base64.b64encode(options(1)), base64.b64encode(options(2))
+        post.sendall(http_post("halves") + whole + second[:10])
+        replies["whole request"] = reply_cseq(get.read())
+        # The rest on the same POST: the next reply is the completed request's.
+        post.sendall(second[10:])
+        replies["rest on the same POST"] = reply_cseq(get.read())
+        # Half a request on a POST that then closes; the server has read it all once it closes too.
+        third = options(3)
+        post.sendall(base64.b64encode(third[:17]))
+        replies["POST closed after half"] = sent_to_the_end(post)
+        post.close()
+        # The rest on a new POST: the next thing down the GET is that request's reply.
+        post = connect(port)
+        post.sendall(http_post("halves") + base64.b64encode(third[17:]))
+        replies["rest on a new POST"] = reply_cseq(get.read())
+        post.sendall(base64.b64encode(options(4)))
+        replies["next request"] = reply_cseq(get.read())
+        post.close()
+        get.close()
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        client.stop()
+        streamer.stop()
+    assert replies == {
+        "whole request": (200, "1"),
+        "rest on the same POST": (200, "2"),
+        "POST closed after half": (b"", True),
+        "rest on a new POST": (200, "3"),
+        "next request": (200, "4"),
+    }, replies
+    assert_every_frame(client, CLIP_FRAMES)
+
+
+ENDLESS_BYTES = 20 << 20  # what an endless POST may write at most
+ENDLESS_SECONDS = 10
+RSS_GROWTH_KB = 20 << 10  # the server's resident memory may grow by less than this
+
+
+def write_endlessly(s, chunk, on_write=None):
+    """Writes chunk to s again and again until the server closes it, stops
+    reading it (a write that cannot go on for 2 s) or ENDLESS_BYTES or
+    ENDLESS_SECONDS are reached: (bytes written, "closed" | "blocked" | "limit")."""
+    written, deadline = 0, time.monotonic() + ENDLESS_SECONDS
+    s.settimeout(2)
+    while written < ENDLESS_BYTES and time.monotonic() < deadline:
+        try:
+            s.sendall(chunk)
+        except socket.timeout:
+            return written, "blocked"
+        except OSError:
+            return written, "closed"
+        written += len(chunk)
+        if on_write is not None:
+            on_write()
+    return written, "limit"
+
+
+def test_endless_posts_get_a_status_or_backpressure_in_bounded_memory_and_the_player_decodes_every_frame(port):
+    """A POST whose body never ends: endless header lines (no blank line)
+    get RTSP 413 down the GET, which closes with its POST; endless pipelined
+    OPTIONS whose replies the GET's reader never reads stop being read (TCP
+    backpressure). The server's resident memory stays within bounds and a
+    tunnelled player beside it decodes every frame."""
+    frames = 150  # 5 s: the player plays through both floods
+    streamer, client = playing_streamer(port, frames=frames)
+    pid = streamer.proc.pid
+    start_kb = attack.rss_kb(pid)
+    peak = [start_kb]
+
+    def sample():
+        peak[0] = max(peak[0], attack.rss_kb(pid))
+
+    results = {}
+    try:
+        # Endless header lines.
+        get = tunnel_get(port, "endless-head")
+        post = connect(port)
+        post.sendall(http_post("endless-head") + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n"))
+        written, end = write_endlessly(post, base64.b64encode((b"X-Pad: " + b"a" * 89 + b"\r\n") * 512), sample)
+        results["endless header"] = (reply_cseq(get.read()), get.wait_end(), end)
+        print(f"endless header: {written} bytes of base64 written, then {end}")
+        post.close()
+        get.close()
+        # Endless pipelined requests, their replies never read.
+        get = tunnel_get(port, "endless-options", rcvbuf=4096)
+        post = connect(port)
+        post.sendall(http_post("endless-options"))
+        batch = base64.b64encode(b"".join(options(n) for n in range(1000, 2000)))
+        written, end = write_endlessly(post, batch, sample)
+        results["endless requests"] = end
+        print(f"endless requests: {written} bytes of base64 written, then {end}")
+        sample()
+        post.close()
+        get.close()
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        client.stop()
+        streamer.stop()
+    print(f"server RSS {start_kb} KiB before, at most {peak[0]} KiB during")
+    assert results == {
+        "endless header": ((413, None), "closed", "closed"),
+        "endless requests": "blocked",
+    }, results
+    assert peak[0] - start_kb < RSS_GROWTH_KB, f"RSS grew from {start_kb} to {peak[0]} KiB"
+    assert_every_frame(client, frames)
+
+
+def test_a_thousand_gets_that_never_post_stay_within_max_connections_and_time_out(port):
+    """1000 GETs that never POST count against max_connections (64): past it
+    the one idle longest is closed to make room, so the server never holds
+    more than 64 connections, and those left close at the session timeout.
+    A tunnelled player that joins while the server is full of them, and
+    plays while 500 more come, decodes every frame."""
+    gets, max_connections, timeout_s, frames = 1000, 64, 2, 180
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < gets + 200:
+        if hard != resource.RLIM_INFINITY and hard < gets + 200:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard}: {gets} sockets do not fit")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (gets + 200, hard))
+    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, options={"session_timeout": timeout_s})
+    client = None
+    socks = []
+    pid = streamer.proc.pid
+    # The listener and the UDP pair: every other socket of the server is a connection.
+    own = attack.socket_fds(pid)
+    most = [0]
+
+    def count():
+        n = len(attack.socket_fds(pid) - own)
+        most[0] = max(most[0], n)
+        return n
+
+    def open_gets(n):
+        for _ in range(n):
+            g = connect(port)
+            g.sendall(http_get(f"idle{len(socks)}"))
+            socks.append(g)
+            count()
+
+    try:
+        open_gets(gets // 2)
+        full = count()
+        # A player joins a server full of idle GETs, and plays while 500 more come.
+        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
+        streamer.wait_line("START", 15)
+        open_gets(gets - gets // 2)
+        last = time.monotonic()
+        # Each GET is closed (made room for, or timed out), most after their 200;
+        # one made room for before its request was read gets nothing.
+        ends = {}
+        for g in socks:
+            data, closed = read_until_closed(g, timeout=max(0.1, last + timeout_s + 3 - time.monotonic()))
+            end = (data.split(b"\r\n")[0] or b"nothing", closed)
+            ends[end] = ends.get(end, 0) + 1
+        took = time.monotonic() - last
+        # Only the player's GET and POST are left.
+        left = count()
+        streamer.finish()
+        helpers.finish_client(client)
+    finally:
+        for g in socks:
+            g.close()
+        if client is not None:
+            client.stop()
+        streamer.stop()
+    print(f"{gets} GETs ({ends}): at most {most[0]} server connections, {full} after the first "
+          f"{gets // 2}; all closed {took:.1f} s after the last; {left} left: the player's")
+    assert set(ends) <= {(b"HTTP/1.0 200 OK", True), (b"nothing", True)}, ends
+    assert ends.get((b"HTTP/1.0 200 OK", True), 0) > gets * 9 // 10, ends
+    assert full == max_connections, f"{full} connections held after {gets // 2} GETs"
+    assert most[0] <= max_connections, f"the server held {most[0]} connections (max_connections {max_connections})"
+    assert left == 2, f"{left} connections left once every idle GET was closed"
+    assert_every_frame(client, frames)
