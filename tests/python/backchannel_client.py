@@ -4,7 +4,7 @@
 Run with /usr/bin/python3 (needs gi with Gst >= 1.22):
 
   backchannel_client.py URL [--transport tcp|udp] [--codec pcmu|pcma]
-      [--seconds S] [--frames N] [--timeout S] [--start frame|playing|select]
+      [--seconds S] [--frames N] [--timeout S] [--start playing|frame|select]
       [--linger S] [--allow-no-backchannel] [--seed TEXT] [--out FILE.json]
 
 Plays URL with rtspsrc (protocols=--transport, backchannel=onvif, which adds
@@ -16,10 +16,12 @@ payloaded by rtppcmupay/rtppcmapay into 20 ms RTP packets of 160 bytes,
 paced in real time by an appsink with sync=true, each handed to rtspsrc's
 "push-backchannel-sample" action signal.
 
---start says when pushing begins: "frame" (default) after the first decoded
-video frame (so PLAY has been answered and media flows), "playing" when
-rtspsrc has posted its change to PLAYING, "select" as soon as the back-channel
-stream is known (before SETUP/PLAY: pushes fail until then; for experiments).
+--start says when pushing begins: "playing" (default) once rtspsrc posts its
+progress message COMPLETE "request" "Sent PLAY request" (the PLAY response is
+in), "frame" after the first decoded video frame, "select" as soon as the
+back-channel stream is known in select-stream, before SETUP/PLAY (for
+experiments: rtspsrc 1.22 answers GST_FLOW_OK to pushes made before PLAY is
+answered, yet those packets never reach a server's back channel).
 
 Stops when the audio is all pushed (or there is no back channel) and, with
 --frames N, N frames are decoded; then waits --linger seconds (default 1) and
@@ -29,6 +31,9 @@ report to --out (and a one-line summary on stderr):
                                             push-backchannel-sample, in order
   input_sha256, input_bytes                 the known bytes fed to the payloader
   rtp_packets_pushed, push_failures, first_seq, last_seq, payload_type
+  bc_selected_s, play_answered_s, first_push_s, first_pushes, progress
+                                            timings (s since start) and
+                                            rtspsrc's progress messages
   video_frames, video_caps
   backchannel_found, backchannel_caps, backchannel_stream
   errors                                    a list of strings (empty: success)
@@ -40,7 +45,9 @@ import base64
 import ctypes
 import hashlib
 import json
+import os
 import sys
+import threading
 import time
 
 import gi
@@ -121,6 +128,10 @@ class Client:
         self.payload_type = None
         self.first_push_s = None
         self.stopping = False
+        self.progress = []
+        self.play_answered_s = None
+        self.bc_selected_s = None
+        self.push_times = []
         pt, self.enc, self.raw_caps, self.payloader = CODECS[args.codec]
         self.input = known_bytes(int(round(args.seconds * 8000)), args.seed)
         self.send_pipe = None
@@ -157,6 +168,7 @@ class Client:
             if self.bc_stream is None:
                 self.bc_stream = idx
                 self.bc_caps = caps.to_string()
+                self.bc_selected_s = self.now()
                 enc = (s.get_string("encoding-name") or "").upper()
                 if enc != self.enc:
                     self.error("back channel is %s, not %s" % (enc, self.enc))
@@ -212,12 +224,17 @@ class Client:
             if not self.stopping:
                 self.error("server ended the stream (EOS)")
             self.loop.quit()
+        elif t == Gst.MessageType.PROGRESS and msg.src == self.src:
+            ptype, code, text = msg.parse_progress()
+            self.progress.append([self.now(), ptype.value_nick, code, text])
+            if ptype == Gst.ProgressType.COMPLETE and "PLAY" in text and not self.play_answered_s:
+                self.play_answered_s = self.now()
+                if self.args.start == "playing":
+                    GLib.idle_add(self.start_backchannel)
         elif t == Gst.MessageType.STATE_CHANGED and msg.src == self.src:
             _old, new, _pending = msg.parse_state_changed()
             if new == Gst.State.PLAYING and not self.rtsp_playing:
                 self.rtsp_playing = True
-                if self.args.start == "playing":
-                    GLib.idle_add(self.start_backchannel)
                 GLib.idle_add(self.check_done)
 
     # --- back channel ---------------------------------------------------
@@ -268,6 +285,8 @@ class Client:
         seq, off, n = rtp.get_seq(), rtp.get_header_len(), rtp.get_payload_len()
         rtp.unmap()
         payload = buf.extract_dup(off, n)
+        if len(self.push_times) < 5:
+            self.push_times.append([self.now(), seq, Gst.FlowReturn(ret).value_nick])
         if ret == Gst.FlowReturn.OK:
             if self.first_seq is None:
                 self.first_seq = seq
@@ -349,6 +368,10 @@ class Client:
             "last_seq": self.last_seq,
             "payload_type": self.payload_type,
             "first_push_s": self.first_push_s,
+            "first_pushes": self.push_times[:5],
+            "bc_selected_s": self.bc_selected_s,
+            "play_answered_s": self.play_answered_s,
+            "progress": self.progress,
             "video_frames": self.video_frames,
             "video_caps": self.video_caps,
             "backchannel_found": self.bc_stream is not None,
@@ -367,7 +390,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=3.0, help="audio to push (s)")
     ap.add_argument("--frames", type=int, default=0, help="stop after N decoded frames")
     ap.add_argument("--timeout", type=float, default=None, help="overall limit (s)")
-    ap.add_argument("--start", choices=("frame", "playing", "select"), default="frame")
+    ap.add_argument("--start", choices=("playing", "frame", "select"), default="playing")
     ap.add_argument("--linger", type=float, default=1.0,
                     help="seconds between the last push and TEARDOWN")
     ap.add_argument("--allow-no-backchannel", action="store_true")
@@ -377,6 +400,12 @@ def main(argv=None):
     if args.timeout is None:
         args.timeout = args.seconds + 20.0
     Gst.init(None)
+    # last resort: a teardown that hangs must not keep the run alive
+    watchdog = threading.Timer(args.timeout + 15, lambda: (
+        print("backchannel_client: stuck after the timeout, exiting", file=sys.stderr, flush=True),
+        os._exit(3)))
+    watchdog.daemon = True
+    watchdog.start()
     client = Client(args)
     rep = client.run()
     if args.out:

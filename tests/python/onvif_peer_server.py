@@ -4,16 +4,20 @@
 Run with /usr/bin/python3 (needs gi with Gst 1.x and GstRtspServer):
 
   onvif_peer_server.py --port P [--path /test] [--codec pcmu|pcma]
-      [--out FILE] [--no-backchannel] [--lifetime S]
+      [--out FILE] [--no-backchannel] [--plain] [--lifetime S]
 
 Serves rtsp://127.0.0.1:P/test: live videotestsrc H.264 (pay0) and, unless
 --no-backchannel, an ONVIF back channel (an `a=sendonly` audio media, PCMU
 payload type 0 or PCMA payload type 8) whose depayloaded G.711 bytes are
-written to --out (default: /dev/null) as they arrive.
+written to --out (default: /dev/null) as they arrive. --plain serves the
+same video from a plain RTSPServer/RTSPMediaFactory (no ONVIF classes, no
+back channel).
 
 Prints "READY <url>" on stdout once listening, then one JSON line per
 received back-channel RTP packet on stdout:
   {"bc": 1, "seq": N, "ts": N, "pt": N, "len": payload_bytes}
+(seq and ts as they leave gst-rtsp-server's receive path, which renumbers
+them: they are not the client's.)
 and exits after --lifetime seconds (default 60) or on SIGTERM/SIGINT,
 printing a final {"done": true, "packets": N, "bytes": N} line.
 """
@@ -43,6 +47,7 @@ def main():
     ap.add_argument("--codec", choices=sorted(CODECS), default="pcmu")
     ap.add_argument("--out", default="/dev/null")
     ap.add_argument("--no-backchannel", action="store_true")
+    ap.add_argument("--plain", action="store_true")
     ap.add_argument("--lifetime", type=float, default=60.0)
     args = ap.parse_args()
 
@@ -50,10 +55,15 @@ def main():
     loop = GLib.MainLoop()
     stats = {"packets": 0, "bytes": 0}
 
-    server = GstRtspServer.RTSPOnvifServer.new()
+    if args.plain:
+        args.no_backchannel = True
+        server = GstRtspServer.RTSPServer.new()
+        factory = GstRtspServer.RTSPMediaFactory.new()
+    else:
+        server = GstRtspServer.RTSPOnvifServer.new()
+        factory = GstRtspServer.RTSPOnvifMediaFactory.new()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
-    factory = GstRtspServer.RTSPOnvifMediaFactory.new()
     factory.set_launch(
         "( videotestsrc is-live=true pattern=ball "
         "! video/x-raw,width=320,height=240,framerate=25/1 "
@@ -69,7 +79,8 @@ def main():
             % (pt, name, depay, args.out)
         )
     factory.set_shared(False)
-    factory.set_media_gtype(GstRtspServer.RTSPOnvifMedia)
+    if not args.plain:
+        factory.set_media_gtype(GstRtspServer.RTSPOnvifMedia)
 
     def on_rtp(pad, info):
         buf = info.get_buffer()
