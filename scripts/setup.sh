@@ -17,7 +17,7 @@ debian_packages=(
     ffmpeg
     gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
-    gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
+    gir1.2-gst-rtsp-server-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user
     valgrind dpkg-dev libffi-dev pkg-config xz-utils
     python3-pytest
