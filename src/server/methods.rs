@@ -260,8 +260,12 @@ impl Server {
         client.playing = true;
         let media_id = client.media;
         self.take_backchannel(ci, media_id);
-        let resp =
-            Response::new(200).header("Range", "npt=0.000-").header("RTP-Info", &rtp_info).header("Session", &session);
+        let mut resp = Response::new(200).header("Range", "npt=0.000-");
+        // None for a client that only talks (the back channel): no stream of ours to describe.
+        if !rtp_info.is_empty() {
+            resp = resp.header("RTP-Info", &rtp_info);
+        }
+        let resp = resp.header("Session", &session);
         Ok((resp, (!was_playing).then_some(ci)))
     }
 

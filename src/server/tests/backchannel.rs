@@ -76,7 +76,9 @@ impl Rig {
         let r = self.request(id, "SETUP", &format!("{DOOR}/trackID=2"), &[("Transport", &transport), ("Require", TAG)]);
         assert_eq!(r.status, 200, "{r:?}");
         let sid = r.session();
-        self.play(id, "door", &sid);
+        let play = self.play(id, "door", &sid);
+        // It is sent nothing: no RTP-Info (RFC 2326 12.33 describes the streams sent).
+        assert_eq!(play.header("RTP-Info"), None);
         sid
     }
 
