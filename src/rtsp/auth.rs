@@ -139,14 +139,7 @@ impl Authenticator {
         if nonce.is_empty() || got_nonce != nonce || realm != self.realm {
             return false;
         }
-        let (algorithm, session) = match get("algorithm") {
-            None => (Algorithm::Md5, false),
-            Some(a) if a.eq_ignore_ascii_case("MD5") => (Algorithm::Md5, false),
-            Some(a) if a.eq_ignore_ascii_case("MD5-sess") => (Algorithm::Md5, true),
-            Some(a) if a.eq_ignore_ascii_case("SHA-256") => (Algorithm::Sha256, false),
-            Some(a) if a.eq_ignore_ascii_case("SHA-256-sess") => (Algorithm::Sha256, true),
-            Some(_) => return false,
-        };
+        let Some((algorithm, session)) = parse_algorithm(get("algorithm")) else { return false };
         let userhash = match get("userhash") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -232,6 +225,19 @@ fn challenge_rank(c: &Challenge) -> u8 {
 /// The challenge to answer among all `WWW-Authenticate` header values of a
 /// 401: Digest SHA-256, then Digest MD5, then Basic; the first of equal ones.
 /// Each value may hold several comma-separated challenges (RFC 7235 4.1).
+/// A Digest `algorithm` parameter (RFC 7616 3.3; none means MD5): the hash
+/// and whether it is a `-sess` variant. None for an algorithm we do not have.
+fn parse_algorithm(value: Option<&str>) -> Option<(Algorithm, bool)> {
+    match value.map(str::trim) {
+        None => Some((Algorithm::Md5, false)),
+        Some(a) if a.eq_ignore_ascii_case("MD5") => Some((Algorithm::Md5, false)),
+        Some(a) if a.eq_ignore_ascii_case("MD5-sess") => Some((Algorithm::Md5, true)),
+        Some(a) if a.eq_ignore_ascii_case("SHA-256") => Some((Algorithm::Sha256, false)),
+        Some(a) if a.eq_ignore_ascii_case("SHA-256-sess") => Some((Algorithm::Sha256, true)),
+        Some(_) => None,
+    }
+}
+
 /// Unknown schemes, algorithms and `qop` values without `auth` are skipped,
 /// as are challenges with malformed or repeated parameters, and Digest
 /// without `realm` or `nonce`. `None` when nothing is left.
@@ -310,14 +316,7 @@ fn parse_challenge(scheme: &str, params: &str) -> Option<Challenge> {
         return None;
     }
     let (realm, nonce) = (get("realm")?, get("nonce")?);
-    let (algorithm, session) = match get("algorithm").map(str::trim) {
-        None => (Algorithm::Md5, false),
-        Some(a) if a.eq_ignore_ascii_case("MD5") => (Algorithm::Md5, false),
-        Some(a) if a.eq_ignore_ascii_case("MD5-sess") => (Algorithm::Md5, true),
-        Some(a) if a.eq_ignore_ascii_case("SHA-256") => (Algorithm::Sha256, false),
-        Some(a) if a.eq_ignore_ascii_case("SHA-256-sess") => (Algorithm::Sha256, true),
-        Some(_) => return None,
-    };
+    let (algorithm, session) = parse_algorithm(get("algorithm"))?;
     let qop_auth = match get("qop") {
         None => false,
         Some(list) if list.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => true,
