@@ -572,7 +572,7 @@ s.rtspserver_destroy()
 # --- stats ---------------------------------------------------------------------------------
 
 STATS_KEYS = {"clients", "playing", "packets_sent", "bytes_sent", "frames_dropped", "keyframe_waits",
-              "per_client"}
+              "backchannel_bytes", "backchannel_dropped", "backchannel_client", "per_client"}
 
 
 def test_getstats(port):
@@ -592,9 +592,11 @@ s.rtspserver_destroy()
         stats = r.ret(label)
         assert isinstance(stats, dict) and set(stats) == STATS_KEYS, stats
         assert stats.pop("per_client") == [], stats  # no client (test_options checks the entries)
+        assert stats.pop("backchannel_client") is None, stats  # nobody talks (no back channel here)
         assert all(isinstance(v, int) and v >= 0 for v in stats.values()), stats
         assert stats["clients"] == 0 and stats["playing"] == 0, stats
         assert stats["packets_sent"] == 0 and stats["bytes_sent"] == 0, stats  # nobody to send to
+        assert stats["backchannel_bytes"] == 0 and stats["backchannel_dropped"] == 0, stats
     unknown = r["unknown"]  # no such session: an error (exception or negative errno), no dict
     assert (unknown[0] == "EXC" and unknown[1] in ("OSError", "ValueError")
             or unknown[0] == "RET" and isinstance(unknown[1], int) and unknown[1] < 0), unknown
