@@ -96,7 +96,7 @@ def test_module_names_and_constants(board):
              "rtspserver_createsession", "rtspserver_destroysession", "rtspserver_getrtspurl",
              "rtspserver_start", "rtspserver_stop", "rtspserver_sendvideodata",
              "rtspserver_sendaudiodata", "rtspserver_sendvideodata_byphyaddr",
-             "rtspserver_test", "rtspserver_getstats"]
+             "rtspserver_test", "rtspserver_getstats", "rtspserver_recvaudiodata"]
     r = api(board, f'''
 attempt("test", mm.rtspserver_test)
 attempt("method_test", mm.rtsp_server().rtspserver_test)
@@ -157,7 +157,7 @@ s.rtspserver_destroy()
 # --- the error rows -----------------------------------------------------------------
 
 def test_api_error_rows(board, rtsp_port):
-    e = board_errno(board, "ENOENT", "EADDRINUSE", "EOPNOTSUPP")
+    e = board_errno(board, "ENOENT", "EADDRINUSE", "EOPNOTSUPP", "EINVAL", "ENODEV")
     r = api(board, f'''
 s = mm.rtsp_server()
 attempt("start_before_init", s.rtspserver_start)
@@ -177,8 +177,11 @@ attempt("type_none", s.rtspserver_createsession, "c", None, False)
 attempt("name_int", s.rtspserver_createsession, 5, 0, False)
 attempt("codec_upper", lambda: s.rtspserver_createsession("d", 0, True, audio_codec="PCMA"))
 attempt("codec_int", lambda: s.rtspserver_createsession("d", 0, True, audio_codec=8))
+attempt("bc_codec_upper", lambda: s.rtspserver_createsession("d", 0, True, backchannel=True, backchannel_codec="PCMU"))
+attempt("bc_codec_int", lambda: s.rtspserver_createsession("d", 0, True, backchannel_codec=0))
 attempt("cam", s.rtspserver_createsession, "cam", 0, False)
-attempt("cam_again", s.rtspserver_createsession, "cam", 2, False)
+attempt("cam_again", lambda: s.rtspserver_createsession("cam", 2, False, backchannel=True))
+attempt("door", lambda: s.rtspserver_createsession("door", 0, True, backchannel=True, backchannel_codec="pcma"))
 attempt("url_unknown", s.rtspserver_getrtspurl, "nope")
 attempt("destroy_unknown", s.rtspserver_destroysession, "nope")
 attempt("start", s.rtspserver_start)
@@ -189,15 +192,25 @@ attempt("send_data_int", s.rtspserver_sendvideodata, "cam", 5, 1, 1000)
 attempt("send_unknown", s.rtspserver_sendvideodata, "nope", AUD, len(AUD), 1000)
 attempt("audio_no_track", s.rtspserver_sendaudiodata, "cam", AUD, len(AUD), 1000)
 attempt("byphyaddr_0", s.rtspserver_sendvideodata_byphyaddr, "cam", 0, 16, 1000)
+attempt("recv", s.rtspserver_recvaudiodata, "door", bytearray(160))
+attempt("recv_memoryview_slice", s.rtspserver_recvaudiodata, "door", memoryview(bytearray(160))[8:16])
+attempt("recv_no_backchannel", s.rtspserver_recvaudiodata, "cam", bytearray(160))
+attempt("recv_unknown", s.rtspserver_recvaudiodata, "nope", bytearray(160))
+attempt("recv_bytes", s.rtspserver_recvaudiodata, "door", b"1234")
+attempt("recv_none", s.rtspserver_recvaudiodata, "door", None)
+attempt("recv_name_int", s.rtspserver_recvaudiodata, 1, bytearray(4))
+attempt("recv_one_arg", lambda: s.rtspserver_recvaudiodata("door"))
 attempt("stats", lambda: sorted(s.rtspserver_getstats("cam")))
 attempt("stats_unknown", s.rtspserver_getstats, "nope")
 attempt("stop", s.rtspserver_stop)
 attempt("stop_again", s.rtspserver_stop)
 attempt("destroysession", s.rtspserver_destroysession, "cam")
 attempt("send_after_destroysession", s.rtspserver_sendvideodata, "cam", AUD, len(AUD), 1000)
+attempt("recv_after_destroysession", s.rtspserver_recvaudiodata, "cam", bytearray(4))
 attempt("deinit", s.rtspserver_deinit)
 attempt("destroy", s.rtspserver_destroy)
 attempt("destroy_again", s.rtspserver_destroy)
+attempt("recv_after_destroy", s.rtspserver_recvaudiodata, "door", bytearray(4))
 s2 = mm.rtsp_server()
 attempt("init_after_destroy", s2.rtspserver_init, {rtsp_port})
 s2.rtspserver_destroy()
@@ -205,14 +218,15 @@ s2.rtspserver_destroy()
     r.raises("start_before_init", "OSError")
     r.raises("url_before_init", "ValueError")
     for label in ("port_0", "port_65536", "type_3", "type_vp8", "url_unknown", "codec_upper",
-                  "send_size_over", "send_size_negative"):
+                  "bc_codec_upper", "send_size_over", "send_size_negative"):
         r.raises(label, "ValueError")
-    for label in ("port_str", "port_none", "type_none", "name_int", "codec_int", "send_data_int"):
+    for label in ("port_str", "port_none", "type_none", "name_int", "codec_int", "bc_codec_int",
+                  "send_data_int", "recv_bytes", "recv_none", "recv_name_int", "recv_one_arg"):
         r.raises(label, "TypeError")
     assert r.ret("init") == 0
     r.negative_errno("init_again")
     r.negative_errno("port_in_use", e["EADDRINUSE"])
-    assert r.ret("cam") == 0 and r.ret("cam_again") == 0
+    assert r.ret("cam") == 0 and r.ret("cam_again") == 0 and r.ret("door") == 0
     r.negative_errno("destroy_unknown", e["ENOENT"])
     assert r.ret("start") is None
     assert r.ret("send") == 0
@@ -222,13 +236,19 @@ s2.rtspserver_destroy()
         r.raises("byphyaddr_0", "OSError", e["EOPNOTSUPP"])  # physical addresses only on a K230
     else:
         r.negative_errno("byphyaddr_0")  # address 0 is never an encoder buffer
-    assert set(r.ret("stats")) >= {"clients", "playing", "packets_sent", "bytes_sent"}
+    assert r.ret("recv") == 0 and r.ret("recv_memoryview_slice") == 0  # a back channel, nobody talking
+    r.negative_errno("recv_no_backchannel", e["EINVAL"])  # cam_again added none to the existing cam
+    r.negative_errno("recv_unknown", e["ENOENT"])
+    assert set(r.ret("stats")) >= {"clients", "playing", "packets_sent", "bytes_sent", "backchannel_bytes",
+                                   "backchannel_dropped", "backchannel_client", "per_client"}
     kind, rest = r["stats_unknown"]  # an error of either documented kind, never a dict
     assert ((kind == "EXC" and rest.split()[0] in ("OSError", "ValueError"))
             or (kind == "RET" and rest.lstrip("-").isdigit() and int(rest) < 0)), (kind, rest)
     assert r.ret("stop") is None and r.ret("stop_again") is None
     assert r.ret("destroysession") == 0
     r.negative_errno("send_after_destroysession")
+    r.negative_errno("recv_after_destroysession", e["ENOENT"])
+    r.negative_errno("recv_after_destroy", e["ENODEV"])
     assert r.ret("deinit") is None
     assert r.ret("destroy") == 0
     assert r.ret("init_after_destroy") == 0  # destroy freed the port

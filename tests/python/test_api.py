@@ -48,7 +48,7 @@ def test_every_documented_name_exists():
              "rtspserver_createsession", "rtspserver_destroysession", "rtspserver_getrtspurl",
              "rtspserver_start", "rtspserver_stop", "rtspserver_sendvideodata",
              "rtspserver_sendaudiodata", "rtspserver_sendvideodata_byphyaddr",
-             "rtspserver_test", "rtspserver_getstats"]
+             "rtspserver_test", "rtspserver_getstats", "rtspserver_recvaudiodata"]
     r = api(f'''
 s = mm.rtsp_server()
 for n in {names!r}:
@@ -345,6 +345,94 @@ print({END!r})
         assert len(re.findall(r"^m=video ", sdp, re.M)) == 1, sdp
 
 
+def test_createsession_backchannel_keywords(port):
+    """backchannel (any truth value) and backchannel_codec ("pcmu" or "pcma",
+    case-sensitive; another string ValueError, another type TypeError, the
+    message naming backchannel_codec), checked even when backchannel is false;
+    keyword-only; an existing name is left as it was, back channel included
+    (recvaudiodata tells: -EINVAL without one, 0 with one); on the object and
+    the module-level function alike."""
+    module_port = helpers.free_port()
+    r = api(f'''
+def message(f):
+    try:
+        f()
+    except Exception as e:
+        return type(e).__name__ + ": " + str(e)
+s = mm.rtsp_server()
+s.rtspserver_init({port})
+def bc(label, name, backchannel, codec):
+    attempt(label, lambda: s.rtspserver_createsession(name, 0, False, backchannel=backchannel,
+                                                      backchannel_codec=codec))
+def recv(label, name):
+    attempt(label, s.rtspserver_recvaudiodata, name, bytearray(16))
+bc("pcmu", "a", True, "pcmu")
+bc("pcma", "b", True, "pcma")
+bc("off_pcma", "c", False, "pcma")
+bc("upper", "d", True, "PCMU")
+bc("g711", "e", True, "g711")
+bc("empty", "f", True, "")
+bc("off_upper", "g", False, "PCMA")
+bc("int", "h", True, 0)
+bc("none", "i", True, None)
+bc("bytes", "j", True, b"pcmu")
+bc("off_int", "k", False, 8)
+attempt("upper_msg", lambda: message(lambda: s.rtspserver_createsession("d", 0, False, backchannel=True,
+                                                                         backchannel_codec="PCMU")))
+attempt("int_msg", lambda: message(lambda: s.rtspserver_createsession("h", 0, False, backchannel_codec=0)))
+attempt("default_codec", lambda: s.rtspserver_createsession("l", 0, True, backchannel=True))
+for label, value in (("truth_1", 1), ("truth_str", "yes"), ("truth_list", [0]), ("false_0", 0),
+                     ("false_empty", ""), ("false_none", None)):
+    attempt(label, lambda: s.rtspserver_createsession(label, "h264", False, backchannel=value))
+attempt("with_audio_pcma", lambda: s.rtspserver_createsession("m", 2, True, audio_codec="pcma",
+                                                              gop_cache=False, backchannel=True,
+                                                              backchannel_codec="pcmu"))
+attempt("positional", s.rtspserver_createsession, "n", 0, False, True)
+attempt("unknown_kw", lambda: s.rtspserver_createsession("n", 0, False, back_channel=True))
+for name in ("a", "b", "l", "m", "truth_1", "truth_str", "truth_list"):
+    recv("recv_" + name, name)
+for name in ("c", "false_0", "false_empty", "false_none"):
+    recv("recv_" + name, name)
+for name in ("d", "e", "f", "g", "h", "i", "j", "k", "n"):  # refused: never made
+    recv("recv_refused_" + name, name)
+# an existing name: 0, left unchanged, its back channel (or none) included
+attempt("plain", s.rtspserver_createsession, "plain", 0, False)
+attempt("plain_again_bc", lambda: s.rtspserver_createsession("plain", 0, False, backchannel=True))
+recv("recv_plain", "plain")
+attempt("talk_again_off", lambda: s.rtspserver_createsession("a", 0, False, backchannel=False))
+recv("recv_a_again", "a")
+attempt("bad_codec_existing", lambda: s.rtspserver_createsession("plain", 0, False, backchannel=True,
+                                                                  backchannel_codec="PCMA"))
+s.rtspserver_destroy()
+attempt("m_create", mm.rtspserver_create)
+attempt("m_init", mm.rtspserver_init, {module_port})
+attempt("m_bc", lambda: mm.rtspserver_createsession("cam", "h264", True, backchannel=True, backchannel_codec="pcma"))
+attempt("m_upper", lambda: mm.rtspserver_createsession("cam2", "h264", True, backchannel_codec="Pcma"))
+attempt("m_int", lambda: mm.rtspserver_createsession("cam3", "h264", True, backchannel_codec=1))
+attempt("m_recv", mm.rtspserver_recvaudiodata, "cam", bytearray(16))
+attempt("m_destroy", mm.rtspserver_destroy)
+''')
+    for label in ("pcmu", "pcma", "off_pcma", "default_codec", "truth_1", "truth_str", "truth_list",
+                  "false_0", "false_empty", "false_none", "with_audio_pcma", "plain",
+                  "plain_again_bc", "talk_again_off", "m_create", "m_init", "m_bc", "m_destroy"):
+        r.returns(label, 0)
+    for label in ("upper", "g711", "empty", "off_upper", "bad_codec_existing", "m_upper"):
+        r.raises(label, "ValueError")
+    for label in ("int", "none", "bytes", "off_int", "positional", "unknown_kw", "m_int"):
+        r.raises(label, "TypeError")
+    assert r.ret("upper_msg").startswith("ValueError: ") and "backchannel_codec" in r.ret("upper_msg"), r["upper_msg"]
+    assert r.ret("int_msg").startswith("TypeError: ") and "backchannel_codec" in r.ret("int_msg"), r["int_msg"]
+    for name in ("a", "b", "l", "m", "truth_1", "truth_str", "truth_list"):
+        r.returns("recv_" + name, 0)  # a back channel, nothing heard yet
+    for name in ("c", "false_0", "false_empty", "false_none"):
+        r.negative_errno("recv_" + name, errno.EINVAL)  # made without one
+    for name in ("d", "e", "f", "g", "h", "i", "j", "k", "n"):
+        r.negative_errno("recv_refused_" + name, errno.ENOENT)  # a refused call made nothing
+    r.negative_errno("recv_plain", errno.EINVAL)  # the second createsession added none
+    r.returns("recv_a_again", 0)  # nor took one away
+    r.returns("m_recv", 0)
+
+
 def test_destroysession(port):
     r = api(f'''
 s = mm.rtsp_server()
@@ -528,6 +616,291 @@ s.rtspserver_destroy()
     r.raises("name_int", "TypeError")
 
 
+# --- the back channel: recvaudiodata ------------------------------------------------------
+
+def test_recvaudiodata_argument_rows(port):
+    """name: a str (else TypeError); buf: a writable buffer (bytearray, memoryview
+    of one, array, uctypes.bytearray_at), else TypeError (bytes, str, a memoryview
+    of bytes, None, an int, a list); exactly two positional arguments; an unknown
+    name -ENOENT, a session without back channel -EINVAL, an empty buffer 0."""
+    r = api(f'''
+import array, uctypes
+s = mm.rtsp_server()
+s.rtspserver_init({port})
+s.rtspserver_createsession("door", 0, True, backchannel=True)
+s.rtspserver_createsession("plain", 0, True)
+s.rtspserver_start()
+raw = bytearray(8)
+for label, buf in (("bytearray", bytearray(160)), ("memoryview", memoryview(bytearray(160))),
+                   ("memoryview_slice", memoryview(bytearray(160))[10:20]),
+                   ("array_b", array.array("B", [0] * 16)), ("array_h", array.array("h", [0] * 16)),
+                   ("bytearray_at", uctypes.bytearray_at(uctypes.addressof(raw), len(raw))),
+                   ("empty", bytearray()), ("empty_slice", memoryview(bytearray(4))[2:2]),
+                   ("bytes", b"1234"), ("empty_bytes", b""), ("str", "1234"),
+                   ("memoryview_of_bytes", memoryview(b"1234")), ("none", None), ("int", 160),
+                   ("list", [0] * 4), ("tuple", (0, 0))):
+    attempt("buf_" + label, s.rtspserver_recvaudiodata, "door", buf)
+attempt("name_bytes", s.rtspserver_recvaudiodata, b"door", bytearray(4))
+attempt("name_int", s.rtspserver_recvaudiodata, 1, bytearray(4))
+attempt("name_none", s.rtspserver_recvaudiodata, None, bytearray(4))
+attempt("name_bad_buf_bad", s.rtspserver_recvaudiodata, 1, b"")
+attempt("unknown", s.rtspserver_recvaudiodata, "nope", bytearray(4))
+attempt("unknown_bad_buf", s.rtspserver_recvaudiodata, "nope", b"1234")
+attempt("name_empty", s.rtspserver_recvaudiodata, "", bytearray(4))
+attempt("name_long", s.rtspserver_recvaudiodata, "x" * 300, bytearray(4))
+attempt("no_backchannel", s.rtspserver_recvaudiodata, "plain", bytearray(4))
+attempt("no_backchannel_empty", s.rtspserver_recvaudiodata, "plain", bytearray())
+attempt("no_args", lambda: s.rtspserver_recvaudiodata())
+attempt("one_arg", lambda: s.rtspserver_recvaudiodata("door"))
+attempt("three_args", lambda: s.rtspserver_recvaudiodata("door", bytearray(4), 4))
+attempt("keyword", lambda: s.rtspserver_recvaudiodata("door", buf=bytearray(4)))
+attempt("m_one_arg", lambda: mm.rtspserver_recvaudiodata("door"))
+attempt("m_three_args", lambda: mm.rtspserver_recvaudiodata("door", bytearray(4), 4))
+attempt("m_bytes", lambda: mm.rtspserver_recvaudiodata("door", b"1234"))
+attempt("m_name_int", lambda: mm.rtspserver_recvaudiodata(3, bytearray(4)))
+attempt("stats", s.rtspserver_getstats, "door")
+attempt("alive", s.rtspserver_sendaudiodata, "door", b"\\xff" * 160, 160, 0)
+s.rtspserver_destroy()
+''')
+    for label in ("bytearray", "memoryview", "memoryview_slice", "array_b", "array_h", "bytearray_at",
+                  "empty", "empty_slice"):
+        r.returns("buf_" + label, 0)  # nobody talks yet: nothing to copy
+    for label in ("bytes", "empty_bytes", "str", "memoryview_of_bytes", "none", "int", "list", "tuple"):
+        r.raises("buf_" + label, "TypeError")
+    for label in ("name_bytes", "name_int", "name_none", "name_bad_buf_bad", "unknown_bad_buf",
+                  "no_args", "one_arg", "three_args", "keyword", "m_one_arg", "m_three_args",
+                  "m_bytes", "m_name_int"):
+        r.raises(label, "TypeError")  # the arguments are checked before the server is asked
+    for label in ("unknown", "name_empty", "name_long"):
+        r.negative_errno(label, errno.ENOENT)
+    r.negative_errno("no_backchannel", errno.EINVAL)
+    r.negative_errno("no_backchannel_empty", errno.EINVAL)  # the session is checked even for 0 bytes
+    stats = r.ret("stats")
+    assert (stats["backchannel_bytes"], stats["backchannel_dropped"], stats["backchannel_client"]) == (0, 0, None)
+    r.returns("alive", 0)
+
+
+def test_recvaudiodata_in_every_state(port):
+    """The session decides, not the server's state: 0 for a back-channel session
+    made before init, after init, started, stopped; -ENOENT once destroysession
+    or deinit freed it; after rtspserver_destroy() the negative errno the other
+    calls give (-ENODEV), on an object and on the module's default server (also
+    before mm.rtspserver_create())."""
+    module_port = helpers.free_port()
+    r = api(f'''
+buf = bytearray(160)
+s = mm.rtsp_server()
+attempt("fresh", s.rtspserver_recvaudiodata, "door", buf)
+attempt("session_before_init", lambda: s.rtspserver_createsession("door", 0, False, backchannel=True))
+attempt("before_init", s.rtspserver_recvaudiodata, "door", buf)
+attempt("init", s.rtspserver_init, {port})
+attempt("before_start", s.rtspserver_recvaudiodata, "door", buf)
+s.rtspserver_start()
+attempt("started", s.rtspserver_recvaudiodata, "door", buf)
+s.rtspserver_stop()
+attempt("stopped", s.rtspserver_recvaudiodata, "door", buf)
+attempt("destroysession", s.rtspserver_destroysession, "door")
+attempt("after_destroysession", s.rtspserver_recvaudiodata, "door", buf)
+attempt("again", lambda: s.rtspserver_createsession("door", 0, False, backchannel=True))
+attempt("recreated", s.rtspserver_recvaudiodata, "door", buf)
+s.rtspserver_start()
+s.rtspserver_deinit()
+attempt("after_deinit", s.rtspserver_recvaudiodata, "door", buf)
+attempt("send_after_deinit", s.rtspserver_sendaudiodata, "door", buf, 160, 0)
+attempt("destroy", s.rtspserver_destroy)
+attempt("after_destroy", s.rtspserver_recvaudiodata, "door", buf)
+attempt("send_after_destroy", s.rtspserver_sendaudiodata, "door", buf, 160, 0)
+attempt("destroysession_after_destroy", s.rtspserver_destroysession, "door")
+attempt("bad_buf_after_destroy", s.rtspserver_recvaudiodata, "door", b"")
+attempt("m_before_create", mm.rtspserver_recvaudiodata, "door", buf)
+attempt("m_send_before_create", mm.rtspserver_sendaudiodata, "door", buf, 160, 0)
+attempt("m_create", mm.rtspserver_create)
+attempt("m_unknown", mm.rtspserver_recvaudiodata, "door", buf)
+attempt("m_init", mm.rtspserver_init, {module_port})
+attempt("m_session", lambda: mm.rtspserver_createsession("door", 0, True, backchannel=True))
+attempt("m_plain", mm.rtspserver_createsession, "plain", 0, True)
+mm.rtspserver_start()
+attempt("m_recv", mm.rtspserver_recvaudiodata, "door", buf)
+attempt("m_recv_memoryview", mm.rtspserver_recvaudiodata, "door", memoryview(buf)[:10])
+attempt("m_recv_plain", mm.rtspserver_recvaudiodata, "plain", buf)
+attempt("m_recv_unknown", mm.rtspserver_recvaudiodata, "nope", buf)
+attempt("m_stats", mm.rtspserver_getstats)
+attempt("m_destroysession", mm.rtspserver_destroysession, "door")
+attempt("m_after_destroysession", mm.rtspserver_recvaudiodata, "door", buf)
+attempt("m_destroy", mm.rtspserver_destroy)
+attempt("m_after_destroy", mm.rtspserver_recvaudiodata, "door", buf)
+attempt("m_send_after_destroy", mm.rtspserver_sendaudiodata, "door", buf, 160, 0)
+attempt("m_bad_buf_after_destroy", mm.rtspserver_recvaudiodata, "door", None)
+''')
+    r.negative_errno("fresh", errno.ENOENT)
+    for label in ("session_before_init", "init", "destroysession", "again", "destroy", "m_create",
+                  "m_init", "m_session", "m_plain", "m_destroysession", "m_destroy"):
+        r.returns(label, 0)
+    for label in ("before_init", "before_start", "started", "stopped", "recreated", "m_recv",
+                  "m_recv_memoryview"):
+        r.returns(label, 0)
+    for label in ("after_destroysession", "after_deinit", "m_unknown", "m_recv_unknown",
+                  "m_after_destroysession"):
+        r.negative_errno(label, errno.ENOENT)
+    r.negative_errno("m_recv_plain", errno.EINVAL)
+    # after destroy (and before the default server exists): what sendaudiodata and destroysession say
+    for label, like in (("after_destroy", "send_after_destroy"), ("m_before_create", "m_send_before_create"),
+                        ("m_after_destroy", "m_send_after_destroy")):
+        r.negative_errno(label, errno.ENODEV)
+        r.returns(like, r.ret(label))
+    r.negative_errno("destroysession_after_destroy", errno.ENODEV)
+    r.negative_errno("send_after_deinit", errno.ENOENT)
+    for label in ("bad_buf_after_destroy", "m_bad_buf_after_destroy"):
+        r.raises(label, "TypeError")  # the arguments are checked first, whatever the state
+    stats = r.ret("m_stats")
+    assert (stats["backchannel_bytes"], stats["backchannel_dropped"], stats["backchannel_client"]) == (0, 0, None)
+
+
+# A back-channel talker inside the script (MicroPython sockets; the server runs in its own thread):
+# DESCRIBE with the ONVIF Require tag, SETUP of trackID=2 interleaved on channels 4-5, PLAY.
+BC_TALKER = r'''
+import socket, struct
+TAG = "www.onvif.org/ver20/backchannel"
+
+class Talker:
+    def __init__(self, port):
+        self.port = port
+        self.sock = socket.socket()
+        self.sock.settimeout(10)
+        self.sock.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        self.buf = b""
+        self.cseq = 0
+
+    def fill(self):
+        data = self.sock.recv(4096)
+        if not data:
+            raise OSError("closed")
+        self.buf += data
+
+    def request(self, method, path, headers=()):
+        self.cseq += 1
+        req = "%s rtsp://127.0.0.1:%d/%s RTSP/1.0\r\nCSeq: %d\r\n" % (method, self.port, path, self.cseq)
+        for k, v in headers:
+            req += "%s: %s\r\n" % (k, v)
+        self.sock.send((req + "\r\n").encode())
+        while True:
+            while len(self.buf) < 4:
+                self.fill()
+            if self.buf[0] == 0x24:  # an interleaved packet (RTCP): skipped
+                n = (self.buf[2] << 8) | self.buf[3]
+                while len(self.buf) < 4 + n:
+                    self.fill()
+                self.buf = self.buf[4 + n:]
+                continue
+            while self.buf.find(b"\r\n\r\n") < 0:
+                self.fill()
+            end = self.buf.find(b"\r\n\r\n")
+            lines = self.buf[:end].decode().split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            n = int(headers.get("content-length", "0"))
+            while len(self.buf) < end + 4 + n:
+                self.fill()
+            body = self.buf[end + 4:end + 4 + n].decode()
+            self.buf = self.buf[end + 4 + n:]
+            return int(lines[0].split(" ")[1]), headers, body
+
+    def talk_setup(self, path):
+        """DESCRIBE, SETUP trackID=2, PLAY: the DESCRIBE's SDP, or the first status that is not 200."""
+        status, _, sdp = self.request("DESCRIBE", path, [("Require", TAG), ("Accept", "application/sdp")])
+        if status != 200:
+            return status
+        status, h, _ = self.request("SETUP", path + "/trackID=2",
+                                    [("Require", TAG), ("Transport", "RTP/AVP/TCP;unicast;interleaved=4-5")])
+        if status != 200:
+            return status
+        self.session = h["session"].split(";")[0]
+        status, _, _ = self.request("PLAY", path + "/", [("Session", self.session)])
+        return sdp if status == 200 else status
+
+    def send_rtp(self, seq, payload, pt=0):
+        packet = struct.pack(">BBHII", 0x80, pt, seq, seq * len(payload), 0x5EED) + payload
+        self.sock.send(b"$\x04" + struct.pack(">H", len(packet)) + packet)
+
+def wait_heard(s, name, count):
+    t0 = time.ticks_ms()
+    while s.rtspserver_getstats(name)["backchannel_bytes"] < count:
+        if time.ticks_diff(time.ticks_ms(), t0) > 10000:
+            return False
+        time.sleep_ms(5)
+    return True
+'''
+
+
+def test_recvaudiodata_writes_into_the_buffer_given(port):
+    """A talker (TCP interleaved, PCMA) sends 320 bytes; the script reads them in
+    pieces into memoryview slices of one bytearray, which are written in place
+    (the bytes around them untouched), an empty buffer takes nothing, and the
+    rest comes in order. getstats names the talker; a session that got
+    backchannel=True only on a second createsession has none (551 to the
+    talker, -EINVAL to the script)."""
+    r = api(BC_TALKER + f'''
+s = mm.rtsp_server()
+s.rtspserver_init({port})
+s.rtspserver_createsession("door", 0, True, backchannel=True, backchannel_codec="pcma")
+s.rtspserver_createsession("plain", 0, True)
+attempt("plain_again", lambda: s.rtspserver_createsession("plain", 0, True, backchannel=True))
+s.rtspserver_start()
+t = Talker({port})
+sdp = t.talk_setup("door")
+# per media section: sendonly, PCMA, trackID=2 (the video, the PCMU audio, then the back channel)
+attempt("sdp", lambda: [("a=sendonly" in m, "a=rtpmap:8 PCMA/8000" in m, "a=control:trackID=2" in m)
+                        for m in sdp.split("m=")[1:]])
+attempt("talking", lambda: [c["talking"] for c in s.rtspserver_getstats("door")["per_client"]])
+spoken = bytes(range(1, 161)) + bytes(range(161, 256)) + bytes(range(1, 66))  # 320 bytes, no A-law silence
+t.send_rtp(1, spoken[:160], pt=8)
+t.send_rtp(2, spoken[160:], pt=8)
+attempt("heard", lambda: wait_heard(s, "door", 320))
+buf = bytearray(b"\\xaa" * 32)
+mv = memoryview(buf)
+attempt("empty", s.rtspserver_recvaudiodata, "door", bytearray())
+attempt("empty_slice", s.rtspserver_recvaudiodata, "door", mv[3:3])
+attempt("slice_5_9", s.rtspserver_recvaudiodata, "door", mv[5:9])
+attempt("buf_after_first", lambda: bytes(buf))
+attempt("slice_20_", s.rtspserver_recvaudiodata, "door", mv[20:])
+attempt("buf_after_second", lambda: bytes(buf))
+rest = bytearray(400)
+attempt("rest", s.rtspserver_recvaudiodata, "door", rest)
+attempt("in_order", lambda: bytes(buf[5:9]) + bytes(buf[20:]) + bytes(rest[:304]) == spoken)
+attempt("drained", s.rtspserver_recvaudiodata, "door", rest)
+attempt("stats", s.rtspserver_getstats, "door")
+attempt("server_stats", lambda: s.rtspserver_getstats()["backchannel_bytes"])
+attempt("plain_recv", s.rtspserver_recvaudiodata, "plain", rest)
+t2 = Talker({port})
+attempt("plain_talk", lambda: t2.talk_setup("plain"))
+t.sock.close()
+t2.sock.close()
+s.rtspserver_destroy()
+''')
+    r.returns("plain_again", 0)
+    r.returns("sdp", [(False, False, False), (False, False, False), (True, True, True)])
+    r.returns("talking", [True])
+    r.returns("heard", True)
+    r.returns("empty", 0)
+    r.returns("empty_slice", 0)
+    r.returns("slice_5_9", 4)
+    r.returns("buf_after_first", b"\xaa" * 5 + bytes([1, 2, 3, 4]) + b"\xaa" * 23)
+    r.returns("slice_20_", 12)
+    r.returns("buf_after_second", b"\xaa" * 5 + bytes([1, 2, 3, 4]) + b"\xaa" * 11 + bytes(range(5, 17)))
+    r.returns("rest", 320 - 16)
+    r.returns("in_order", True)
+    r.returns("drained", 0)
+    stats = r.ret("stats")
+    assert (stats["backchannel_bytes"], stats["backchannel_dropped"]) == (320, 0), stats
+    assert stats["backchannel_client"]["peer"] == "127.0.0.1", stats
+    assert stats["backchannel_client"]["port"] == stats["per_client"][0]["port"], stats
+    r.returns("server_stats", 320)
+    r.negative_errno("plain_recv", errno.EINVAL)
+    r.returns("plain_talk", 551)  # the second createsession added no back channel
+
+
 def test_sendvideodata_byphyaddr_is_unsupported_off_the_board(port):
     r = api(f'''
 s = mm.rtsp_server()
@@ -572,7 +945,7 @@ s.rtspserver_destroy()
 # --- stats ---------------------------------------------------------------------------------
 
 STATS_KEYS = {"clients", "playing", "packets_sent", "bytes_sent", "frames_dropped", "keyframe_waits",
-              "per_client"}
+              "backchannel_bytes", "backchannel_dropped", "backchannel_client", "per_client"}
 
 
 def test_getstats(port):
@@ -592,9 +965,11 @@ s.rtspserver_destroy()
         stats = r.ret(label)
         assert isinstance(stats, dict) and set(stats) == STATS_KEYS, stats
         assert stats.pop("per_client") == [], stats  # no client (test_options checks the entries)
+        assert stats.pop("backchannel_client") is None, stats  # nobody talks (no back channel here)
         assert all(isinstance(v, int) and v >= 0 for v in stats.values()), stats
         assert stats["clients"] == 0 and stats["playing"] == 0, stats
         assert stats["packets_sent"] == 0 and stats["bytes_sent"] == 0, stats  # nobody to send to
+        assert stats["backchannel_bytes"] == 0 and stats["backchannel_dropped"] == 0, stats
     unknown = r["unknown"]  # no such session: an error (exception or negative errno), no dict
     assert (unknown[0] == "EXC" and unknown[1] in ("OSError", "ValueError")
             or unknown[0] == "RET" and isinstance(unknown[1], int) and unknown[1] < 0), unknown
@@ -719,6 +1094,7 @@ steps = [
     ("session_before_init", lambda: s.rtspserver_createsession("x", 0, False)),
     ("send_before_init", lambda: s.rtspserver_sendvideodata("x", AUD, len(AUD), 0)),
     ("audio_before_init", lambda: s.rtspserver_sendaudiodata("x", AUD, len(AUD), 0)),
+    ("recv_before_init", lambda: s.rtspserver_recvaudiodata("x", bytearray(8))),
     ("url_before_init", lambda: s.rtspserver_getrtspurl("x")),
     ("stats_before_init", lambda: s.rtspserver_getstats()),
     ("destroysession_before_init", lambda: s.rtspserver_destroysession("x")),
@@ -729,6 +1105,7 @@ steps = [
     ("start", lambda: s.rtspserver_start()),
     ("deinit_running", lambda: s.rtspserver_deinit()),
     ("send_after_deinit", lambda: s.rtspserver_sendvideodata("x", AUD, len(AUD), 0)),
+    ("recv_after_deinit", lambda: s.rtspserver_recvaudiodata("x", bytearray(8))),
     ("stop_after_deinit", lambda: s.rtspserver_stop()),
     ("destroysession_after_deinit", lambda: s.rtspserver_destroysession("x")),
     ("init_again", lambda: s.rtspserver_init({port})),
@@ -741,6 +1118,7 @@ steps = [
     ("deinit_after_destroy", lambda: s.rtspserver_deinit()),
     ("start_after_destroy", lambda: s.rtspserver_start()),
     ("send_after_destroy", lambda: s.rtspserver_sendvideodata("x", AUD, len(AUD), 0)),
+    ("recv_after_destroy", lambda: s.rtspserver_recvaudiodata("x", bytearray(8))),
     ("url_after_destroy", lambda: s.rtspserver_getrtspurl()),
     ("stats_after_destroy", lambda: s.rtspserver_getstats()),
     ("session_after_destroy", lambda: s.rtspserver_createsession("x", 0, False)),
@@ -765,6 +1143,10 @@ for label, f in steps:
         assert got == 0 if created == 0 else got < 0, (label, got)
     for label in ("send_before_session", "send_after_deinit", "destroysession_after_deinit"):
         r.negative_errno(label)
+    # "x" never had a back channel: -EINVAL while it exists, -ENOENT once deinit freed it
+    r.returns("recv_before_init", -errno.EINVAL if created == 0 else -errno.ENOENT)
+    r.negative_errno("recv_after_deinit", errno.ENOENT)
+    r.returns("recv_after_destroy", r.ret("send_after_destroy"))  # a destroyed object: as the send calls
     r.returns("init", 0)
     r.returns("session", 0)
     r.returns("start", None)
@@ -798,6 +1180,8 @@ def test_random_call_sequences_never_crash(port, seed):
             f"rtspserver_sendvideodata({name!r}, AUD, {rng.choice([0, 6, 7])}, {i * 1000})",
             f"rtspserver_sendvideodata({name!r}, CLIP[:{rng.randrange(0, 5000)}], {rng.randrange(0, 5000)}, 1000)",
             f"rtspserver_sendaudiodata({name!r}, AUD, 6, {i * 1000})",
+            f"rtspserver_createsession({name!r}, 0, {rng.choice([True, False])}, backchannel=True)",
+            f"rtspserver_recvaudiodata({name!r}, bytearray({rng.choice([0, 160])}))",
             "rtspserver_test()",
         ])
         if t == "mm":

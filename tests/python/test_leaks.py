@@ -20,6 +20,11 @@ deinit, destroy).
 RTSP over HTTP: 100 cycles of init with http_port, two tunnelled players (one
 on each port) and three half-made tunnels, torn down the same ways (one player
 also leaves by itself while the server runs), natively and under valgrind.
+
+The ONVIF audio back channel: 100 cycles of createsession(backchannel=True),
+a raw talker over TCP interleaved or UDP whose audio the script reads back
+exactly (some left unread), the talker leaving by TEARDOWN, by closing, or
+closed by destroysession, natively and under valgrind.
 """
 
 import re
@@ -432,6 +437,123 @@ print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
 """
 TUNNEL_CYCLES = 100
 
+# The ONVIF audio back channel: each cycle a session made with backchannel=True
+# (µ-law, A-law one cycle in three; with and without an audio track), a raw
+# talker that DESCRIBEs with the ONVIF Require tag, SETUPs trackID=2 over TCP
+# interleaved or UDP (alternately), PLAYs and sends PACKETS RTP packets of 160
+# bytes; the script reads every byte back with recvaudiodata (checked; one
+# cycle in five the talker then sends as much again, left unread), then
+# the talker leaves by TEARDOWN, by closing its connection (the server lets its
+# client and the back channel go), or is still there when destroysession
+# closes it; then destroysession. One server throughout.
+BACKCHANNEL_SCRIPT = PRELUDE + r"""
+import struct
+gc.disable()
+TAG = "www.onvif.org/ver20/backchannel"
+PACKETS = 4
+
+start_fds = fds()
+print("FDS-START", start_fds)
+s = mm.rtsp_server()
+assert s.rtspserver_init(PORT) == 0
+s.rtspserver_start()
+buf = bytearray(1024)
+peak = start_fds
+heard = 0
+leaves = {}
+t0 = time.ticks_ms()
+for cycle in range(CYCLES):
+    pcma = cycle % 3 == 2
+    pt = 8 if pcma else 0
+    ret = s.rtspserver_createsession("door", 0, cycle % 4 < 2, backchannel=True,
+                                     backchannel_codec="pcma" if pcma else "pcmu")
+    assert ret == 0, ("createsession", cycle, ret)
+    udp = cycle % 2 == 1
+    p = Player(PORT)
+    status, _ = p.request("DESCRIBE", "door", [("Require", TAG), ("Accept", "application/sdp")])
+    assert status == 200, ("DESCRIBE", cycle, status)
+    rtp = rtcp = None
+    if udp:
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(addr(UDP_PORT))
+        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtcp.bind(addr(UDP_PORT + 1))
+        transport = "RTP/AVP;unicast;client_port=%d-%d" % (UDP_PORT, UDP_PORT + 1)
+    else:
+        transport = "RTP/AVP/TCP;unicast;interleaved=4-5"
+    status, h = p.request("SETUP", "door/trackID=2", [("Require", TAG), ("Transport", transport)])
+    assert status == 200, ("SETUP", cycle, status)
+    sid = h["session"].split(";")[0]
+    if udp:
+        to = addr(int(h["transport"].split("server_port=")[1].split("-")[0]))
+    status, _ = p.request("PLAY", "door/", [("Session", sid)])
+    assert status == 200, ("PLAY", cycle, status)
+    def talk(first):
+        spoken = b""
+        for k in range(first, first + PACKETS):
+            payload = bytes([(cycle * PACKETS + k) % 100 + 1]) * 160
+            packet = struct.pack(">BBHII", 0x80, pt, k, 160 * k, 0x5EED + cycle) + payload
+            if udp:
+                rtp.sendto(packet, to)
+            else:
+                p.sock.send(b"$\x04" + struct.pack(">H", len(packet)) + packet)
+            spoken += payload
+        return spoken
+    spoken = talk(0)
+    got = b""
+    t1 = time.ticks_ms()
+    while len(got) < len(spoken):
+        assert time.ticks_diff(time.ticks_ms(), t1) < 20000, ("heard", cycle, len(got), s.rtspserver_getstats("door"))
+        n = s.rtspserver_recvaudiodata("door", buf)
+        assert n >= 0, ("recvaudiodata", cycle, n)
+        if n == 0:
+            time.sleep_ms(2)
+        got += buf[:n]
+    assert got == spoken, ("heard other bytes", cycle)
+    heard += len(got)
+    st = s.rtspserver_getstats("door")
+    assert st["backchannel_client"] is not None and st["backchannel_dropped"] == 0, (cycle, st)
+    if cycle % 5 == 0:
+        # more audio, heard by the server and left unread: destroysession frees it
+        talk(PACKETS)
+        t1 = time.ticks_ms()
+        while s.rtspserver_getstats("door")["backchannel_bytes"] < 2 * len(spoken):
+            assert time.ticks_diff(time.ticks_ms(), t1) < 20000, ("unread audio not heard", cycle)
+            time.sleep_ms(2)
+    peak = max(peak, fds())
+    leave = ("teardown", "close", "destroysession")[(cycle // 2) % 3]
+    leaves[leave] = leaves.get(leave, 0) + 1
+    if leave == "teardown":
+        status, _ = p.request("TEARDOWN", "door/", [("Session", sid)])
+        assert status == 200, ("TEARDOWN", cycle, status)
+        assert s.rtspserver_getstats("door")["backchannel_client"] is None, ("talker after TEARDOWN", cycle)
+        p.close()
+    elif leave == "close":
+        p.close()
+        # the server notices the closed connection: the client and its hold on the back channel go
+        t1 = time.ticks_ms()
+        while s.rtspserver_getstats("door")["clients"] != 0:
+            assert time.ticks_diff(time.ticks_ms(), t1) < 10000, ("client stayed after close", cycle)
+            time.sleep_ms(2)
+        assert s.rtspserver_getstats("door")["backchannel_client"] is None, ("talker after close", cycle)
+    assert s.rtspserver_destroysession("door") == 0
+    assert s.rtspserver_recvaudiodata("door", buf) == -2      # ENOENT: gone with its audio
+    if leave == "destroysession":
+        p.close()
+    for sock in (rtp, rtcp):
+        if sock is not None:
+            sock.close()
+    if cycle % 25 == 24:
+        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+assert s.rtspserver_destroy() == 0
+print("HEARD", heard, "LEAVES", sorted(leaves.items()))
+print("FDS-PEAK", peak)
+print("FDS-END", fds())
+print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+"""
+BACKCHANNEL_CYCLES = 100
+BACKCHANNEL_VALGRIND_CYCLES = 100
+
 def free_udp_pair():
     import attack
     rtp, rtcp = attack.udp_pair()
@@ -494,7 +616,7 @@ def check_run(name, proc, took, log, cycles):
     print(f"  fds at start {values.get('FDS-START')}, after {values.get('FDS-END')}"
           + (f", peak {values['FDS-PEAK']}" if "FDS-PEAK" in values else ""))
     for line in proc.stdout.splitlines():
-        if line.startswith(("SENT", "CYCLE ", "FIRST", "GC-RETRIES")):
+        if line.startswith(("SENT", "CYCLE ", "FIRST", "GC-RETRIES", "HEARD")):
             print("  " + line)
     if log:
         lines, lost, errors, blocks = valgrind_summary(log)
@@ -555,6 +677,26 @@ def test_tunnel_cycles_under_valgrind(tmp_path):
     """The same 100 tunnel cycles under memcheck: no leak, no invalid access, no error."""
     proc, took, log = run_script(tmp_path, TUNNEL_SCRIPT, TUNNEL_CYCLES, True, VALGRIND_BUDGET_S)
     check_run("tunnel set-up and teardown", proc, took, log, TUNNEL_CYCLES)
+
+
+def test_backchannel_cycles_fd_count(tmp_path):
+    """100 x createsession(backchannel=True), a talker (TCP interleaved or UDP)
+    whose 640 bytes the script reads back exactly (one cycle in five 640 more
+    left unread), the talker leaving by TEARDOWN, by closing, or closed by
+    destroysession; natively: every fd back."""
+    proc, took, _ = run_script(tmp_path, BACKCHANNEL_SCRIPT, BACKCHANNEL_CYCLES, False, 120)
+    check_run("back-channel talkers", proc, took, "", BACKCHANNEL_CYCLES)
+    assert f"HEARD {BACKCHANNEL_CYCLES * 640} " in proc.stdout, proc.stdout
+
+
+def test_backchannel_cycles_under_valgrind(tmp_path):
+    """The same back-channel cycles under memcheck (GC off, all checks on): no
+    leak, no invalid access, no error, only the GC heap left; every fd back."""
+    proc, took, log = run_script(tmp_path, BACKCHANNEL_SCRIPT, BACKCHANNEL_VALGRIND_CYCLES, True,
+                                 VALGRIND_BUDGET_S)
+    check_run("back-channel talkers", proc, took, log, BACKCHANNEL_VALGRIND_CYCLES)
+    assert f"HEARD {BACKCHANNEL_VALGRIND_CYCLES * 640} " in proc.stdout, proc.stdout
+
 
 # --- the pusher (mm.rtsp_pusher) ---------------------------------------------------------
 #

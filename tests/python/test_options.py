@@ -448,7 +448,7 @@ def test_pause_then_play_resumes_without_gap_or_repeat(port, long_gop_clip):
 def test_per_client_stats(port):
     """getstats(name) and getstats() list each client: peer address and port
     (the client's end of its RTSP connection), transport, playing, waiting for
-    a keyframe, frames dropped."""
+    a keyframe, frames dropped, talking (holding the back channel: not here)."""
     streamer = Streamer(port, [("test", CLIP, 2)])
     tcp, udp = RtpPlayer(port, transport="tcp"), RtpPlayer(port, transport="udp")
     ports = {"tcp": tcp.conn.sock.getsockname()[1], "udp": udp.conn.sock.getsockname()[1]}
@@ -468,7 +468,7 @@ def test_per_client_stats(port):
     for transport, local_port in ports.items():
         assert by_port[local_port] == {"peer": "127.0.0.1", "port": local_port, "transport": transport,
                                        "playing": True, "waiting_keyframe": False,
-                                       "frames_dropped": 0}, by_port[local_port]
+                                       "frames_dropped": 0, "talking": False}, by_port[local_port]
     assert tcp.packets and udp.packets
 
 
