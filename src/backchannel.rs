@@ -18,6 +18,11 @@ pub const CAPACITY: usize = 2 * g711::CLOCK_RATE as usize;
 /// The largest payload taken from one packet (a quarter second): anything
 /// larger is no G.711 stream a talking client would send.
 pub const MAX_PAYLOAD: usize = 2048;
+/// RFC 3550 A.1's limits: a packet this far ahead is taken as a jump (no
+/// silence for it), one at most this far behind as late (dropped); between
+/// them (further behind) as a restarted stream.
+const MAX_DROPOUT: u16 = 3000;
+const MAX_MISORDER: u16 = 100;
 /// A loss longer than this many samples is not filled: the talker stopped
 /// and came back (or jumped its clock), and silence would only delay it.
 const MAX_FILL: u32 = g711::CLOCK_RATE;
@@ -74,13 +79,16 @@ impl Backchannel {
         let mut fill = 0;
         if let Some(next) = self.next.filter(|n| n.ssrc == rtp.ssrc) {
             let ahead = rtp.seq.wrapping_sub(next.seq);
-            if ahead >= 0x8000 {
+            if ahead >= u16::MAX - MAX_MISORDER {
                 self.dropped += rtp.payload.len() as u64;
                 return Err(Refused::Late);
             }
-            // Lost packets: the samples they held, by the clock (G.711 has one byte per sample).
+            // Lost packets: the samples they held, by the clock (G.711 has one
+            // byte per sample). A larger jump either way is a restarted stream
+            // (or a stray packet): it is taken from where it is, like a new
+            // SSRC, so one odd packet cannot make the rest look late.
             let gap = rtp.timestamp.wrapping_sub(next.timestamp);
-            if ahead > 0 && gap <= MAX_FILL {
+            if ahead > 0 && ahead < MAX_DROPOUT && gap <= MAX_FILL {
                 fill = gap as usize;
             }
         }
@@ -242,6 +250,21 @@ mod tests {
         let (mut other, mut ts2) = (RtpStream::new(0, 8, 999), 12345);
         bc.push_rtp(&packets(&mut other, &mut ts2, 1, 160, 0)[0]).unwrap();
         assert_eq!(bc.buffered(), 480);
+    }
+
+    #[test]
+    fn one_stray_packet_far_ahead_does_not_silence_the_stream() {
+        let mut bc = Backchannel::new(g711::PT_PCMU);
+        let (mut s, mut ts) = (RtpStream::new(0, 7, 10), 0);
+        let ps = packets(&mut s, &mut ts, 3, 160, 0);
+        bc.push_rtp(&ps[0]).unwrap();
+        let (mut stray, mut stray_ts) = (RtpStream::new(0, 7, 30_010), 4_000_000);
+        bc.push_rtp(&packets(&mut stray, &mut stray_ts, 1, 160, 0)[0]).unwrap();
+        // The stream goes on: taken again at once, without silence.
+        assert_eq!(bc.push_rtp(&ps[1]), Ok(160));
+        assert_eq!(bc.push_rtp(&ps[2]), Ok(160));
+        assert_eq!(bc.push_rtp(&ps[1]), Err(Refused::Late));
+        assert_eq!((bc.buffered(), bc.dropped), (640, 160));
     }
 
     #[test]

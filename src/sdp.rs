@@ -36,8 +36,8 @@ pub struct SdpSession<'a> {
     pub tracks: &'a [TrackFormat],
     /// An ONVIF audio back channel (the client sends, the camera receives):
     /// `a=control:trackID=2` and `a=sendonly` (ONVIF Streaming Specification
-    /// 5.3: the direction as the client sees it). Only for a client whose
-    /// DESCRIBE asked for it.
+    /// 5.3: the direction as the client sees it), the other tracks then
+    /// `a=recvonly`. Only for a client whose DESCRIBE asked for it.
     pub backchannel: Option<TrackFormat>,
 }
 
@@ -87,8 +87,10 @@ pub fn build_sdp(s: &SdpSession<'_>) -> String {
             TrackFormat::Pcma => out.push_str("m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"),
         }
         let _ = write!(out, "a=control:trackID={index}\r\n");
-        if index == BACKCHANNEL_TRACK {
-            out.push_str("a=sendonly\r\n");
+        // Directions only beside a back channel (as ONVIF's examples and
+        // gst-rtsp-server write them); a plain SDP stays as players know it.
+        if s.backchannel.is_some() {
+            out.push_str(if index == BACKCHANNEL_TRACK { "a=sendonly\r\n" } else { "a=recvonly\r\n" });
         }
     }
     out
@@ -312,7 +314,10 @@ mod tests {
         assert_eq!(back.get_first_attribute_value("control"), Some(Some("trackID=2")));
         assert_eq!(back.get_first_attribute_value("rtpmap"), Some(Some("8 PCMA/8000")));
         assert!(back.has_attribute("sendonly"));
-        // The camera's own tracks say nothing of direction.
-        assert!(!parsed.medias[0].has_attribute("sendonly"));
+        // The camera's own tracks: the client only receives them.
+        assert!(parsed.medias[0].has_attribute("recvonly") && !parsed.medias[0].has_attribute("sendonly"));
+        // Without a back channel, no direction at all.
+        let plain = parse(&build_sdp(&session(&tracks, "10.0.0.1")));
+        assert!(!plain.medias[0].has_attribute("recvonly"));
     }
 }

@@ -368,11 +368,15 @@ fn run(shared: &Shared) {
                         st.core.handle_input(input, now);
                     }
                 }
-                Source::Conn(id) => {
+                // Only if the connection still has this socket: one closed earlier
+                // in this turn (to make room for a newcomer) may have had its
+                // descriptor number reused by the newcomer, whose bytes are not its.
+                Source::Conn(id) if st.sockets.conns.get(&id) == Some(&pfd.fd) => {
                     if pfd.revents & (os::POLLIN | os::POLLERR) != 0 {
                         read_conn(&mut st, id, pfd.fd, &mut buf, now);
                     }
                 }
+                Source::Conn(_) => {}
             }
         }
         st.core.handle_timeout(now);
@@ -382,9 +386,11 @@ fn run(shared: &Shared) {
 
 /// Accepts every waiting connection. When the server is full, the
 /// connection that makes room is closed (its socket too) before the next is
-/// accepted, so a burst of connections never holds more sockets than
-/// `max_connections`; past the first, a connection is known to wait (the
-/// listener polled) before one is closed for it.
+/// accepted, so a burst of connections holds no more sockets than
+/// `max_connections` while some connection without a client can make room
+/// (when every one has a client, a newcomer is accepted to be told 503 and
+/// closed); past the first, a connection is known to wait (the listener
+/// polled) before one is closed for it.
 fn accept_all(st: &mut State, listener: Fd, now: u64) {
     let mut waiting = true; // the listener was readable
     loop {

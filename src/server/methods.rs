@@ -2,6 +2,7 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 use super::output::Sent;
@@ -373,9 +374,10 @@ fn requires(req: &Request, tag: &str) -> bool {
 /// options in `Unsupported` (RFC 2326 12.32, 12.43); the back channel is
 /// ours (DESCRIBE then checks that the session has one).
 fn check_require(req: &Request) -> Result<(), Response> {
-    match required_tags(req).find(|t| !t.eq_ignore_ascii_case(REQUIRE_TAG)) {
-        Some(tag) => Err(unsupported(tag)),
-        None => Ok(()),
+    let unknown: Vec<&str> = required_tags(req).filter(|t| !t.eq_ignore_ascii_case(REQUIRE_TAG)).collect();
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(unsupported(&unknown.join(", "))),
     }
 }
 

@@ -616,8 +616,9 @@ impl Server {
     /// waited longest without a client is closed (nothing more is written to
     /// it, so [`Server::poll_event`] gives its `Close` at once). False when
     /// full of connections with clients. The I/O layer calls it before it
-    /// accepts, and closes the socket that made room first: the server never
-    /// holds more than `max_connections` sockets for its peers.
+    /// accepts, and closes the socket that made room first: while a
+    /// connection without a client can make room, the server holds no more
+    /// than `max_connections` sockets for its peers.
     pub fn make_room(&mut self) -> bool {
         if !self.is_full() {
             return true;

@@ -2954,3 +2954,20 @@ fn a_tunnel_whose_get_is_not_read_stops_reading_its_post_and_resumes() {
     assert_eq!(replies, sent);
     assert!(rig.wants_input(2));
 }
+
+#[test]
+fn a_tunnel_whose_post_carries_requests_is_not_the_idle_one_evicted() {
+    let mut rig = Rig::with(Config { max_connections: 3, ..Config::default() }, test_random);
+    rig.open_tunnel(1, 2);
+    rig.now += 1_000_000;
+    rig.open(3); // idle since now
+    rig.now += 1_000_000;
+    // Between DESCRIBE and SETUP the tunnel has no client; its requests come through the POST.
+    let r = rig.tunnel_request(1, 2, 7, "DESCRIBE", URL, &[]);
+    assert_eq!(r.status, 200);
+    rig.now += 1_000_000;
+    rig.open(4); // over the limit: 3 has waited longest, not the tunnel's POST
+    rig.flush();
+    assert_eq!(rig.take_finished(), vec![3]);
+    assert_eq!(rig.tunnel_request(1, 2, 7, "OPTIONS", URL, &[]).status, 200);
+}

@@ -270,6 +270,8 @@ impl Server {
             return;
         };
         conn.timers.set(ConnTimer::Idle, self.config.timeout_after(now_us));
+        // Requests come through it: it is not the idle one to evict before its GET.
+        conn.last_request_us = now_us;
         let mut decoded = Vec::new();
         let ok = quad.decode(data, &mut decoded).is_ok();
         if let Role::Post { quad: q, .. } = &mut conn.role {

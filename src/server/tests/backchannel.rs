@@ -126,8 +126,14 @@ fn an_option_we_do_not_have_is_551_whatever_the_method() {
     let mut rig = door(AudioCodec::Pcmu);
     rig.open(1);
     for method in ["OPTIONS", "DESCRIBE"] {
-        let r = rig.request(1, method, DOOR, &[("Require", "funky-feature, www.onvif.org/ver20/backchannel")]);
-        assert_eq!((r.status, r.header("Unsupported")), (551, Some("funky-feature")), "{method}");
+        let r = rig.request(
+            1,
+            method,
+            DOOR,
+            &[("Require", "funky-feature, www.onvif.org/ver20/backchannel"), ("Require", "play.basic")],
+        );
+        // Every option it lacks, in Unsupported (RFC 2326 12.43).
+        assert_eq!((r.status, r.header("Unsupported")), (551, Some("funky-feature, play.basic")), "{method}");
     }
     assert_eq!(rig.request(1, "OPTIONS", DOOR, &[("Require", TAG)]).status, 200);
 }
