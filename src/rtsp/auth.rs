@@ -523,6 +523,16 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     BASE64_LENIENT.decode(text).ok()
 }
 
+/// One group of four base64 characters decoded as [`BASE64_LENIENT`] onto
+/// `out` (the tunnel decodes its POSTs a group at a time, as they come:
+/// any group may end in padding); `None` when it is not base64.
+pub(crate) fn base64_decode_group(group: &[u8; 4], out: &mut Vec<u8>) -> Option<()> {
+    let mut bytes = [0u8; 3];
+    let n = BASE64_LENIENT.decode_slice(group, &mut bytes).ok()?;
+    out.extend_from_slice(bytes.get(..n)?);
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,6 +815,18 @@ mod tests {
         // Bits past the last whole byte are ignored, as before the crate.
         assert_eq!(base64_decode("Zh==").as_deref(), Some(&b"f"[..]));
         assert_eq!(base64_decode("+/+/").as_deref(), Some(&[0xfb, 0xff, 0xbf][..]));
+    }
+
+    #[test]
+    fn base64_groups_decode_as_rfc4648_says() {
+        let mut out = Vec::new();
+        for group in [b"Zm9v", b"Zg==", b"Zm8=", b"+/+/"] {
+            assert_eq!(base64_decode_group(group, &mut out), Some(()), "{group:?}");
+        }
+        assert_eq!(out, b"foo\x66fo\xfb\xff\xbf");
+        for bad in [b"QQ=A", b"====", b"A===", b"Zm9*"] {
+            assert_eq!(base64_decode_group(bad, &mut out), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -101,9 +101,10 @@ impl Server {
         let tracks = media.track_formats();
         // The back channel only for those who ask (others see the session as
         // it always was); asked of a session without one: 551 (ONVIF 5.3.1).
-        let backchannel = match requires(req, REQUIRE_TAG) {
-            false => None,
-            true => Some(media.backchannel_format().ok_or_else(|| unsupported(REQUIRE_TAG))?),
+        let backchannel = if requires(req, REQUIRE_TAG) {
+            Some(media.backchannel_format().ok_or_else(|| unsupported(REQUIRE_TAG))?)
+        } else {
+            None
         };
         let body = sdp::build_sdp(&sdp::SdpSession {
             name: &media.name,
@@ -202,9 +203,10 @@ impl Server {
             }
         };
         let client = self.clients.get_mut(client_id.0).ok_or_else(|| Response::new(500))?;
-        match client.tracks.get_mut(track) {
-            Some(slot) if !backchannel => *slot = Some(tt),
-            _ => client.backchannel = Some(tt),
+        if backchannel {
+            client.backchannel = Some(tt);
+        } else if let Some(slot) = client.tracks.get_mut(track) {
+            *slot = Some(tt);
         }
         client.seen(now_us, &self.config);
         let transport_reply = match tt {
@@ -375,9 +377,10 @@ fn requires(req: &Request, tag: &str) -> bool {
 /// ours (DESCRIBE then checks that the session has one).
 fn check_require(req: &Request) -> Result<(), Response> {
     let unknown: Vec<&str> = required_tags(req).filter(|t| !t.eq_ignore_ascii_case(REQUIRE_TAG)).collect();
-    match unknown.is_empty() {
-        true => Ok(()),
-        false => Err(unsupported(&unknown.join(", "))),
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(unsupported(&unknown.join(", ")))
     }
 }
 

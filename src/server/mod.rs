@@ -27,13 +27,13 @@
 
 mod backchannel;
 mod methods;
-
-pub use backchannel::RecvError;
 mod output;
 mod reports;
 mod slab;
 mod timers;
 mod tunnel;
+
+pub use backchannel::RecvError;
 
 use output::{drop_queued_packets, push_bytes, Conn, Sent, Wire};
 use slab::{Key, Slab};
@@ -834,11 +834,9 @@ impl Server {
     fn conn_timers(&mut self, now_us: u64) {
         let mut dead = Vec::new();
         for (id, conn) in self.wire.conns.iter_mut() {
-            // A tunnel's POST lives as long as its GET's clients.
-            let owner = match conn.role {
-                tunnel::Role::Post { get: Some(g), .. } => g.0,
-                _ => id,
-            };
+            // A tunnel's POST lives as long as its GET's clients (`Server::owner`,
+            // which this loop's borrow of the connections cannot call).
+            let owner = conn.role.get().map_or(id, |g| g.0);
             if conn.timers.fire(ConnTimer::Idle, now_us) {
                 if matches!(conn.role, tunnel::Role::Post { get: None, .. }) {
                     // A POST that waited in vain for its GET.

@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use super::output::{push_bytes, Conn};
 use super::timers::ConnTimer;
 use super::{ConnId, Server};
-use crate::rtsp::{self, ParseError};
+use crate::rtsp::{self, auth, ParseError};
 
 /// Longest `x-sessioncookie` value taken (QuickTime's are 22 characters, ffmpeg's 16, GStreamer's 23).
 pub(super) const MAX_COOKIE: usize = 128;
@@ -46,8 +46,19 @@ pub(super) enum Role {
     /// A tunnel's server-to-client half.
     Get { cookie: String },
     /// A tunnel's client-to-server half: base64 for the GET `get` (None: not
-    /// arrived yet, the raw body waits in the POST's own input).
-    Post { cookie: String, get: Option<ConnId>, quad: Base64Quad },
+    /// arrived yet, the raw body waits in the POST's own input), and the
+    /// part of a base64 group read so far.
+    Post { cookie: String, get: Option<ConnId>, base64: Base64Groups },
+}
+
+impl Role {
+    /// A POST's GET, once it has come.
+    pub(super) fn get(&self) -> Option<ConnId> {
+        match self {
+            Role::Post { get, .. } => *get,
+            _ => None,
+        }
+    }
 }
 
 /// What a connection's first bytes say it is: None while they could still be either.
@@ -63,60 +74,34 @@ fn sniff(input: &[u8]) -> Option<Role> {
     Some(Role::Rtsp)
 }
 
-/// A streaming base64 decoder (RFC 4648, standard alphabet): characters
-/// come in any split, whitespace is skipped, and each group of four may end
-/// in padding (clients encode each request on its own).
+/// A POST's base64 (RFC 4648, standard alphabet), decoded a group of four
+/// characters at a time as they come, in any split, whitespace skipped, with
+/// the decoder `Authorization: Basic` uses: each group may end in padding
+/// (clients encode each request on its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Base64Quad {
-    vals: [u8; 4],
+pub(super) struct Base64Groups {
+    group: [u8; 4],
     n: usize,
-    /// Padding characters seen in the current group.
-    pad: usize,
 }
 
-impl Base64Quad {
-    /// Decodes `text` onto `out`; Err on a byte that is not base64 here.
+impl Base64Groups {
+    /// Decodes `text` onto `out`; Err on a byte that is not base64 (at once)
+    /// or a group that is not (padding inside it: once it is whole).
     pub(super) fn decode(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
         for &c in text {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' => {
-                    // Only the third and fourth characters of a group may be padding.
-                    if self.n < 2 {
-                        return Err(());
-                    }
-                    self.pad += 1;
-                    self.vals[self.n] = 0;
-                    self.n += 1;
-                    self.flush(out);
-                    continue;
-                }
+            match c {
                 b'\r' | b'\n' | b' ' | b'\t' => continue,
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => {}
                 _ => return Err(()),
-            };
-            if self.pad > 0 {
-                // A data character after padding in the same group.
-                return Err(());
             }
-            self.vals[self.n] = v;
+            self.group[self.n] = c;
             self.n += 1;
-            self.flush(out);
+            if self.n == 4 {
+                self.n = 0;
+                auth::base64_decode_group(&self.group, out).ok_or(())?;
+            }
         }
         Ok(())
-    }
-
-    fn flush(&mut self, out: &mut Vec<u8>) {
-        if self.n < 4 {
-            return;
-        }
-        let [a, b, c, d] = self.vals;
-        let bytes = [(a << 2) | (b >> 4), (b << 4) | (c >> 2), (c << 6) | d];
-        out.extend_from_slice(&bytes[..3 - self.pad]);
-        *self = Base64Quad::default();
     }
 }
 
@@ -188,8 +173,8 @@ impl Server {
             Err(ParseError::UriTooLong) => return self.http_refuse(id, 414),
             Err(ParseError::Malformed(_)) => return self.http_refuse(id, 400),
         };
-        let body = conn.input.get(used..).unwrap_or_default().to_vec();
-        conn.input = Vec::new();
+        let mut body = core::mem::take(&mut conn.input);
+        body.drain(..used.min(body.len()));
         let cookie = match req.header("x-sessioncookie") {
             Some(c) if !c.is_empty() && c.len() <= MAX_COOKIE => String::from(c),
             _ => return self.http_refuse(id, 400),
@@ -228,7 +213,7 @@ impl Server {
             "POST" => {
                 let get = self.tunnel_get(&cookie);
                 let Some(conn) = self.wire.conns.get_mut(id.0) else { return };
-                conn.role = Role::Post { cookie, get, quad: Base64Quad::default() };
+                conn.role = Role::Post { cookie, get, base64: Base64Groups::default() };
                 conn.last_request_us = now_us;
                 if get.is_none() {
                     conn.timers.set(ConnTimer::Idle, now_us + POST_WAIT_US);
@@ -260,7 +245,7 @@ impl Server {
         }
         let backlog = self.tunnel_backlog();
         let Some(conn) = self.wire.conns.get_mut(id.0) else { return };
-        let Role::Post { get, mut quad, .. } = conn.role.clone() else { return };
+        let Role::Post { get, base64: mut decoder, .. } = conn.role else { return };
         let Some(get) = get else {
             // Its GET has not come yet: kept as it came, within bounds.
             if conn.input.len() + data.len() > backlog {
@@ -273,9 +258,9 @@ impl Server {
         // Requests come through it: it is not the idle one to evict before its GET.
         conn.last_request_us = now_us;
         let mut decoded = Vec::new();
-        let ok = quad.decode(data, &mut decoded).is_ok();
-        if let Role::Post { quad: q, .. } = &mut conn.role {
-            *q = quad;
+        let ok = decoder.decode(data, &mut decoded).is_ok();
+        if let Role::Post { base64, .. } = &mut conn.role {
+            *base64 = decoder;
         }
         if !ok {
             return self.http_refuse(id, 400);
@@ -307,10 +292,7 @@ impl Server {
 
     /// The connection whose clients keep this one: a POST's GET, else itself.
     pub(super) fn owner(&self, id: ConnId) -> ConnId {
-        match self.wire.conns.get(id.0).map(|c| &c.role) {
-            Some(Role::Post { get: Some(g), .. }) => *g,
-            _ => id,
-        }
+        self.wire.conns.get(id.0).and_then(|c| c.role.get()).unwrap_or(id)
     }
 
     /// A GET is gone: its POSTs close with it.
