@@ -23,6 +23,21 @@ import time
 REQUIRE = b"Require: www.onvif.org/ver20/backchannel\r\n"
 
 
+def received(sock, deadline):
+    """What sock receives, piece by piece, until it closes or fails or the deadline passes
+    (sock has a short timeout, so the deadline is looked at between pieces)."""
+    while time.monotonic() < deadline:
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if not d:
+            return
+        yield d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("listen_port", type=int)
@@ -49,15 +64,7 @@ def main():
         sock.settimeout(1.0)
 
     def server_to_client():
-        while time.monotonic() < deadline:
-            try:
-                d = s.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not d:
-                break
+        for d in received(s, deadline):
             if d.startswith(b"RTSP/1.0"):
                 log.write("<<< " + d.split(b"\r\n\r\n")[0].decode(errors="replace") + "\n\n")
                 log.flush()
@@ -69,15 +76,7 @@ def main():
 
     threading.Thread(target=server_to_client, daemon=True).start()
     buf = b""
-    while time.monotonic() < deadline:
-        try:
-            d = c.recv(65536)
-        except socket.timeout:
-            continue
-        except OSError:
-            break
-        if not d:
-            break
+    for d in received(c, deadline):
         buf += d
         while buf:
             if buf[:1] == b"$":

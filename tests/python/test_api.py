@@ -757,55 +757,16 @@ attempt("m_bad_buf_after_destroy", mm.rtspserver_recvaudiodata, "door", None)
 
 
 # A back-channel talker inside the script (MicroPython sockets; the server runs in its own thread):
-# DESCRIBE with the ONVIF Require tag, SETUP of trackID=2 interleaved on channels 4-5, PLAY.
-BC_TALKER = r'''
-import socket, struct
+# test_leaks' RTSP client (mpy_rtsp_client.py), which does DESCRIBE with the ONVIF Require tag,
+# SETUP of trackID=2 interleaved on channels 4-5, PLAY.
+BC_TALKER = f"sys.path.append({str(helpers.TESTS)!r})\n" + r'''
+import struct
+from mpy_rtsp_client import Player
 TAG = "www.onvif.org/ver20/backchannel"
 
-class Talker:
+class Talker(Player):
     def __init__(self, port):
-        self.port = port
-        self.sock = socket.socket()
-        self.sock.settimeout(10)
-        self.sock.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
-        self.buf = b""
-        self.cseq = 0
-
-    def fill(self):
-        data = self.sock.recv(4096)
-        if not data:
-            raise OSError("closed")
-        self.buf += data
-
-    def request(self, method, path, headers=()):
-        self.cseq += 1
-        req = "%s rtsp://127.0.0.1:%d/%s RTSP/1.0\r\nCSeq: %d\r\n" % (method, self.port, path, self.cseq)
-        for k, v in headers:
-            req += "%s: %s\r\n" % (k, v)
-        self.sock.send((req + "\r\n").encode())
-        while True:
-            while len(self.buf) < 4:
-                self.fill()
-            if self.buf[0] == 0x24:  # an interleaved packet (RTCP): skipped
-                n = (self.buf[2] << 8) | self.buf[3]
-                while len(self.buf) < 4 + n:
-                    self.fill()
-                self.buf = self.buf[4 + n:]
-                continue
-            while self.buf.find(b"\r\n\r\n") < 0:
-                self.fill()
-            end = self.buf.find(b"\r\n\r\n")
-            lines = self.buf[:end].decode().split("\r\n")
-            headers = {}
-            for line in lines[1:]:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-            n = int(headers.get("content-length", "0"))
-            while len(self.buf) < end + 4 + n:
-                self.fill()
-            body = self.buf[end + 4:end + 4 + n].decode()
-            self.buf = self.buf[end + 4 + n:]
-            return int(lines[0].split(" ")[1]), headers, body
+        Player.__init__(self, port, timeout=10)
 
     def talk_setup(self, path):
         """DESCRIBE, SETUP trackID=2, PLAY: the DESCRIBE's SDP, or the first status that is not 200."""

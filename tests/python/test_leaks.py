@@ -11,7 +11,8 @@ before the first server and after the last one.
 All 200 cycles run under valgrind (they take a few seconds: the clips are
 short and the players read only what they need), and once more natively for
 the fd count without valgrind's own descriptors. Times and figures are printed
-(`pytest -s`). The players are MicroPython sockets in the same script: each
+(`pytest -s`). The players are MicroPython sockets in the same script (the RTSP
+client is mpy_rtsp_client.py, which test_api's back-channel talker uses too): each
 cycle a TCP-interleaved player (also on the audio track every third cycle) and
 a UDP player SETUP and PLAY, and each gets packets before the server is torn
 down under them, in one of four ways (stop+deinit, deinit, destroysession+stop+
@@ -44,11 +45,13 @@ HEAP = "64M"  # MicroPython's heap: the GC-less scripts never reuse memory
 VALGRIND = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
             "--error-exitcode=99", "--num-callers=30"]
 
-# Shared by every script: a tiny RTSP client in MicroPython, fd counting.
+# Shared by every script: the tiny RTSP client (mpy_rtsp_client.py), fd counting.
 PRELUDE = r'''
 import gc, os, sys, time, socket, select
 sys.path.append(HOST)
+sys.path.append(TESTS)
 import annexb, multimedia as mm
+from mpy_rtsp_client import Player, addr
 
 with open(CLIP, "rb") as f:
     AUS = annexb.access_units(f.read())[:8]   # an IDR and the P frames after it
@@ -65,80 +68,22 @@ def collect():
     scrub_stack(50)
     gc.collect()
 
-def addr(port):
-    return socket.getaddrinfo("127.0.0.1", port)[0][-1]
+# What every script prints for check_run: the fds at start, a line every so many
+# cycles, then the peak (where counted), the fds at the end and the time taken.
+def fds_start():
+    n = fds()
+    print("FDS-START", n)
+    return n
 
-class Player:
-    """One RTSP connection: requests, replies, interleaved frames counted."""
-    def __init__(self, port):
-        self.port = port
-        self.sock = socket.socket()
-        self.sock.settimeout(20)
-        self.sock.connect(addr(port))
-        self.buf = b""
-        self.cseq = 0
-        self.rtp = 0
-        self.markers = 0
+def progress(cycle, every, t0):
+    if cycle % every == every - 1:
+        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
 
-    def fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise OSError("closed")
-        self.buf += data
-
-    def frame_or_reply(self):
-        while len(self.buf) < 4:
-            self.fill()
-        if self.buf[0] == 0x24:  # '$'
-            n = (self.buf[2] << 8) | self.buf[3]
-            while len(self.buf) < 4 + n:
-                self.fill()
-            if self.buf[1] % 2 == 0 and n >= 12:
-                self.rtp += 1
-                self.markers += self.buf[5] >> 7
-            self.buf = self.buf[4 + n:]
-            return None
-        while self.buf.find(b"\r\n\r\n") < 0:
-            self.fill()
-        end = self.buf.find(b"\r\n\r\n")
-        lines = self.buf[:end].decode().split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        while len(self.buf) < end + 4 + n:
-            self.fill()
-        self.buf = self.buf[end + 4 + n:]
-        return int(lines[0].split(" ")[1]), headers
-
-    def request(self, method, path, headers=()):
-        self.cseq += 1
-        req = "%s rtsp://127.0.0.1:%d/%s RTSP/1.0\r\nCSeq: %d\r\n" % (method, self.port, path, self.cseq)
-        for k, v in headers:
-            req += "%s: %s\r\n" % (k, v)
-        self.sock.send((req + "\r\n").encode())
-        while True:
-            r = self.frame_or_reply()
-            if r is not None:
-                return r
-
-    def play(self, path, transport):
-        status, h = self.request("SETUP", path + "/trackID=0", [("Transport", transport)])
-        assert status == 200, ("SETUP", status)
-        sid = h["session"].split(";")[0]
-        status, h = self.request("PLAY", path, [("Session", sid)])
-        assert status == 200, ("PLAY", status)
-        return sid
-
-    def wait_frames(self, n):
-        t0 = time.ticks_ms()
-        while self.markers < n:
-            assert time.ticks_diff(time.ticks_ms(), t0) < 30000, ("frames", self.markers)
-            self.frame_or_reply()
-
-    def close(self):
-        self.sock.close()
+def finish(t0, peak=None):
+    if peak is not None:
+        print("FDS-PEAK", peak)
+    print("FDS-END", fds())
+    print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
 
 def udp_player(port, rtp_port, path):
     """A UDP player: its RTSP connection, its RTP and RTCP sockets."""
@@ -165,8 +110,7 @@ CYCLE_SCRIPT = PRELUDE + r"""
 gc.disable()
 with open(TONE, "rb") as f:
     TONE_CHUNK = f.read(160)
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 s = mm.rtsp_server()
 peak = start_fds
 t0 = time.ticks_ms()
@@ -179,7 +123,7 @@ for cycle in range(CYCLES):
     tcp = Player(PORT)
     sid = tcp.play("cam", "RTP/AVP/TCP;unicast;interleaved=0-1")
     if audio:
-        status, _ = tcp.request("SETUP", "cam/trackID=1",
+        status, _, _ = tcp.request("SETUP", "cam/trackID=1",
                                 [("Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"), ("Session", sid)])
         assert status == 200, ("SETUP audio", status)
     ctl, rtp, rtcp = udp_player(PORT, UDP_PORT, "cam")
@@ -217,12 +161,9 @@ for cycle in range(CYCLES):
         s = mm.rtsp_server()
     for sock in (tcp, ctl, rtp, rtcp, half, unread):
         sock.close()
-    if cycle % 50 == 49:
-        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+    progress(cycle, 50, t0)
 assert s.rtspserver_destroy() == 0
-print("FDS-PEAK", peak)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0, peak)
 """
 
 # Running servers with a playing client, dropped and collected. The GC is
@@ -242,8 +183,7 @@ def running_server_with_player():
     p.wait_frames(len(AUS))
     return p, 0
 
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 t0 = time.ticks_ms()
 retries = 0
 for cycle in range(CYCLES):
@@ -274,8 +214,7 @@ for cycle in range(CYCLES):
 for _ in range(5):
     collect()
 print("GC-RETRIES", retries)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0)
 """
 
 # destroy from the main thread while another thread keeps sending, players attached.
@@ -303,8 +242,7 @@ def producer(s):
         time.sleep_ms(2)
     state["done"] = True
 
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 t0 = time.ticks_ms()
 for cycle in range(CYCLES):
     s = mm.rtsp_server()
@@ -335,8 +273,7 @@ for cycle in range(CYCLES):
 # MicroPython thread still exiting at interpreter exit leaves its TLS block behind)
 time.sleep_ms(300)
 print("SENT", state["sent"], "REFUSED", state["errors"])
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0)
 '''
 
 
@@ -377,8 +314,7 @@ class TunnelPlayer(Player):
         self.post.close()
         self.get.close()
 
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 s = mm.rtsp_server()
 peak = start_fds
 t0 = time.ticks_ms()
@@ -428,12 +364,9 @@ for cycle in range(CYCLES):
         sock.close()
     if cycle % 2:
         b.close()
-    if cycle % 25 == 24:
-        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+    progress(cycle, 25, t0)
 assert s.rtspserver_destroy() == 0
-print("FDS-PEAK", peak)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0, peak)
 """
 TUNNEL_CYCLES = 100
 
@@ -452,8 +385,7 @@ gc.disable()
 TAG = "www.onvif.org/ver20/backchannel"
 PACKETS = 4
 
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 s = mm.rtsp_server()
 assert s.rtspserver_init(PORT) == 0
 s.rtspserver_start()
@@ -470,7 +402,7 @@ for cycle in range(CYCLES):
     assert ret == 0, ("createsession", cycle, ret)
     udp = cycle % 2 == 1
     p = Player(PORT)
-    status, _ = p.request("DESCRIBE", "door", [("Require", TAG), ("Accept", "application/sdp")])
+    status, _, _ = p.request("DESCRIBE", "door", [("Require", TAG), ("Accept", "application/sdp")])
     assert status == 200, ("DESCRIBE", cycle, status)
     rtp = rtcp = None
     if udp:
@@ -481,12 +413,12 @@ for cycle in range(CYCLES):
         transport = "RTP/AVP;unicast;client_port=%d-%d" % (UDP_PORT, UDP_PORT + 1)
     else:
         transport = "RTP/AVP/TCP;unicast;interleaved=4-5"
-    status, h = p.request("SETUP", "door/trackID=2", [("Require", TAG), ("Transport", transport)])
+    status, h, _ = p.request("SETUP", "door/trackID=2", [("Require", TAG), ("Transport", transport)])
     assert status == 200, ("SETUP", cycle, status)
     sid = h["session"].split(";")[0]
     if udp:
         to = addr(int(h["transport"].split("server_port=")[1].split("-")[0]))
-    status, _ = p.request("PLAY", "door/", [("Session", sid)])
+    status, _, _ = p.request("PLAY", "door/", [("Session", sid)])
     assert status == 200, ("PLAY", cycle, status)
     def talk(first):
         spoken = b""
@@ -524,7 +456,7 @@ for cycle in range(CYCLES):
     leave = ("teardown", "close", "destroysession")[(cycle // 2) % 3]
     leaves[leave] = leaves.get(leave, 0) + 1
     if leave == "teardown":
-        status, _ = p.request("TEARDOWN", "door/", [("Session", sid)])
+        status, _, _ = p.request("TEARDOWN", "door/", [("Session", sid)])
         assert status == 200, ("TEARDOWN", cycle, status)
         assert s.rtspserver_getstats("door")["backchannel_client"] is None, ("talker after TEARDOWN", cycle)
         p.close()
@@ -543,13 +475,10 @@ for cycle in range(CYCLES):
     for sock in (rtp, rtcp):
         if sock is not None:
             sock.close()
-    if cycle % 25 == 24:
-        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+    progress(cycle, 25, t0)
 assert s.rtspserver_destroy() == 0
 print("HEARD", heard, "LEAVES", sorted(leaves.items()))
-print("FDS-PEAK", peak)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0, peak)
 """
 BACKCHANNEL_CYCLES = 100
 BACKCHANNEL_VALGRIND_CYCLES = 100
@@ -565,7 +494,8 @@ def free_udp_pair():
 
 def run_script(tmp_path, body, cycles, valgrind, timeout, undef_checks=True):
     script = tmp_path / "cycles.py"
-    script.write_text(f"HOST = {str(helpers.HOST_EXAMPLES)!r}\nCLIP = {str(helpers.CLIP)!r}\n"
+    script.write_text(f"HOST = {str(helpers.HOST_EXAMPLES)!r}\nTESTS = {str(helpers.TESTS)!r}\n"
+                      f"CLIP = {str(helpers.CLIP)!r}\n"
                       f"TONE = {str(helpers.TONE_ULAW)!r}\n"
                       f"PORT = {helpers.free_port()}\nHTTP_PORT = {helpers.free_port()}\n"
                       f"UDP_PORT = {free_udp_pair()}\n"
@@ -726,8 +656,7 @@ def push_frames(p, count=4):
 # ended in each of the ways a script may.
 PUSHER_CYCLE_SCRIPT = PUSHER_PRELUDE + r"""
 gc.disable()
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 p = mm.rtsp_pusher()
 peak = start_fds
 t0 = time.ticks_ms()
@@ -757,12 +686,9 @@ for cycle in range(CYCLES):
     else:
         p.rtsppusher_destroy()                     # open and pushing: everything at once
         p = mm.rtsp_pusher()
-    if cycle % 50 == 49:
-        print("CYCLE", cycle + 1, "fds", fds(), "ms", time.ticks_diff(time.ticks_ms(), t0))
+    progress(cycle, 50, t0)
 p.rtsppusher_destroy()
-print("FDS-PEAK", peak)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0, peak)
 """
 
 # opens that fail: a refused port (-ECONNREFUSED), a server that answers 401 to
@@ -770,8 +696,7 @@ print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
 # timeout=1 (-ETIMEDOUT); pushes before and after, deinit or destroy after.
 PUSHER_FAIL_SCRIPT = PUSHER_PRELUDE + r"""
 gc.disable()
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 t0 = time.ticks_ms()
 p = mm.rtsp_pusher()
 results = {}
@@ -802,8 +727,7 @@ for cycle in range(SILENT):
     attempt(SILENT_URL, -110, 1, cycle)          # ETIMEDOUT
 p.rtsppusher_destroy()
 print("RESULTS", sorted(results.items()))
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0)
 """
 
 # open pushers dropped and collected: the finaliser closes the link and frees all.
@@ -815,8 +739,7 @@ def open_pusher():
     assert ret == 0, ("open", ret)
     push_frames(p)
 
-start_fds = fds()
-print("FDS-START", start_fds)
+start_fds = fds_start()
 t0 = time.ticks_ms()
 retries = 0
 for cycle in range(CYCLES):
@@ -832,8 +755,7 @@ for cycle in range(CYCLES):
 for _ in range(5):
     collect()
 print("GC-RETRIES", retries)
-print("FDS-END", fds())
-print("CYCLES", CYCLES, "ms", time.ticks_diff(time.ticks_ms(), t0))
+finish(t0)
 """
 
 
