@@ -720,6 +720,76 @@ def finish_gst(client, grace=8):
     return client.proc.returncode
 
 
+def gst_i420(url, chain, out, name, protocols=None):
+    """gst-launch playing url through chain (depayloader and decoder, a list of
+    arguments) into the file out, as raw I420; protocols: rtspsrc's (tcp, udp)."""
+    need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
+    src = ["rtspsrc", f"location={url}"] + ([f"protocols={protocols}"] if protocols else [])
+    return gst_client([*src, "latency=0", "!", *chain, "!", "videoconvert", "!",
+                       "video/x-raw,format=I420", "!", "filesink", f"location={out}"], name)
+
+
+def assert_i420_frames(client, out, count, size):
+    """A gst_i420 client wrote count decoded frames of size into out."""
+    w, h = size
+    got = out.stat().st_size if out.exists() else 0
+    assert got == count * w * h * 3 // 2, (
+        f"{client.name} wrote {got} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
+
+
+def gst_ulaw_to_wav(wav):
+    """A gst-launch branch (after a pad of rtspsrc) that decodes G.711 u-law into wav, 16-bit mono."""
+    return ["rtppcmudepay", "!", "mulawdec", "!", "audioconvert", "!",
+            "audio/x-raw,format=S16LE,channels=1,rate=8000", "!", "wavenc", "!",
+            "filesink", f"location={wav}"]
+
+
+def stats_line(streamer, name="test"):
+    """The dict of the streamer's "STATS <name> {...}" line (getstats(name) after the clip)."""
+    prefix = f"STATS {name} "
+    line = next((line for line in streamer.lines if line.startswith(prefix)), None)
+    assert line is not None, streamer.stdout
+    return ast.literal_eval(line[len(prefix):])
+
+
+class Running:
+    """A Streamer and what a test starts beside it, for a with block. On a
+    clean exit the streamer finishes (the whole clip sent, the server torn
+    down) and each client is waited for in the order added (finish_gst for
+    gst-launch, finish_client for the others); on any exit the sockets are
+    closed, then the clients and the streamer stopped."""
+
+    def __init__(self, streamer):
+        self.streamer = streamer
+        self.clients = []
+        self.socks = []
+
+    def client(self, client):
+        """client (a Background) is finished and stopped with the streamer: returns it."""
+        self.clients.append(client)
+        return client
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.streamer.finish()
+                for client in self.clients:
+                    if client.cmd[0] == "gst-launch-1.0":
+                        finish_gst(client)
+                    else:
+                        finish_client(client)
+        finally:
+            for s in self.socks:
+                s.close()
+            for client in self.clients:
+                client.stop()
+            self.streamer.stop()
+        return False
+
+
 def write_schedule(path, timestamps_us):
     Path(path).write_text("".join(f"{t}\n" for t in timestamps_us))
     return path

@@ -7,7 +7,6 @@ The raw Digest answers here are computed from RFC 7616 section 3.4.1, not
 from the server's code.
 """
 
-import ast
 import base64
 import hashlib
 import re
@@ -16,7 +15,7 @@ import secrets
 import pytest
 
 import helpers
-from helpers import CLIP, CLIP_SIZE, RtspConnection, Streamer
+from helpers import CLIP, CLIP_SIZE, RtspConnection, Streamer, stats_line
 
 CLIP_FRAMES = 90
 USER, PASSWORD = "user", "pass"
@@ -26,13 +25,6 @@ def assert_every_frame(client, count=CLIP_FRAMES, label=None):
     frames = helpers.parse_frames(client)
     assert len(frames) == count and frames[0] == (*CLIP_SIZE, "I"), (
         f"{label or client.name} decoded {len(frames)} of {count} frames\n{client.stderr}")
-
-
-def stats_line(streamer, name="test"):
-    prefix = f"STATS {name} "
-    line = next((line for line in streamer.lines if line.startswith(prefix)), None)
-    assert line is not None, streamer.stdout
-    return ast.literal_eval(line[len(prefix):])
 
 
 # --- players with credentials ----------------------------------------------------------------
@@ -59,26 +51,20 @@ def test_ffprobe_with_credentials_decodes_every_frame(port, users_form):
 
 @pytest.mark.parametrize("protocol", ["tcp", "udp"])
 def test_gstreamer_with_credentials_decodes_every_frame(port, tmp_path, protocol):
-    helpers.need_gst_elements("rtspsrc", "rtph264depay", "avdec_h264", "videoconvert", "filesink")
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP, 1)], users=[(USER, PASSWORD)])
     client = None
     try:
         url = helpers.loopback_url(streamer.urls["test"], f"{USER}:{PASSWORD}")
-        client = helpers.gst_client(["rtspsrc", f"location={url}", f"protocols={protocol}", "latency=0",
-                                     "!", "rtph264depay", "!", "avdec_h264", "!", "videoconvert", "!",
-                                     "video/x-raw,format=I420", "!", "filesink", f"location={out}"],
-                                    f"gst-{protocol}")
+        client = helpers.gst_i420(url, ["rtph264depay", "!", "avdec_h264"], out, f"gst-{protocol}",
+                                  protocols=protocol)
         streamer.finish()
         helpers.finish_gst(client)
     finally:
         if client is not None:
             client.stop()
         streamer.stop()
-    w, h = CLIP_SIZE
-    size = out.stat().st_size if out.exists() else 0
-    assert size == CLIP_FRAMES * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes, {CLIP_FRAMES} frames of {w}x{h} I420 were sent\n{client.stderr}")
+    helpers.assert_i420_frames(client, out, CLIP_FRAMES, CLIP_SIZE)
 
 
 def test_several_users_each_work(port):

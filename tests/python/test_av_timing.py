@@ -115,9 +115,7 @@ def test_gstreamer_plays_the_audio_track(port, tmp_path):
         client = helpers.gst_client(
             ["rtspsrc", "name=s", f"location={url}", "protocols=tcp", "latency=0",
              "s.", "!", "rtph264depay", "!", "fakesink",
-             "s.", "!", "rtppcmudepay", "!", "mulawdec", "!", "audioconvert", "!",
-             "audio/x-raw,format=S16LE,channels=1,rate=8000", "!", "wavenc", "!",
-             "filesink", f"location={wav}"], "gst-audio")
+             "s.", "!", *helpers.gst_ulaw_to_wav(wav)], "gst-audio")
         streamer.finish()
         helpers.finish_gst(client)
     finally:

@@ -145,16 +145,13 @@ def test_describe_gives_static_payload_type_26(port):
 
 @pytest.mark.parametrize("protocol", ["tcp", "udp"])
 def test_gstreamer_decodes_every_frame(port, tmp_path, protocol):
-    helpers.need_gst_elements("rtspsrc", "rtpjpegdepay", "jpegdec", "videoconvert", "filesink")
     out = tmp_path / "out.yuv"
     streamer = Streamer(port, [("test", CLIP_MJPEG, 1)])
     client = None
     try:
         url = helpers.loopback_url(streamer.urls["test"])
-        client = helpers.gst_client(
-            ["rtspsrc", f"location={url}", f"protocols={protocol}", "latency=0", "!",
-             "rtpjpegdepay", "!", "jpegdec", "!", "videoconvert", "!",
-             "video/x-raw,format=I420", "!", "filesink", f"location={out}"], f"gst-{protocol}")
+        client = helpers.gst_i420(url, ["rtpjpegdepay", "!", "jpegdec"], out, f"gst-{protocol}",
+                                  protocols=protocol)
         streamer.finish()
         helpers.finish_gst(client)
     finally:

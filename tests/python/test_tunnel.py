@@ -26,7 +26,6 @@ invalid base64, 64 KB of headers, 100 GETs that never POST) run beside a
 tunnelled ffprobe, which still decodes every frame.
 """
 
-import ast
 import base64
 import resource
 import socket
@@ -39,17 +38,10 @@ import helpers
 import test_av_timing
 from attack import RawConn, Reply
 from helpers import (CLIP, CLIP_H265, CLIP_H265_SIZE, CLIP_MJPEG, CLIP_MJPEG_SIZE, CLIP_SIZE,
-                     TONE_ULAW, Streamer)
+                     TONE_ULAW, Running, Streamer, assert_i420_frames, gst_i420, stats_line)
 
 CLIP_FRAMES = len(helpers.clip_access_units(CLIP))
 USER, PASSWORD = "viewer", "s3cret"
-
-
-def stats_line(streamer, name="test"):
-    prefix = f"STATS {name} "
-    line = next((line for line in streamer.lines if line.startswith(prefix)), None)
-    assert line is not None, streamer.stdout
-    return ast.literal_eval(line[len(prefix):])
 
 
 def assert_every_frame(client, count=CLIP_FRAMES):
@@ -88,38 +80,14 @@ def rtsph_url(url, userinfo=None, port=None):
 H264_CHAIN = ["rtph264depay", "!", "avdec_h264"]
 
 
-def gst_rtsph(url, chain, out, name):
-    """gst-launch playing url through chain (depayloader and decoder) into out, as raw I420."""
-    helpers.need_gst_elements("rtspsrc", *chain[::2], "videoconvert", "filesink")
-    return helpers.gst_client(["rtspsrc", f"location={url}", "latency=0", "!", *chain, "!",
-                               "videoconvert", "!", "video/x-raw,format=I420", "!",
-                               "filesink", f"location={out}"], name)
-
-
-def assert_gst_wrote(client, out, count, size):
-    """A gst_rtsph client wrote count decoded frames of size."""
-    w, h = size
-    got = out.stat().st_size if out.exists() else 0
-    assert got == count * w * h * 3 // 2, (
-        f"{client.name} wrote {got} bytes, {count} frames of {w}x{h} I420 were sent\n{client.stderr}")
-
-
 @pytest.mark.parametrize("auth", [False, True], ids=["open", "users"])
 def test_ffprobe_over_http_decodes_every_frame(port, auth):
     users = [(USER, PASSWORD)] if auth else None
-    streamer = Streamer(port, [("test", CLIP, 1)], users=users)
-    client = None
-    try:
-        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http",
-                                        userinfo=f"{USER}:{PASSWORD}" if auth else None)
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
+    with Running(Streamer(port, [("test", CLIP, 1)], users=users)) as run:
+        client = run.client(helpers.ffprobe_frames(run.streamer.urls["test"], "http", "ffprobe-http",
+                                                   userinfo=f"{USER}:{PASSWORD}" if auth else None))
     assert_every_frame(client)
-    stats = stats_line(streamer)
+    stats = stats_line(run.streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
 
 
@@ -127,19 +95,11 @@ def test_ffprobe_over_http_decodes_every_frame(port, auth):
 def test_gstreamer_rtsph_decodes_every_frame(port, tmp_path, auth):
     users = [(USER, PASSWORD)] if auth else None
     out = tmp_path / "out.yuv"
-    streamer = Streamer(port, [("test", CLIP, 1)], users=users)
-    client = None
-    try:
-        url = rtsph_url(streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
-        client = gst_rtsph(url, H264_CHAIN, out, "gst-rtsph")
-        streamer.finish()
-        helpers.finish_gst(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
-    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
-    stats = stats_line(streamer)
+    with Running(Streamer(port, [("test", CLIP, 1)], users=users)) as run:
+        url = rtsph_url(run.streamer.urls["test"], f"{USER}:{PASSWORD}" if auth else None)
+        client = run.client(gst_i420(url, H264_CHAIN, out, "gst-rtsph"))
+    assert_i420_frames(client, out, CLIP_FRAMES, CLIP_SIZE)
+    stats = stats_line(run.streamer)
     assert [c["transport"] for c in stats["per_client"]] == ["http"], stats
 
 
@@ -155,35 +115,19 @@ OTHER_CODECS = {
 @pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
 def test_ffprobe_over_http_decodes_every_frame_of_other_codecs(port, codec):
     clip, size, _ = OTHER_CODECS[codec]
-    streamer = Streamer(port, [("test", clip, 1)])
-    client = None
-    try:
-        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
+    with Running(Streamer(port, [("test", clip, 1)])) as run:
+        client = run.client(helpers.ffprobe_frames(run.streamer.urls["test"], "http", "ffprobe-http"))
     assert_every_frame_of(client, clip, size)
-    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+    assert [c["transport"] for c in stats_line(run.streamer)["per_client"]] == ["http"]
 
 
 @pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
 def test_gstreamer_rtsph_decodes_every_frame_of_other_codecs(port, tmp_path, codec):
     clip, size, chain = OTHER_CODECS[codec]
     out = tmp_path / "out.yuv"
-    streamer = Streamer(port, [("test", clip, 1)])
-    client = None
-    try:
-        client = gst_rtsph(rtsph_url(streamer.urls["test"]), chain, out, f"gst-rtsph-{codec}")
-        streamer.finish()
-        helpers.finish_gst(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
-    assert_gst_wrote(client, out, len(helpers.clip_access_units(clip)), size)
+    with Running(Streamer(port, [("test", clip, 1)])) as run:
+        client = run.client(gst_i420(rtsph_url(run.streamer.urls["test"]), chain, out, f"gst-rtsph-{codec}"))
+    assert_i420_frames(client, out, len(helpers.clip_access_units(clip)), size)
 
 
 @pytest.mark.parametrize("codec,tone,fmt", [("pcmu", TONE_ULAW, "mulaw"),
@@ -203,27 +147,14 @@ def test_gstreamer_rtsph_plays_the_audio_track_and_every_frame(port, tmp_path):
                               "audioconvert", "wavenc", "videoconvert", "filesink")
     wav, yuv = tmp_path / "out.wav", tmp_path / "out.yuv"
     frames = test_av_timing.AV_FRAMES
-    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, audio=[("test", TONE_ULAW, "pcmu")])
-    client = None
-    try:
-        url = rtsph_url(streamer.urls["test"])
-        client = helpers.gst_client(
+    with Running(Streamer(port, [("test", CLIP, 1)], frames=frames, audio=[("test", TONE_ULAW, "pcmu")])) as run:
+        url = rtsph_url(run.streamer.urls["test"])
+        client = run.client(helpers.gst_client(
             ["rtspsrc", "name=s", f"location={url}", "latency=0",
              "s.", "!", "rtph264depay", "!", "avdec_h264", "!", "videoconvert", "!",
              "video/x-raw,format=I420", "!", "filesink", f"location={yuv}",
-             "s.", "!", "rtppcmudepay", "!", "mulawdec", "!", "audioconvert", "!",
-             "audio/x-raw,format=S16LE,channels=1,rate=8000", "!", "wavenc", "!",
-             "filesink", f"location={wav}"], "gst-rtsph-audio")
-        streamer.finish()
-        helpers.finish_gst(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
-    w, h = CLIP_SIZE
-    size = yuv.stat().st_size if yuv.exists() else 0
-    assert size == frames * w * h * 3 // 2, (
-        f"GStreamer wrote {size} bytes of video, {frames} frames of {w}x{h} were sent\n{client.stderr}")
+             "s.", "!", *helpers.gst_ulaw_to_wav(wav)], "gst-rtsph-audio"))
+    assert_i420_frames(client, yuv, frames, CLIP_SIZE)
     data = wav.read_bytes() if wav.exists() else b""
     pos = data.find(b"data")
     assert data[:4] == b"RIFF" and pos > 0, f"no WAV file written\n{client.stderr}"
@@ -240,37 +171,22 @@ def test_ffprobe_through_http_port_decodes_every_frame(port, transport):
     """rtspserver_init(port, http_port=...): the second listener serves the
     tunnel and plain RTSP exactly like the RTSP port."""
     http_port = helpers.free_port()
-    streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
-    client = None
-    try:
-        client = helpers.ffprobe_frames(on_port(streamer.urls["test"], http_port), transport,
-                                        f"ffprobe-{transport}-http-port")
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
+    with Running(Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})) as run:
+        client = run.client(helpers.ffprobe_frames(on_port(run.streamer.urls["test"], http_port), transport,
+                                                   f"ffprobe-{transport}-http-port"))
     assert_every_frame(client)
     want = "http" if transport == "http" else "tcp"
-    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == [want]
+    assert [c["transport"] for c in stats_line(run.streamer)["per_client"]] == [want]
 
 
 def test_gstreamer_rtsph_through_http_port_decodes_every_frame(port, tmp_path):
     http_port = helpers.free_port()
     out = tmp_path / "out.yuv"
-    streamer = Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})
-    client = None
-    try:
-        client = gst_rtsph(rtsph_url(streamer.urls["test"], port=http_port), H264_CHAIN, out, "gst-rtsph-http-port")
-        streamer.finish()
-        helpers.finish_gst(client)
-    finally:
-        if client is not None:
-            client.stop()
-        streamer.stop()
-    assert_gst_wrote(client, out, CLIP_FRAMES, CLIP_SIZE)
-    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"]
+    with Running(Streamer(port, [("test", CLIP, 1)], options={"http_port": http_port})) as run:
+        client = run.client(gst_i420(rtsph_url(run.streamer.urls["test"], port=http_port), H264_CHAIN, out,
+                                     "gst-rtsph-http-port"))
+    assert_i420_frames(client, out, CLIP_FRAMES, CLIP_SIZE)
+    assert [c["transport"] for c in stats_line(run.streamer)["per_client"]] == ["http"]
 
 
 @pytest.mark.parametrize("codec", sorted(OTHER_CODECS))
@@ -282,15 +198,14 @@ def test_users_over_http_on_both_ports_decode_every_frame_of_other_codecs(port, 
     clip, size, chain = OTHER_CODECS[codec]
     http_port = helpers.free_port()
     userinfo = f"{USER}:{PASSWORD}"
-    streamer = Streamer(port, [("test", clip, 4)], users=[(USER, PASSWORD)], options={"http_port": http_port})
-    players, outs, refused = [], {}, {}
-    try:
+    outs, refused = {}, {}
+    with Running(Streamer(port, [("test", clip, 4)], users=[(USER, PASSWORD)],
+                          options={"http_port": http_port})) as run:
+        url = run.streamer.urls["test"]
         for p, where in ((port, "port"), (http_port, "http-port")):
-            players.append(helpers.ffprobe_frames(on_port(streamer.urls["test"], p), "http",
-                                                  f"ffprobe-http-{where}", userinfo=userinfo))
-            outs[f"gst-rtsph-{where}"] = tmp_path / f"{where}.yuv"
-            players.append(gst_rtsph(rtsph_url(streamer.urls["test"], userinfo, p), chain,
-                                     outs[f"gst-rtsph-{where}"], f"gst-rtsph-{where}"))
+            run.client(helpers.ffprobe_frames(on_port(url, p), "http", f"ffprobe-http-{where}", userinfo=userinfo))
+            out = outs[f"gst-rtsph-{where}"] = tmp_path / f"{where}.yuv"
+            run.client(gst_i420(rtsph_url(url, userinfo, p), chain, out, f"gst-rtsph-{where}"))
             get = tunnel_get(p, f"nobody-{where}")
             post = connect(p)
             post.sendall(http_post(f"nobody-{where}") + base64.b64encode(
@@ -299,23 +214,13 @@ def test_users_over_http_on_both_ports_decode_every_frame_of_other_codecs(port, 
             refused[where] = (reply_cseq(reply), isinstance(reply, Reply) and "www-authenticate" in reply.headers)
             post.close()
             get.close()
-        streamer.finish()
-        for client in players:
-            if client.name.startswith("gst"):
-                helpers.finish_gst(client)
-            else:
-                helpers.finish_client(client)
-    finally:
-        for client in players:
-            client.stop()
-        streamer.stop()
     assert refused == {"port": ((401, "1"), True), "http-port": ((401, "1"), True)}, refused
-    for client in players:
+    for client in run.clients:
         if client.name.startswith("gst"):
-            assert_gst_wrote(client, outs[client.name], len(helpers.clip_access_units(clip)), size)
+            assert_i420_frames(client, outs[client.name], len(helpers.clip_access_units(clip)), size)
         else:
             assert_every_frame_of(client, clip, size)
-    assert [c["transport"] for c in stats_line(streamer)["per_client"]] == ["http"] * 4
+    assert [c["transport"] for c in stats_line(run.streamer)["per_client"]] == ["http"] * 4
 
 
 # --- hostile tunnels beside a tunnelled player ------------------------------------------------
@@ -362,40 +267,38 @@ def read_head(s, timeout=5):
     return data
 
 
-def test_hostile_tunnels_get_a_status_or_a_close_and_the_player_decodes_every_frame(port):
-    streamer = Streamer(port, [("test", CLIP, 1)])
-    client = None
-    results = {}
-    socks = []
+def first_line_and_closed(s):
+    """What the server sends on s until it closes (bounded): (its first line, whether it closed)."""
+    data, closed = read_until_closed(s)
+    return data.split(b"\r\n")[0], closed
+
+
+def answer_to(port, request):
+    """request on a new connection: (the first line the server sends back, whether it closed)."""
+    s = connect(port)
     try:
-        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
-        # A POST without its GET: 404 once it has waited (2 s), then closed.
-        s = connect(port)
-        s.sendall(http_post("nobody") + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
-        data, closed = read_until_closed(s)
-        results["post without get"] = (data.split(b"\r\n")[0], closed)
+        s.sendall(request)
+        return first_line_and_closed(s)
+    finally:
         s.close()
+
+
+def test_hostile_tunnels_get_a_status_or_a_close_and_the_player_decodes_every_frame(port):
+    results = {}
+    with Running(Streamer(port, [("test", CLIP, 1)])) as run:
+        client = run.client(helpers.ffprobe_frames(run.streamer.urls["test"], "http", "ffprobe-http"))
+        # A POST without its GET: 404 once it has waited (2 s), then closed.
+        results["post without get"] = answer_to(
+            port, http_post("nobody") + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
         # A live cookie reused by a second GET: 409; the first goes on.
         first = connect(port)
         first.sendall(http_get("reused"))
         assert read_head(first).startswith(b"HTTP/1.0 200 OK"), "first GET"
-        s = connect(port)
-        s.sendall(http_get("reused"))
-        data, closed = read_until_closed(s)
-        results["cookie reused"] = (data.split(b"\r\n")[0], closed)
-        s.close()
+        results["cookie reused"] = answer_to(port, http_get("reused"))
         # A 10 KB cookie: 431.
-        s = connect(port)
-        s.sendall(http_get("c" * 10240))
-        data, closed = read_until_closed(s)
-        results["10 KB cookie"] = (data.split(b"\r\n")[0], closed)
-        s.close()
+        results["10 KB cookie"] = answer_to(port, http_get("c" * 10240))
         # Invalid base64 on a POST for the live GET: 400 on the POST.
-        s = connect(port)
-        s.sendall(http_post("reused") + b"T1BUSU9O*")
-        data, closed = read_until_closed(s)
-        results["invalid base64"] = (data.split(b"\r\n")[0], closed)
-        s.close()
+        results["invalid base64"] = answer_to(port, http_post("reused") + b"T1BUSU9O*")
         # 64 KB of headers through the tunnel: RTSP 413 down the GET, which closes.
         s = connect(port)
         text = b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n" + (b"X-Pad: " + b"a" * 100 + b"\r\n") * 640
@@ -403,23 +306,14 @@ def test_hostile_tunnels_get_a_status_or_a_close_and_the_player_decodes_every_fr
             s.sendall(http_post("reused") + base64.b64encode(text))
         except OSError:
             pass  # the server may close the POST before it has read it all
-        data, closed = read_until_closed(first)
-        results["64 KB of headers"] = (data.split(b"\r\n")[0], closed)
+        results["64 KB of headers"] = first_line_and_closed(first)
         s.close()
         first.close()
         # 100 GETs that never POST: they make room for each other, the player stays.
         for i in range(100):
             g = connect(port)
             g.sendall(http_get(f"idle{i}"))
-            socks.append(g)
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        for g in socks:
-            g.close()
-        if client is not None:
-            client.stop()
-        streamer.stop()
+            run.socks.append(g)
     print(results)
     assert results == {
         "post without get": (b"HTTP/1.0 404 Not Found", True),
@@ -454,17 +348,11 @@ def sent_to_the_end(s):
     return read_until_closed(s)
 
 
-def playing_streamer(port, frames=None, options=None):
-    """A Streamer of the H.264 clip whose tunnelled ffprobe plays: (streamer, client)."""
-    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, options=options)
-    client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
-    try:
-        streamer.wait_line("START", 15)
-    except BaseException:
-        client.stop()
-        streamer.stop()
-        raise
-    return streamer, client
+def play_tunnelled(run):
+    """A tunnelled ffprobe of run's streamer, returned once the clip has started."""
+    client = run.client(helpers.ffprobe_frames(run.streamer.urls["test"], "http", "ffprobe-http"))
+    run.streamer.wait_line("START", 15)
+    return client
 
 
 def reply_cseq(reply):
@@ -475,9 +363,9 @@ def test_half_requests_wait_for_their_rest_and_the_player_decodes_every_frame(po
     """base64 that decodes to half a request: the server keeps the half and
     answers once the rest comes, on the same POST or on the next one after a
     POST closed mid-request; nothing is answered for a half."""
-    streamer, client = playing_streamer(port)
     replies = {}
-    try:
+    with Running(Streamer(port, [("test", CLIP, 1)])) as run:
+        client = play_tunnelled(run)
         get = tunnel_get(port, "halves")
         post = connect(port)
         # A whole request and half of the next (cut inside a base64 group) in one write.
@@ -500,11 +388,6 @@ def test_half_requests_wait_for_their_rest_and_the_player_decodes_every_frame(po
         replies["next request"] = reply_cseq(get.read())
         post.close()
         get.close()
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        client.stop()
-        streamer.stop()
     assert replies == {
         "whole request": (200, "1"),
         "rest on the same POST": (200, "2"),
@@ -546,16 +429,16 @@ def test_endless_posts_get_a_status_or_backpressure_in_bounded_memory_and_the_pl
     backpressure). The server's resident memory stays within bounds and a
     tunnelled player beside it decodes every frame."""
     frames = 150  # 5 s: the player plays through both floods
-    streamer, client = playing_streamer(port, frames=frames)
-    pid = streamer.proc.pid
-    start_kb = attack.rss_kb(pid)
-    peak = [start_kb]
-
-    def sample():
-        peak[0] = max(peak[0], attack.rss_kb(pid))
-
     results = {}
-    try:
+    with Running(Streamer(port, [("test", CLIP, 1)], frames=frames)) as run:
+        client = play_tunnelled(run)
+        pid = run.streamer.proc.pid
+        start_kb = attack.rss_kb(pid)
+        peak = [start_kb]
+
+        def sample():
+            peak[0] = max(peak[0], attack.rss_kb(pid))
+
         # Endless header lines.
         get = tunnel_get(port, "endless-head")
         post = connect(port)
@@ -576,11 +459,6 @@ def test_endless_posts_get_a_status_or_backpressure_in_bounded_memory_and_the_pl
         sample()
         post.close()
         get.close()
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        client.stop()
-        streamer.stop()
     print(f"server RSS {start_kb} KiB before, at most {peak[0]} KiB during")
     assert results == {
         "endless header": ((413, None), "closed", "closed"),
@@ -602,32 +480,30 @@ def test_a_thousand_gets_that_never_post_stay_within_max_connections_and_time_ou
         if hard != resource.RLIM_INFINITY and hard < gets + 200:
             pytest.skip(f"RLIMIT_NOFILE hard limit {hard}: {gets} sockets do not fit")
         resource.setrlimit(resource.RLIMIT_NOFILE, (gets + 200, hard))
-    streamer = Streamer(port, [("test", CLIP, 1)], frames=frames, options={"session_timeout": timeout_s})
-    client = None
-    socks = []
-    pid = streamer.proc.pid
-    # The listener and the UDP pair: every other socket of the server is a connection.
-    own = attack.socket_fds(pid)
-    most = [0]
+    with Running(Streamer(port, [("test", CLIP, 1)], frames=frames,
+                          options={"session_timeout": timeout_s})) as run:
+        socks = run.socks
+        pid = run.streamer.proc.pid
+        # The listener and the UDP pair: every other socket of the server is a connection.
+        own = attack.socket_fds(pid)
+        most = [0]
 
-    def count():
-        n = len(attack.socket_fds(pid) - own)
-        most[0] = max(most[0], n)
-        return n
+        def count():
+            n = len(attack.socket_fds(pid) - own)
+            most[0] = max(most[0], n)
+            return n
 
-    def open_gets(n):
-        for _ in range(n):
-            g = connect(port)
-            g.sendall(http_get(f"idle{len(socks)}"))
-            socks.append(g)
-            count()
+        def open_gets(n):
+            for _ in range(n):
+                g = connect(port)
+                g.sendall(http_get(f"idle{len(socks)}"))
+                socks.append(g)
+                count()
 
-    try:
         open_gets(gets // 2)
         full = count()
         # A player joins a server full of idle GETs, and plays while 500 more come.
-        client = helpers.ffprobe_frames(streamer.urls["test"], "http", "ffprobe-http")
-        streamer.wait_line("START", 15)
+        client = play_tunnelled(run)
         open_gets(gets - gets // 2)
         last = time.monotonic()
         # Each GET is closed (made room for, or timed out), most after their 200;
@@ -640,14 +516,6 @@ def test_a_thousand_gets_that_never_post_stay_within_max_connections_and_time_ou
         took = time.monotonic() - last
         # Only the player's GET and POST are left.
         left = count()
-        streamer.finish()
-        helpers.finish_client(client)
-    finally:
-        for g in socks:
-            g.close()
-        if client is not None:
-            client.stop()
-        streamer.stop()
     print(f"{gets} GETs ({ends}): at most {most[0]} server connections, {full} after the first "
           f"{gets // 2}; all closed {took:.1f} s after the last; {left} left: the player's")
     assert set(ends) <= {(b"HTTP/1.0 200 OK", True), (b"nothing", True)}, ends
