@@ -11,7 +11,6 @@ of a video-only session) are refused or counted, never heard, and the viewer
 still decodes every frame.
 """
 
-import ast
 import base64
 import json
 import socket
@@ -22,7 +21,7 @@ import time
 import pytest
 
 import helpers
-from helpers import CLIP, CLIP_SIZE, Streamer
+from helpers import CLIP, CLIP_SIZE, Running, Streamer, stats_line
 
 CLIENT = helpers.TESTS / "backchannel_client.py"
 SYSTEM_PYTHON = "/usr/bin/python3"  # the one with gi (GStreamer >= 1.22)
@@ -35,10 +34,6 @@ def streamer_line(streamer, prefix):
     line = next((line for line in streamer.lines if line.startswith(prefix)), None)
     assert line is not None, f"no {prefix!r} line in\n{streamer.stdout}\n{streamer.stderr}"
     return line[len(prefix):]
-
-
-def stats(streamer, name="door"):
-    return ast.literal_eval(streamer_line(streamer, f"STATS {name} "))
 
 
 def assert_frames(client, count):
@@ -67,25 +62,18 @@ def test_gstreamer_talks_and_the_script_reads_every_byte(port, tmp_path, transpo
     heard = tmp_path / "heard.g711"
     streamer = Streamer(port, [("door", CLIP, 2)], audio=[("door", helpers.TONE_ULAW, "pcmu")],
                         frames=FRAMES, backchannel=[("door", codec, heard)], linger_ms=500)
-    viewer = None
-    try:
+    with Running(streamer) as run:
         url = helpers.loopback_url(streamer.urls["door"])
-        viewer = helpers.ffprobe_frames(url, "tcp", "ffprobe-viewer")
+        viewer = run.client(helpers.ffprobe_frames(url, "tcp", "ffprobe-viewer"))
         if tunnel:
             url = "rtsph://" + url[len("rtsp://"):]
         report, pushed = talk(url, transport, codec, tmp_path / "client.json")
-        streamer.finish()
-        helpers.finish_client(viewer)
-    finally:
-        if viewer is not None:
-            viewer.stop()
-        streamer.stop()
     assert len(pushed) == 16000 and report["pushed_sha256"] == report["input_sha256"], report
     assert report["video_frames"] > 0, report
     got = heard.read_bytes()
     assert got == pushed, (f"read {len(got)} bytes, {len(pushed)} pushed; first difference at "
                            f"{next((i for i, (a, b) in enumerate(zip(got, pushed)) if a != b), None)}")
-    st = stats(streamer)
+    st = stats_line(streamer, "door")
     assert (st["backchannel_bytes"], st["backchannel_dropped"]) == (len(pushed), 0), st
     assert streamer_line(streamer, "HEARD door ") == str(len(pushed))
     talkers = [line for line in streamer.lines if line.startswith("TALKER door ")]
@@ -128,21 +116,19 @@ def test_hostile_back_channel_senders_are_refused_or_counted_and_the_viewer_deco
     heard = tmp_path / "heard.g711"
     streamer = Streamer(port, [("door", CLIP, 1), ("plain", CLIP, 0)], frames=FRAMES,
                         backchannel=[("door", "pcmu", heard)], linger_ms=500)
-    viewer, conns, socks = None, [], []
     sent = {}
-    try:
-        url = streamer.urls["door"]
-        viewer = helpers.ffprobe_frames(url, "tcp", "ffprobe-viewer")
+    with Running(streamer) as run:
+        viewer = run.client(helpers.ffprobe_frames(streamer.urls["door"], "tcp", "ffprobe-viewer"))
         # A back channel asked of a session without one: 551, the option named.
         status, hdrs, _ = helpers.rtsp_request(port, "DESCRIBE", "plain", {"Require": TAG})
         sent["video-only"] = (status, hdrs.get("unsupported"))
 
         # The first talker, over UDP from the port it declares, 0.5 s in real time.
         own = udp_socket("127.0.0.1")
-        socks.append(own)
+        run.socks.append(own)
         own_port = own.getsockname()[1]
         udp_talker = helpers.RtspConnection(port)
-        conns.append(udp_talker)
+        run.socks.append(udp_talker)
         hdrs = setup_back_channel(udp_talker, f"RTP/AVP;unicast;client_port={own_port}-{own_port + 1}")
         udp_session = hdrs["session"].split(";")[0]
         to = ("127.0.0.1", int(hdrs["transport"].split("server_port=")[1].split("-")[0]))
@@ -154,7 +140,7 @@ def test_hostile_back_channel_senders_are_refused_or_counted_and_the_viewer_deco
         # Another port of the same host, and another host on the talker's port: ignored.
         stranger = udp_socket("127.0.0.1")
         other_host = udp_socket("127.0.0.2", own_port)
-        socks += [stranger, other_host]
+        run.socks += [stranger, other_host]
         for s in (stranger, other_host):
             for k in range(10):
                 s.sendto(rtp(125 + k, 160 * (25 + k), b"\x11" * 160), to)
@@ -164,7 +150,7 @@ def test_hostile_back_channel_senders_are_refused_or_counted_and_the_viewer_deco
 
         # The next talker, over TCP, set up meanwhile: it talks once the first has left.
         tcp_talker = helpers.RtspConnection(port)
-        conns.append(tcp_talker)
+        run.socks.append(tcp_talker)
         tcp_session = setup_back_channel(tcp_talker, "RTP/AVP/TCP;unicast;interleaved=4-5")["session"].split(";")[0]
         status, _, _ = udp_talker.request("TEARDOWN", udp_talker.url("door/"), {"Session": udp_session})
         assert status == 200
@@ -174,7 +160,7 @@ def test_hostile_back_channel_senders_are_refused_or_counted_and_the_viewer_deco
         # A third client, also set up: its audio is dropped and counted, not
         # heard; an oversized packet (60 KB) leaves its connection usable.
         third = helpers.RtspConnection(port)
-        conns.append(third)
+        run.socks.append(third)
         third_session = setup_back_channel(third, "RTP/AVP/TCP;unicast;interleaved=4-5")["session"].split(";")[0]
         third.send_raw(b"".join(interleaved(4, rtp(k, 160 * k, b"\x33" * 160, ssrc=3)) for k in range(10)))
         third.send_raw(interleaved(4, rtp(10, 1600, b"\x44" * 60000, ssrc=3)))
@@ -188,20 +174,10 @@ def test_hostile_back_channel_senders_are_refused_or_counted_and_the_viewer_deco
         status, _, _ = tcp_talker.request("GET_PARAMETER", tcp_talker.url("door/"), {"Session": tcp_session})
         sent["talker alive"] = status
 
-        streamer.finish()
-        helpers.finish_client(viewer)
-    finally:
-        for c in conns:
-            c.close()
-        for s in socks:
-            s.close()
-        if viewer is not None:
-            viewer.stop()
-        streamer.stop()
     assert sent["video-only"] == (551, TAG), sent
     assert (sent["talker alive"], sent["third alive"]) == (200, 200), sent
     got = heard.read_bytes()
-    st = stats(streamer)
+    st = stats_line(streamer, "door")
     # What was heard: the talker's words, then the newest of its flood; nothing of anyone else.
     assert got[:sent["spoken"]] == spoken * 25, "the talker's words, in order"
     flood = got[sent["spoken"]:]
